@@ -1,0 +1,87 @@
+//! The command line: one module per subcommand, each with `Args` and `run`.
+//!
+//! Clap types stop here; they become plain config structs before they reach
+//! the server. The `match` in [`run`] is the table of contents, and the doc
+//! comments on the clap types are the one source of `--help`, the man pages
+//! and the shell completions.
+
+use clap::{Parser, Subcommand};
+use std::fmt;
+
+pub mod decode;
+pub mod encode;
+
+/// solec: a federated, low-bandwidth chat system speaking SOLEC.
+#[derive(Debug, Parser)]
+#[command(name = "solec", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Decode(decode::Args),
+    Encode(encode::Args),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Decode(args) => decode::run(args),
+        Command::Encode(args) => encode::run(args),
+    }
+}
+
+/// Exit codes, documented in `solec(1)` and relied on by scripts.
+pub mod exit {
+    /// Everything worked.
+    pub const OK: u8 = 0;
+    /// A failure not listed below (malformed input to `decode`, IO errors).
+    pub const FAILURE: u8 = 1;
+    /// Bad command line or bad input value.
+    pub const USAGE: u8 = 2;
+    /// The server could not be reached, or the connection broke.
+    pub const CONNECT: u8 = 3;
+    /// The server refused the user name or password (Error 0x01).
+    pub const AUTH: u8 = 4;
+    /// The server refused a request (not found, unauthorized, or another Error).
+    pub const REFUSED: u8 = 5;
+}
+
+/// A failed command: the exit code and the one line `main` prints.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A failure with no message: the command already reported it.
+    pub fn silent(code: u8) -> Self {
+        Failure::new(code, String::new())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    /// A broken pipe on output (`solec decode | head`) is success.
+    fn from(e: std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::silent(exit::OK),
+            _ => Failure::new(exit::FAILURE, e.to_string()),
+        }
+    }
+}

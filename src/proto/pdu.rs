@@ -1,0 +1,419 @@
+//! Every SOLEC payload: one struct per payload type, its decoder and encoder,
+//! and the [`Pdu`] enum that joins them.
+//!
+//! Strings borrow from the input buffer, so decoding allocates nothing.
+//! Wire enums keep an `Unknown` arm: values this crate does not know survive
+//! decoding so that `solec decode` can show them and the server can answer.
+
+use super::error::{DecodeError, EncodeError, ErrorKind};
+use super::reader::{Reader, Writer};
+
+/// Bytes in a PDU header: `type u8` then `length u16`.
+pub const HEADER_LEN: usize = 3;
+
+/// The largest payload the 16-bit length field can announce.
+pub const MAX_PAYLOAD: usize = u16::MAX as usize;
+
+/// PDU type codes, as in the draft's Table 1 plus this project's extensions.
+pub mod code {
+    pub const RESERVED: u8 = 0x00;
+    pub const SUCCESS: u8 = 0x01;
+    pub const ERROR: u8 = 0x02;
+    pub const HANDSHAKE: u8 = 0x03;
+    pub const USER_AUTH: u8 = 0x04;
+    pub const MESSAGE: u8 = 0x05;
+    pub const SERVER_AUTH: u8 = 0x06;
+    pub const USER_MODE: u8 = 0x07;
+    pub const HISTORY: u8 = 0x08;
+    /// Extension: add an address to the sender's contacts.
+    pub const CONTACT_ADD: u8 = 0x80;
+    /// Extension: remove an address from the sender's contacts.
+    pub const CONTACT_REMOVE: u8 = 0x81;
+    /// Extension: ask for the sender's contacts.
+    pub const CONTACT_LIST: u8 = 0x82;
+    /// Extension: one contact in the reply to a ContactList.
+    pub const CONTACT: u8 = 0x83;
+    pub const TEST: u8 = 0xFF;
+}
+
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $value:literal => $text:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)*
+            /// A value this crate does not know, kept as it was on the wire.
+            Unknown(u8),
+        }
+
+        impl From<u8> for $name {
+            fn from(v: u8) -> Self {
+                match v {
+                    $($value => $name::$variant,)*
+                    other => $name::Unknown(other),
+                }
+            }
+        }
+
+        impl From<$name> for u8 {
+            fn from(v: $name) -> u8 {
+                match v {
+                    $($name::$variant => $value,)*
+                    $name::Unknown(other) => other,
+                }
+            }
+        }
+
+        impl $name {
+            /// A short human name for the value; `unknown` for values not known here.
+            pub fn describe(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Unknown(_) => "unknown",
+                }
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// `error_type` of an Error payload (draft Table 3, plus extensions).
+    ErrorType {
+        /// Client auth failed: invalid username or password.
+        AuthFailed = 0x01 => "client auth failed",
+        /// The user or channel does not exist or cannot be reached.
+        NotFound = 0x02 => "not found",
+        /// The requester may not do this.
+        Unauthorized = 0x03 => "unauthorized",
+        /// Extension: a well-formed PDU with a value the server rejects
+        /// (bad address, negative count), or a malformed PDU.
+        BadRequest = 0x80 => "bad request",
+        /// Extension: the message content is over the server's limit.
+        TooLarge = 0x81 => "too large",
+        /// Extension: the server does not implement this PDU type here.
+        Unsupported = 0x82 => "unsupported",
+    }
+}
+
+wire_enum! {
+    /// `conn_type` of a Handshake payload.
+    ConnType {
+        /// A user connecting to a server.
+        User = 0x01 => "user -> server",
+        /// A server connecting to another server.
+        Server = 0x02 => "server -> server",
+    }
+}
+
+wire_enum! {
+    /// `mode` of a UserMode payload.
+    Mode {
+        /// Leave the channel, or kick when set by an operator.
+        Leave = 0x00 => "leave",
+        Member = 0x01 => "member",
+        Operator = 0x02 => "operator",
+        Banned = 0x03 => "banned",
+    }
+}
+
+/// 0x02 Error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Error {
+    pub error_type: ErrorType,
+}
+
+/// 0x03 Handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handshake {
+    pub ver_major: u8,
+    pub ver_minor: u8,
+    pub conn_type: ConnType,
+}
+
+/// 0x04 UserAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserAuth<'a> {
+    pub username: &'a str,
+    pub password: &'a str,
+}
+
+/// 0x05 Message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Message<'a> {
+    pub source_address: &'a str,
+    pub target_address: &'a str,
+    /// Unix seconds, UTC, as the sender set it.
+    pub send_time: u64,
+    pub message_content: &'a str,
+}
+
+/// 0x06 ServerAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerAuth<'a> {
+    pub name: &'a str,
+}
+
+/// 0x07 UserMode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserMode<'a> {
+    pub user_address: &'a str,
+    pub channel_address: &'a str,
+    pub mode: Mode,
+}
+
+/// 0x08 History.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct History<'a> {
+    pub channel_address: &'a str,
+    pub since: u64,
+    pub count: i64,
+    pub offset: i64,
+}
+
+/// 0x80 ContactAdd, 0x81 ContactRemove and 0x83 Contact (extensions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contact<'a> {
+    pub address: &'a str,
+}
+
+/// 0xFF Test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Test {
+    pub num1: u8,
+    pub num2: u16,
+    pub num3: u32,
+    pub num4: u64,
+}
+
+/// One decoded PDU. Strings borrow from the buffer it was decoded from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pdu<'a> {
+    Success,
+    Error(Error),
+    Handshake(Handshake),
+    UserAuth(UserAuth<'a>),
+    Message(Message<'a>),
+    ServerAuth(ServerAuth<'a>),
+    UserMode(UserMode<'a>),
+    History(History<'a>),
+    ContactAdd(Contact<'a>),
+    ContactRemove(Contact<'a>),
+    ContactList,
+    Contact(Contact<'a>),
+    Test(Test),
+    /// A type this crate does not know, with its raw payload.
+    Unknown {
+        code: u8,
+        payload: &'a [u8],
+    },
+}
+
+impl<'a> Pdu<'a> {
+    /// Decodes one payload of type `code`. Offsets in errors count from the
+    /// PDU's type byte.
+    pub fn decode(code: u8, payload: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut r = Reader::new(payload, HEADER_LEN);
+        let pdu = match code {
+            // "0x00 ... R": reserved, never valid on the wire.
+            code::RESERVED => {
+                return Err(DecodeError::new(ErrorKind::ReservedType, "type", 0));
+            }
+            code::SUCCESS => Pdu::Success,
+            code::ERROR => Pdu::Error(Error {
+                error_type: r.u8("error_type")?.into(),
+            }),
+            code::HANDSHAKE => Pdu::Handshake(Handshake {
+                ver_major: r.u8("ver_major")?,
+                ver_minor: r.u8("ver_minor")?,
+                conn_type: r.u8("conn_type")?.into(),
+            }),
+            code::USER_AUTH => Pdu::UserAuth(UserAuth {
+                username: r.string("username")?,
+                password: r.string("password")?,
+            }),
+            code::MESSAGE => Pdu::Message(Message {
+                source_address: r.string("source_address")?,
+                target_address: r.string("target_address")?,
+                send_time: r.u64("send_time")?,
+                message_content: r.string("message_content")?,
+            }),
+            code::SERVER_AUTH => Pdu::ServerAuth(ServerAuth {
+                name: r.string("name")?,
+            }),
+            code::USER_MODE => Pdu::UserMode(UserMode {
+                user_address: r.string("user_address")?,
+                channel_address: r.string("channel_address")?,
+                mode: r.u8("mode")?.into(),
+            }),
+            code::HISTORY => Pdu::History(History {
+                channel_address: r.string("channel_address")?,
+                since: r.u64("since")?,
+                count: r.i64("count")?,
+                offset: r.i64("offset")?,
+            }),
+            code::CONTACT_ADD => Pdu::ContactAdd(Contact {
+                address: r.string("address")?,
+            }),
+            code::CONTACT_REMOVE => Pdu::ContactRemove(Contact {
+                address: r.string("address")?,
+            }),
+            code::CONTACT_LIST => Pdu::ContactList,
+            code::CONTACT => Pdu::Contact(Contact {
+                address: r.string("address")?,
+            }),
+            code::TEST => Pdu::Test(Test {
+                num1: r.u8("num1")?,
+                num2: r.u16("num2")?,
+                num3: r.u32("num3")?,
+                num4: r.u64("num4")?,
+            }),
+            code => return Ok(Pdu::Unknown { code, payload }),
+        };
+        r.finish()?;
+        Ok(pdu)
+    }
+
+    /// The PDU type code.
+    pub fn code(&self) -> u8 {
+        match self {
+            Pdu::Success => code::SUCCESS,
+            Pdu::Error(_) => code::ERROR,
+            Pdu::Handshake(_) => code::HANDSHAKE,
+            Pdu::UserAuth(_) => code::USER_AUTH,
+            Pdu::Message(_) => code::MESSAGE,
+            Pdu::ServerAuth(_) => code::SERVER_AUTH,
+            Pdu::UserMode(_) => code::USER_MODE,
+            Pdu::History(_) => code::HISTORY,
+            Pdu::ContactAdd(_) => code::CONTACT_ADD,
+            Pdu::ContactRemove(_) => code::CONTACT_REMOVE,
+            Pdu::ContactList => code::CONTACT_LIST,
+            Pdu::Contact(_) => code::CONTACT,
+            Pdu::Test(_) => code::TEST,
+            Pdu::Unknown { code, .. } => *code,
+        }
+    }
+
+    /// The draft's name for the type (`Message`, `UserAuth`, …).
+    pub fn name(&self) -> &'static str {
+        type_name(self.code())
+    }
+
+    /// Appends the whole PDU, header and payload, to `out`.
+    ///
+    /// On error `out` is left as it was.
+    pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = out.len();
+        out.put_u8(self.code());
+        out.put_u16(0);
+        let res = self.encode_payload(out).and_then(|()| {
+            let len =
+                u16::try_from(out.len() - start - HEADER_LEN).map_err(|_| EncodeError::TooLong)?;
+            out[start + 1..start + HEADER_LEN].copy_from_slice(&len.to_be_bytes());
+            Ok(())
+        });
+        if res.is_err() {
+            out.truncate(start);
+        }
+        res
+    }
+
+    /// The PDU as a fresh byte vector.
+    pub fn to_vec(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut out = Vec::new();
+        self.encode(&mut out)?;
+        Ok(out)
+    }
+
+    fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        match self {
+            Pdu::Success | Pdu::ContactList => {}
+            Pdu::Error(e) => out.put_u8(e.error_type.into()),
+            Pdu::Handshake(h) => {
+                out.put_u8(h.ver_major);
+                out.put_u8(h.ver_minor);
+                out.put_u8(h.conn_type.into());
+            }
+            Pdu::UserAuth(a) => {
+                out.put_str(a.username)?;
+                out.put_str(a.password)?;
+            }
+            Pdu::Message(m) => {
+                out.put_str(m.source_address)?;
+                out.put_str(m.target_address)?;
+                out.put_u64(m.send_time);
+                out.put_str(m.message_content)?;
+            }
+            Pdu::ServerAuth(s) => out.put_str(s.name)?,
+            Pdu::UserMode(u) => {
+                out.put_str(u.user_address)?;
+                out.put_str(u.channel_address)?;
+                out.put_u8(u.mode.into());
+            }
+            Pdu::History(h) => {
+                out.put_str(h.channel_address)?;
+                out.put_u64(h.since);
+                out.put_i64(h.count);
+                out.put_i64(h.offset);
+            }
+            Pdu::ContactAdd(c) | Pdu::ContactRemove(c) | Pdu::Contact(c) => {
+                out.put_str(c.address)?
+            }
+            Pdu::Test(t) => {
+                out.put_u8(t.num1);
+                out.put_u16(t.num2);
+                out.put_u32(t.num3);
+                out.put_u64(t.num4);
+            }
+            Pdu::Unknown { payload, .. } => out.extend_from_slice(payload),
+        }
+        Ok(())
+    }
+}
+
+/// The name of a PDU type code, `Unknown` for codes not known here.
+pub fn type_name(code: u8) -> &'static str {
+    match code {
+        code::RESERVED => "Reserved",
+        code::SUCCESS => "Success",
+        code::ERROR => "Error",
+        code::HANDSHAKE => "Handshake",
+        code::USER_AUTH => "UserAuth",
+        code::MESSAGE => "Message",
+        code::SERVER_AUTH => "ServerAuth",
+        code::USER_MODE => "UserMode",
+        code::HISTORY => "History",
+        code::CONTACT_ADD => "ContactAdd",
+        code::CONTACT_REMOVE => "ContactRemove",
+        code::CONTACT_LIST => "ContactList",
+        code::CONTACT => "Contact",
+        code::TEST => "Test",
+        _ => "Unknown",
+    }
+}
+
+macro_rules! into_pdu {
+    ($($ty:ident $(<$lt:lifetime>)? => $variant:ident,)*) => {$(
+        impl<'a> From<$ty $(<$lt>)?> for Pdu<'a> {
+            fn from(p: $ty $(<$lt>)?) -> Self {
+                Pdu::$variant(p)
+            }
+        }
+    )*};
+}
+
+into_pdu! {
+    Error => Error,
+    Handshake => Handshake,
+    UserAuth<'a> => UserAuth,
+    Message<'a> => Message,
+    ServerAuth<'a> => ServerAuth,
+    UserMode<'a> => UserMode,
+    History<'a> => History,
+    Test => Test,
+}
+
+impl From<ErrorType> for Pdu<'_> {
+    fn from(error_type: ErrorType) -> Self {
+        Pdu::Error(Error { error_type })
+    }
+}

@@ -1,0 +1,1 @@
+//! `solec decode` and `solec encode`.

@@ -1,0 +1,10 @@
+//! The integration suite: every test drives the real `solec` binary.
+//!
+//! Each module covers one capability; `util` is the shared harness (temp
+//! dirs, spawned servers killed on drop, raw-byte clients, byte diffs).
+
+#[macro_use]
+mod util;
+
+/// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
+mod decode;
