@@ -8,8 +8,15 @@
 use clap::{Parser, Subcommand};
 use std::fmt;
 
+pub mod bench;
+pub mod channel;
+pub mod contact;
 pub mod decode;
 pub mod encode;
+pub mod history;
+pub mod send;
+pub mod serve;
+pub mod user;
 
 /// solec: a federated, low-bandwidth chat system speaking SOLEC.
 #[derive(Debug, Parser)]
@@ -21,15 +28,29 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    Serve(serve::Args),
+    User(user::Args),
+    Send(send::Args),
+    History(history::Args),
+    Contact(contact::Args),
+    Channel(channel::Args),
     Decode(decode::Args),
     Encode(encode::Args),
+    Bench(bench::Args),
 }
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::User(args) => user::run(args),
+        Command::Send(args) => send::run(args),
+        Command::History(args) => history::run(args),
+        Command::Contact(args) => contact::run(args),
+        Command::Channel(args) => channel::run(args),
         Command::Decode(args) => decode::run(args),
         Command::Encode(args) => encode::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 

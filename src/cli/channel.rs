@@ -1,0 +1,9 @@
+//! `solec channel`.
+
+/// (in progress)
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<(), super::Failure> {
+    Err(super::Failure::new(super::exit::FAILURE, "channel: in progress"))
+}

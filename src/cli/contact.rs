@@ -1,0 +1,9 @@
+//! `solec contact`.
+
+/// (in progress)
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<(), super::Failure> {
+    Err(super::Failure::new(super::exit::FAILURE, "contact: in progress"))
+}

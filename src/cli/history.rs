@@ -1,0 +1,9 @@
+//! `solec history`.
+
+/// (in progress)
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> Result<(), super::Failure> {
+    Err(super::Failure::new(super::exit::FAILURE, "history: in progress"))
+}
