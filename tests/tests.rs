@@ -8,3 +8,6 @@ mod util;
 
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
+
+/// `man/` and `completions/` match the clap definitions (`SOLEC_REGENERATE=1` rewrites them).
+mod generated;
