@@ -3,7 +3,12 @@
 //! # Layout
 //!
 //! - [`proto`]: the sans-IO wire codec (PDUs, deframer, address grammar).
+//! - [`store`]: the redb file; the only module that names redb types.
+//! - [`server`]: `solec serve`: config, connection driver, session state
+//!   machine, the hub that owns all shared state, the admin socket.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
 
 pub mod cli;
 pub mod proto;
+pub mod server;
+pub mod store;

@@ -1,0 +1,189 @@
+//! Server configuration: the RON file's shape, its defaults, and the merged
+//! [`Config`] the server runs with.
+//!
+//! Every limit the server enforces on peers lives here with its default, so
+//! an operator can see and change it in one place (`packaging/solec.ron`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The port `solec serve` listens on when nothing else is said.
+pub const DEFAULT_PORT: u16 = 7447;
+
+/// The server name when nothing else is said.
+pub const DEFAULT_NAME: &str = "localhost";
+
+/// The store file inside the data directory.
+pub const STORE_FILE: &str = "solec.redb";
+
+/// The local admin socket inside the data directory.
+pub const ADMIN_SOCKET: &str = "admin.sock";
+
+/// The RON config file. Every key is optional; absent keys take defaults.
+#[derive(Debug, Default, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Server name: the `server` part of every local address.
+    pub name: Option<String>,
+    /// Data directory holding the store and the admin socket.
+    pub data: Option<PathBuf>,
+    /// Plain TCP listen addresses.
+    pub listen: Option<Vec<SocketAddr>>,
+    /// TLS listener: addresses, certificate chain and key (PEM).
+    pub tls: Option<TlsConfig>,
+    /// Seconds a connection may take to authenticate.
+    pub handshake_timeout_secs: Option<u64>,
+    /// Largest `message_content` accepted, in bytes.
+    pub max_message_bytes: Option<usize>,
+    /// Largest inbound PDU payload, in bytes.
+    pub max_pdu_bytes: Option<usize>,
+    /// Largest History reply, in messages.
+    pub max_history_count: Option<u64>,
+    /// PDUs queued to one session before it is dropped as too slow.
+    pub max_outbound_queue: Option<usize>,
+    /// Simultaneous connections accepted.
+    pub max_connections: Option<usize>,
+    /// Log level: error, warn, info or debug.
+    pub log: Option<String>,
+}
+
+/// The TLS listener's settings.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub listen: Vec<SocketAddr>,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key (PKCS#8).
+    pub key: PathBuf,
+}
+
+/// Limits enforced on peers; each has a test that exercises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub handshake_timeout: Duration,
+    pub max_message_bytes: usize,
+    pub max_pdu_bytes: usize,
+    pub max_history_count: u64,
+    pub max_outbound_queue: usize,
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            max_message_bytes: 4096,
+            max_pdu_bytes: 8192,
+            max_history_count: 500,
+            max_outbound_queue: 1024,
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Everything `solec serve` needs, after merging flags, file and defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub data: PathBuf,
+    pub listen: Vec<SocketAddr>,
+    pub tls: Option<TlsConfig>,
+    pub limits: Limits,
+}
+
+impl Config {
+    /// Merges a config file's values over the defaults.
+    pub fn from_file(file: FileConfig) -> Config {
+        let d = Limits::default();
+        Config {
+            name: file.name.unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+            data: file.data.unwrap_or_else(default_data_dir),
+            listen: file
+                .listen
+                .unwrap_or_else(|| vec![SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))]),
+            tls: file.tls,
+            limits: Limits {
+                handshake_timeout: file
+                    .handshake_timeout_secs
+                    .map_or(d.handshake_timeout, Duration::from_secs),
+                max_message_bytes: file.max_message_bytes.unwrap_or(d.max_message_bytes),
+                max_pdu_bytes: file.max_pdu_bytes.unwrap_or(d.max_pdu_bytes),
+                max_history_count: file.max_history_count.unwrap_or(d.max_history_count),
+                max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
+                max_connections: file.max_connections.unwrap_or(d.max_connections),
+            },
+        }
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data.join(STORE_FILE)
+    }
+
+    pub fn admin_socket(&self) -> PathBuf {
+        self.data.join(ADMIN_SOCKET)
+    }
+}
+
+/// Reads and parses a RON config file.
+pub fn read_file(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+    parse(&text).map_err(|e| format!("config {}: {e}", path.display()))
+}
+
+/// Parses RON config text. Optional keys take their value bare
+/// (`name: "pi.example"`); writing `Some(...)` works too.
+pub fn parse(text: &str) -> Result<FileConfig, ron::error::SpannedError> {
+    ron::Options::default()
+        .with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME)
+        .from_str(text)
+}
+
+/// `$XDG_DATA_HOME/solec`, else `~/.local/share/solec`, else `./solec-data`.
+pub fn default_data_dir() -> PathBuf {
+    let nonempty = |v: std::ffi::OsString| (!v.is_empty()).then(|| PathBuf::from(v));
+    if let Some(xdg) = std::env::var_os("XDG_DATA_HOME").and_then(nonempty) {
+        return xdg.join("solec");
+    }
+    match std::env::var_os("HOME").and_then(nonempty) {
+        Some(home) => home.join(".local/share/solec"),
+        None => PathBuf::from("solec-data"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults() {
+        let cfg = Config::from_file(parse("()").unwrap());
+        assert_eq!(cfg.name, "localhost");
+        assert_eq!(cfg.listen, vec!["127.0.0.1:7447".parse().unwrap()]);
+        assert_eq!(cfg.limits, Limits::default());
+        assert_eq!(cfg.limits.max_message_bytes, 4096);
+        assert_eq!(cfg.limits.max_history_count, 500);
+        assert_eq!(cfg.limits.handshake_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(parse("(nmae: \"x\")").is_err());
+    }
+
+    #[test]
+    fn file_values_override() {
+        let file = parse(
+            r#"(name: "pi.example", listen: ["0.0.0.0:1"], max_history_count: Some(7),
+               tls: (listen: ["127.0.0.1:2"], cert: "c.pem", key: "k.pem"))"#,
+        )
+        .unwrap();
+        let cfg = Config::from_file(file);
+        assert_eq!(cfg.name, "pi.example");
+        assert_eq!(cfg.limits.max_history_count, 7);
+        assert_eq!(cfg.tls.unwrap().cert, PathBuf::from("c.pem"));
+    }
+}

@@ -1,0 +1,3 @@
+//! `solec serve`.
+pub mod config;
+pub mod state;

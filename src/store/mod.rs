@@ -1,0 +1,318 @@
+//! The durable store: the only module that names redb types.
+//!
+//! One short function per transaction. [`Store::load`] reads everything the
+//! server keeps in memory (users, contacts, channels) at start-up; a
+//! [`Batch`] groups many changes and messages into one write transaction so
+//! the server pays one commit for many requests.
+
+mod schema;
+
+use crate::proto::{Deframer, Mode, Pdu};
+use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use schema::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+/// A store failure: ends one request or one admin command, never the server.
+#[derive(Debug)]
+pub struct StoreError(String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+macro_rules! from_redb {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError(e.to_string())
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Everything the server holds in memory, as loaded at start-up.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// User name → PHC hash.
+    pub users: BTreeMap<String, String>,
+    /// (owner, contact) pairs.
+    pub contacts: BTreeSet<(String, String)>,
+    /// Channel name → (user name → mode).
+    pub channels: BTreeMap<String, BTreeMap<String, Mode>>,
+    pub next_seq: u64,
+}
+
+/// The redb file. Cheap to share by reference; redb serialises writers.
+pub struct Store {
+    db: Database,
+}
+
+impl Store {
+    /// Opens or creates the store and its tables.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError(format!(
+                "{} is in use by another process (is `solec serve` running on it?)",
+                path.display()
+            )),
+            e => StoreError(format!("cannot open {}: {e}", path.display())),
+        })?;
+        let txn = db.begin_write()?;
+        txn.open_table(USERS)?;
+        txn.open_table(CONTACTS)?;
+        txn.open_table(MODES)?;
+        txn.open_table(CHANNELS)?;
+        txn.open_table(MESSAGES)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Store { db })
+    }
+
+    /// Reads users, contacts, channels and the message counter.
+    pub fn load(&self) -> Result<Snapshot, StoreError> {
+        let txn = self.db.begin_read()?;
+        let mut snap = Snapshot::default();
+        for row in txn.open_table(USERS)?.iter()? {
+            let (k, v) = row?;
+            snap.users
+                .insert(k.value().to_owned(), v.value().to_owned());
+        }
+        for row in txn.open_table(CONTACTS)?.iter()? {
+            let key = row?.0;
+            let (owner, contact) = key.value();
+            snap.contacts.insert((owner.to_owned(), contact.to_owned()));
+        }
+        for row in txn.open_table(CHANNELS)?.iter()? {
+            snap.channels
+                .insert(row?.0.value().to_owned(), BTreeMap::new());
+        }
+        for row in txn.open_table(MODES)?.iter()? {
+            let (k, v) = row?;
+            let (channel, user) = k.value();
+            snap.channels
+                .entry(channel.to_owned())
+                .or_default()
+                .insert(user.to_owned(), Mode::from(v.value()));
+        }
+        snap.next_seq = txn
+            .open_table(META)?
+            .get(NEXT_SEQ)?
+            .map_or(0, |v| v.value());
+        Ok(snap)
+    }
+
+    /// Starts a write transaction.
+    pub fn batch(&self) -> Result<Batch, StoreError> {
+        Ok(Batch {
+            txn: self.db.begin_write()?,
+        })
+    }
+
+    /// The Message PDUs of one conversation with `send_time >= since`, in
+    /// receive order, skipping `offset` and at most `count`, concatenated.
+    pub fn history(
+        &self,
+        conversation: &str,
+        since: u64,
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        let matching = table
+            .range((conversation, 0)..=(conversation, u64::MAX))?
+            .filter_map(|row| row.ok())
+            .filter(|(_, v)| send_time(v.value()).is_some_and(|t| t >= since));
+        let take = usize::try_from(count).unwrap_or(usize::MAX);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (_, v) in matching.skip(skip).take(take) {
+            out.extend_from_slice(v.value());
+        }
+        Ok(out)
+    }
+
+    /// Number of stored messages (for tests and `user list` summaries).
+    pub fn message_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(MESSAGES)?.len()?)
+    }
+}
+
+fn send_time(pdu: &[u8]) -> Option<u64> {
+    match Deframer::default().decode(pdu) {
+        Ok(Some((Pdu::Message(m), _))) => Some(m.send_time),
+        _ => None,
+    }
+}
+
+/// Changes that commit together, or not at all.
+pub struct Batch {
+    txn: WriteTransaction,
+}
+
+impl Batch {
+    pub fn put_user(&mut self, name: &str, hash: &str) -> Result<(), StoreError> {
+        self.txn.open_table(USERS)?.insert(name, hash)?;
+        Ok(())
+    }
+
+    /// Removes a user with their contacts in both directions and their
+    /// channel modes. Their messages stay in the history of others.
+    pub fn delete_user(&mut self, name: &str) -> Result<bool, StoreError> {
+        let existed = self.txn.open_table(USERS)?.remove(name)?.is_some();
+        let mut contacts = self.txn.open_table(CONTACTS)?;
+        contacts.retain(|(owner, contact), ()| owner != name && contact != name)?;
+        let mut modes = self.txn.open_table(MODES)?;
+        modes.retain(|(_, user), _| user != name)?;
+        Ok(existed)
+    }
+
+    pub fn add_contact(&mut self, owner: &str, contact: &str) -> Result<(), StoreError> {
+        self.txn
+            .open_table(CONTACTS)?
+            .insert((owner, contact), ())?;
+        Ok(())
+    }
+
+    pub fn remove_contact(&mut self, owner: &str, contact: &str) -> Result<(), StoreError> {
+        self.txn.open_table(CONTACTS)?.remove((owner, contact))?;
+        Ok(())
+    }
+
+    pub fn create_channel(&mut self, channel: &str, seq: u64) -> Result<(), StoreError> {
+        self.txn.open_table(CHANNELS)?.insert(channel, seq)?;
+        Ok(())
+    }
+
+    /// Records `mode` for `user` in `channel`; [`Mode::Leave`] removes the row.
+    pub fn set_mode(&mut self, channel: &str, user: &str, mode: Mode) -> Result<(), StoreError> {
+        let mut modes = self.txn.open_table(MODES)?;
+        match mode {
+            Mode::Leave => modes.remove((channel, user))?,
+            mode => modes.insert((channel, user), u8::from(mode))?,
+        };
+        Ok(())
+    }
+
+    /// Appends a Message PDU to a conversation; `next_seq` is the counter
+    /// after it, saved with the batch.
+    pub fn append(&mut self, conversation: &str, seq: u64, pdu: &[u8]) -> Result<(), StoreError> {
+        self.txn
+            .open_table(MESSAGES)?
+            .insert((conversation, seq), pdu)?;
+        Ok(())
+    }
+
+    /// Commits, saving the message counter.
+    pub fn commit(self, next_seq: u64) -> Result<(), StoreError> {
+        self.txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
+        self.txn.commit()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(text: &str, time: u64) -> Vec<u8> {
+        Pdu::Message(crate::proto::Message {
+            source_address: "a@x",
+            target_address: "#c@x",
+            send_time: time,
+            message_content: text,
+        })
+        .to_vec()
+        .unwrap()
+    }
+
+    #[test]
+    fn everything_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        {
+            let store = Store::open(&path).unwrap();
+            let mut b = store.batch().unwrap();
+            b.put_user("alice", "h1").unwrap();
+            b.put_user("bob", "h2").unwrap();
+            b.add_contact("alice", "bob").unwrap();
+            b.create_channel("c", 0).unwrap();
+            b.set_mode("c", "alice", Mode::Operator).unwrap();
+            b.append("#c", 0, &message("one", 5)).unwrap();
+            b.commit(1).unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let snap = store.load().unwrap();
+        assert_eq!(snap.users.len(), 2);
+        assert!(snap.contacts.contains(&("alice".into(), "bob".into())));
+        assert_eq!(snap.channels["c"]["alice"], Mode::Operator);
+        assert_eq!(snap.next_seq, 1);
+        assert_eq!(store.history("#c", 0, 0, 10).unwrap(), message("one", 5));
+    }
+
+    #[test]
+    fn history_filters_skips_and_caps() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let mut b = store.batch().unwrap();
+        for (seq, time) in [(0, 30), (1, 10), (2, 20), (3, 40)] {
+            b.append("#c", seq, &message(&seq.to_string(), time))
+                .unwrap();
+        }
+        b.append("#d", 4, &message("other", 50)).unwrap();
+        b.commit(5).unwrap();
+        let want = |seqs: &[(u64, u64)]| -> Vec<u8> {
+            seqs.iter()
+                .flat_map(|(s, t)| message(&s.to_string(), *t))
+                .collect()
+        };
+        // Receive order, not send_time order.
+        assert_eq!(
+            store.history("#c", 0, 0, 9).unwrap(),
+            want(&[(0, 30), (1, 10), (2, 20), (3, 40)])
+        );
+        assert_eq!(
+            store.history("#c", 20, 0, 9).unwrap(),
+            want(&[(0, 30), (2, 20), (3, 40)])
+        );
+        assert_eq!(store.history("#c", 20, 1, 1).unwrap(), want(&[(2, 20)]));
+        assert!(store.history("#c", 0, 4, 9).unwrap().is_empty());
+    }
+
+    #[test]
+    fn deleting_a_user_drops_their_contacts_and_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb")).unwrap();
+        let mut b = store.batch().unwrap();
+        b.put_user("alice", "h").unwrap();
+        b.put_user("bob", "h").unwrap();
+        b.add_contact("alice", "bob").unwrap();
+        b.add_contact("bob", "alice").unwrap();
+        b.create_channel("c", 0).unwrap();
+        b.set_mode("c", "alice", Mode::Member).unwrap();
+        b.commit(0).unwrap();
+        let mut b = store.batch().unwrap();
+        assert!(b.delete_user("alice").unwrap());
+        b.commit(0).unwrap();
+        let snap = store.load().unwrap();
+        assert!(snap.contacts.is_empty());
+        assert!(snap.channels["c"].is_empty());
+        assert_eq!(snap.users.keys().collect::<Vec<_>>(), ["bob"]);
+    }
+}
