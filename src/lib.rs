@@ -6,9 +6,11 @@
 //! - [`store`]: the redb file; the only module that names redb types.
 //! - [`server`]: `solec serve`: config, connection driver, session state
 //!   machine, the hub that owns all shared state, the admin socket.
+//! - [`time`]: Unix seconds to RFC 3339 and back.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
 
 pub mod cli;
 pub mod proto;
 pub mod server;
 pub mod store;
+pub mod time;
