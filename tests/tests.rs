@@ -11,3 +11,6 @@ mod decode;
 
 /// `man/` and `completions/` match the clap definitions (`SOLEC_REGENERATE=1` rewrites them).
 mod generated;
+
+/// `docs/protocol.md`: every worked hex example decodes and re-encodes exactly.
+mod docs;
