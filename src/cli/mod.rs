@@ -14,6 +14,7 @@ pub mod contact;
 pub mod decode;
 pub mod encode;
 pub mod history;
+pub mod logger;
 pub mod send;
 pub mod serve;
 pub mod user;

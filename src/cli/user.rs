@@ -1,9 +1,157 @@
-//! `solec user`.
+//! `solec user add|del|list|passwd`: manage accounts, server running or not.
+//!
+//! With a server on the data directory the command goes through its admin
+//! socket and takes effect at once; otherwise it opens the store directly.
+//! Passwords are hashed here, never by the server.
 
-/// (in progress)
+use super::serve::DataArgs;
+use super::{exit, Failure};
+use crate::server::admin::{self, Reply, Request};
+use crate::server::config::Config;
+use crate::server::hub::{Admin, Hub};
+use crate::server::{passwords, state};
+use crate::store::Store;
+use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
+use std::os::unix::net::UnixStream;
+
+/// Manage user accounts (works whether or not `solec serve` is running).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: UserCommand,
+}
 
-pub fn run(_args: Args) -> Result<(), super::Failure> {
-    Err(super::Failure::new(super::exit::FAILURE, "user: in progress"))
+#[derive(Debug, clap::Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is asked twice on a terminal.
+    Add(NameArgs),
+    /// Delete a user, their contacts and channel memberships; their
+    /// sessions are closed. Messages they sent stay in others' history.
+    Del(NameArgs),
+    /// List user names, one per line.
+    List(ListArgs),
+    /// Change a user's password.
+    Passwd(NameArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct NameArgs {
+    /// User name: the local part of the address (lowercase [a-z0-9._-])
+    pub name: String,
+
+    /// Read the password from the first line of standard input
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let (request, data) = match args.command {
+        UserCommand::Add(a) => (
+            Request::Add {
+                hash: new_hash(&a)?,
+                name: a.name,
+            },
+            a.data,
+        ),
+        UserCommand::Passwd(a) => (
+            Request::Passwd {
+                hash: new_hash(&a)?,
+                name: a.name,
+            },
+            a.data,
+        ),
+        UserCommand::Del(a) => (Request::Del { name: a.name }, a.data),
+        UserCommand::List(a) => (Request::List, a.data),
+    };
+    let config = Config::from_file(data.file_config()?);
+    let reply = match UnixStream::connect(config.admin_socket()) {
+        Ok(stream) => via_socket(stream, &request)?,
+        Err(_) => direct(&config, request)?,
+    };
+    match reply {
+        Reply {
+            ok: true, users, ..
+        } => {
+            let mut out = std::io::stdout().lock();
+            for user in users.unwrap_or_default() {
+                writeln!(out, "{user}")?;
+            }
+            Ok(())
+        }
+        Reply { error, .. } => Err(Failure::new(
+            exit::REFUSED,
+            error.unwrap_or_else(|| "refused".into()),
+        )),
+    }
+}
+
+/// Validates the name and hashes the password the user gives.
+fn new_hash(args: &NameArgs) -> Result<String, Failure> {
+    if !state::valid_user_name(&args.name) {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "`{}` is not a valid user name (1-64 bytes of lowercase [a-z0-9._-])",
+                args.name
+            ),
+        ));
+    }
+    let password = read_new_password(args.password_stdin)?;
+    passwords::hash(&password).map_err(|e| Failure::new(exit::FAILURE, e))
+}
+
+fn read_new_password(from_stdin: bool) -> Result<String, Failure> {
+    let password = if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    } else if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("New password: ")?;
+        let second = rpassword::prompt_password("Again: ")?;
+        if first != second {
+            return Err(Failure::new(exit::USAGE, "the passwords differ"));
+        }
+        first
+    } else {
+        return Err(Failure::new(
+            exit::USAGE,
+            "no terminal to ask for the password; use --password-stdin",
+        ));
+    };
+    if password.is_empty() {
+        return Err(Failure::new(exit::USAGE, "the password is empty"));
+    }
+    Ok(password)
+}
+
+fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
+    let broken = |e: std::io::Error| Failure::new(exit::CONNECT, format!("admin socket: {e}"));
+    let mut line = serde_json::to_string(request).expect("request serialises");
+    line.push('\n');
+    (&stream).write_all(line.as_bytes()).map_err(broken)?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .read_line(&mut answer)
+        .map_err(broken)?;
+    serde_json::from_str(&answer)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("admin socket answered badly: {e}")))
+}
+
+/// No server runs: apply the command to the store in this process.
+fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
+    std::fs::create_dir_all(&config.data)?;
+    let fail = |e: String| Failure::new(exit::FAILURE, e);
+    let store = Store::open(&config.store_path()).map_err(|e| fail(e.to_string()))?;
+    let mut hub = Hub::new(store, &config.name, config.limits).map_err(|e| fail(e.to_string()))?;
+    let listing = request == Request::List;
+    Ok(admin::reply(hub.admin_now(Admin::from(request)), listing))
 }

@@ -1,3 +1,211 @@
-//! `solec serve`.
+//! `solec serve`: the SOLEC server.
+//!
+//! Data flows one way: socket → [`conn`] (owns the socket) → [`session`]
+//! (authentication) → [`hub`] (one thread owning the [`state`] directory,
+//! the store and the online sessions) → replies and pushes → [`conn`].
+//! [`admin`] is the local socket `solec user` talks to while the server runs.
+
+pub mod admin;
 pub mod config;
+pub mod conn;
+pub mod hub;
+pub mod passwords;
+pub mod session;
 pub mod state;
+mod tls;
+
+use crate::store::Store;
+use config::Config;
+use conn::{Inbound, Shared};
+use hub::{Event, Hub};
+use smol::future::FutureExt as _;
+use smol::{Async, Timer};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt as _;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a stopping server waits for queued replies to be written.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(config: Config) -> Result<(), String> {
+    std::fs::create_dir_all(&config.data)
+        .map_err(|e| format!("cannot create {}: {e}", config.data.display()))?;
+    let store = Store::open(&config.store_path()).map_err(|e| e.to_string())?;
+    let hub = Hub::new(store, &config.name, config.limits).map_err(|e| e.to_string())?;
+    let listeners = bind_all(&config)?;
+    let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let admin = bind_admin(&config)?;
+    let stop = signals()?;
+
+    let (events, queue) = smol::channel::bounded(hub::EVENT_QUEUE);
+    let hub_thread = std::thread::Builder::new()
+        .name("solec-hub".into())
+        .spawn(move || hub.run(queue))
+        .map_err(|e| format!("cannot start the hub thread: {e}"))?;
+    let shared = Arc::new(Shared::new(events.clone(), config.limits));
+    log::info!("serving {} from {}", config.name, config.data.display());
+
+    smol::block_on(async {
+        let mut tasks = vec![smol::spawn(admin::serve(admin, events.clone()))];
+        for (listener, tls) in listeners {
+            let acceptor = acceptor.clone().filter(|_| tls);
+            tasks.push(smol::spawn(accept_loop(listener, acceptor, shared.clone())));
+        }
+        let _ = stop.recv().await;
+        log::info!("stopping: finishing queued replies");
+        for task in tasks {
+            task.cancel().await;
+        }
+        let _ = events.send(Event::Shutdown).await;
+        let drained = async {
+            while shared.live.load(Ordering::Relaxed) > 0 {
+                Timer::after(Duration::from_millis(10)).await;
+            }
+        };
+        drained
+            .or(async {
+                Timer::after(DRAIN_TIMEOUT).await;
+            })
+            .await;
+    });
+    drop(shared);
+    drop(events);
+    let store = hub_thread
+        .join()
+        .map_err(|_| "the hub thread panicked".to_owned())?;
+    drop(store);
+    let _ = std::fs::remove_file(config.admin_socket());
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Binds every plain and TLS listen address, logging the bound ones.
+fn bind_all(config: &Config) -> Result<Vec<(Async<TcpListener>, bool)>, String> {
+    let tls = config
+        .tls
+        .iter()
+        .flat_map(|t| t.listen.iter().map(|a| (*a, true)));
+    let plain = config.listen.iter().map(|a| (*a, false));
+    plain
+        .chain(tls)
+        .map(|(addr, is_tls)| {
+            let l = Async::<TcpListener>::bind(addr)
+                .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let bound = l.get_ref().local_addr().map_err(|e| e.to_string())?;
+            let kind = if is_tls { "tls" } else { "tcp" };
+            log::info!("listening on {bound} ({kind})");
+            Ok((l, is_tls))
+        })
+        .collect()
+}
+
+/// Binds the admin socket, replacing a stale one, owner-only.
+fn bind_admin(config: &Config) -> Result<smol::net::unix::UnixListener, String> {
+    let path = config.admin_socket();
+    // The store lock is held, so no other server owns this socket.
+    let _ = std::fs::remove_file(&path);
+    let listener = smol::net::unix::UnixListener::bind(&path)
+        .map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
+    Ok(listener)
+}
+
+/// A channel that yields once SIGINT or SIGTERM arrives.
+fn signals() -> Result<smol::channel::Receiver<()>, String> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
+        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
+    let (tx, rx) = smol::channel::bounded(1);
+    std::thread::Builder::new()
+        .name("solec-signals".into())
+        .spawn(move || {
+            if signals.forever().next().is_some() {
+                let _ = tx.try_send(());
+            }
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(rx)
+}
+
+async fn accept_loop(
+    listener: Async<TcpListener>,
+    tls: Option<async_native_tls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                log::warn!("accept failed: {e}");
+                // Out of descriptors, most likely: let some close.
+                Timer::after(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        if shared.live.load(Ordering::Relaxed) >= shared.limits.max_connections {
+            log::warn!("refusing a connection: max_connections reached");
+            continue;
+        }
+        shared.live.fetch_add(1, Ordering::Relaxed);
+        let shared = shared.clone();
+        let tls = tls.clone();
+        smol::spawn(async move {
+            match tls {
+                None => {
+                    let stream = Arc::new(stream);
+                    conn::serve(Tcp(stream.clone()), Tcp(stream), &shared).await
+                }
+                Some(acceptor) => tls::serve(acceptor, stream, &shared).await,
+            }
+            shared.live.fetch_sub(1, Ordering::Relaxed);
+        })
+        .detach();
+    }
+}
+
+/// One side of a plain TCP connection; both sides share the socket.
+struct Tcp(Arc<Async<TcpStream>>);
+
+impl smol::io::AsyncRead for Tcp {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut [u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self.0).poll_read(cx, buf)
+    }
+}
+
+impl smol::io::AsyncWrite for Tcp {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut &*self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut &*self.0).poll_flush(cx)
+    }
+
+    fn poll_close(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut &*self.0).poll_close(cx)
+    }
+}
+
+impl Inbound for Tcp {
+    async fn readable(&mut self) -> std::io::Result<()> {
+        self.0.readable().await
+    }
+}

@@ -1,0 +1,258 @@
+//! The connection driver: owns one socket, feeds its bytes to the session
+//! state machine until authentication, then forwards whole frames to the
+//! hub, and writes whatever the hub queues for it.
+//!
+//! An idle connection holds no read buffer: it waits for readability first
+//! and only then borrows memory to read into, which keeps thousands of idle
+//! clients cheap.
+
+use super::config::Limits;
+use super::hub::{ConnId, Event, Out, Outbox};
+use super::session::{Action, Phase, Session};
+use crate::proto::{Deframer, ErrorType};
+use smol::future::{self, FutureExt as _};
+use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use smol::Timer;
+use std::future::Future;
+use std::io;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+/// Bytes read per call while a client is busy.
+pub const READ_CHUNK: usize = 16 * 1024;
+
+/// Bytes gathered before one socket write.
+pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// State every connection shares: the hub's queue and the limits.
+pub struct Shared {
+    pub hub: smol::channel::Sender<Event>,
+    pub limits: Limits,
+    next_id: AtomicU64,
+    /// Connections alive now, checked against `max_connections`.
+    pub live: AtomicUsize,
+}
+
+impl Shared {
+    pub fn new(hub: smol::channel::Sender<Event>, limits: Limits) -> Shared {
+        Shared {
+            hub,
+            limits,
+            next_id: AtomicU64::new(1),
+            live: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// A byte source that can say when it has data without a buffer.
+pub trait Inbound: AsyncRead + Unpin {
+    fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
+}
+
+/// Serves one connection until it closes.
+pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(reader: R, writer: W, shared: &Shared) {
+    let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
+    let (tx, rx) = smol::channel::unbounded();
+    let reading = async {
+        read_loop(id, reader, tx, shared).await;
+        // Let the writer drain what the hub still queues, then end it.
+        future::pending::<()>().await
+    };
+    write_loop(rx, writer).or(reading).await;
+    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(rx: smol::channel::Receiver<Out>, mut w: W) {
+    while let Ok(first) = rx.recv().await {
+        let mut buf = Vec::new();
+        let mut next = Some(first);
+        let mut close = false;
+        while let Some(out) = next.take() {
+            match out {
+                Out::Shared(bytes) => buf.extend_from_slice(&bytes),
+                Out::Owned(bytes) if buf.is_empty() => buf = bytes,
+                Out::Owned(bytes) => buf.extend_from_slice(&bytes),
+                Out::Close => {
+                    close = true;
+                    break;
+                }
+            }
+            if buf.len() < WRITE_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {
+            return;
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = w.close().await;
+}
+
+/// Reads until EOF, error, timeout or a refusal; always detaches.
+async fn read_loop<R: Inbound>(id: ConnId, mut reader: R, out: Outbox, shared: &Shared) {
+    let mut buf = Vec::new();
+    if authenticate(id, &mut reader, &mut buf, &out, shared).await {
+        forward(id, &mut reader, &mut buf, shared).await;
+    }
+    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+}
+
+fn refuse(out: &Outbox, e: ErrorType) {
+    let _ = out.try_send(Out::Owned(vec![crate::proto::code::ERROR, 0, 1, e.into()]));
+    let _ = out.try_send(Out::Close);
+}
+
+/// Runs the client sequence; true once the hub has the session.
+async fn authenticate<R: Inbound>(
+    id: ConnId,
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    out: &Outbox,
+    shared: &Shared,
+) -> bool {
+    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    let deadline = Instant::now() + shared.limits.handshake_timeout;
+    let mut session = Session::default();
+    loop {
+        while session.phase() != Phase::Ready {
+            let (action, used) = match deframer.decode(buf) {
+                Ok(Some((pdu, used))) => (session.on_pdu(&pdu), used),
+                Ok(None) => break,
+                Err(_) => (session.on_malformed(), 0),
+            };
+            let verdict: Option<Action<'static>> = match action {
+                Action::Nothing => None,
+                Action::Refuse(e) => Some(Action::Refuse(e)),
+                Action::Close => Some(Action::Close),
+                Action::Verify { username, password } => {
+                    let (u, p) = (username.to_owned(), password.to_owned());
+                    let user = check_password(u, p, shared).await;
+                    let action = session.on_verified(user.is_some());
+                    if let Some(user) = user {
+                        let attach = Event::Attach {
+                            conn: id,
+                            user,
+                            out: out.clone(),
+                        };
+                        if shared.hub.send(attach).await.is_err() {
+                            return false;
+                        }
+                    }
+                    Some(action)
+                }
+            };
+            buf.drain(..used);
+            match verdict {
+                Some(Action::Refuse(e)) => {
+                    refuse(out, e);
+                    return false;
+                }
+                Some(Action::Close) => {
+                    let _ = out.try_send(Out::Close);
+                    return false;
+                }
+                _ => {}
+            }
+        }
+        if session.phase() == Phase::Ready {
+            return true;
+        }
+        let timeout = async {
+            Timer::at(deadline).await;
+            Err(io::ErrorKind::TimedOut.into())
+        };
+        match read_more(reader, buf).or(timeout).await {
+            Ok(0) | Err(_) => {
+                let _ = out.try_send(Out::Close);
+                return false;
+            }
+            Ok(_) => {}
+        }
+    }
+}
+
+/// The user's canonical name when `password` is right. Unknown users are
+/// checked against a fixed hash so both failures take the same time.
+async fn check_password(username: String, password: String, shared: &Shared) -> Option<String> {
+    let (tx, rx) = smol::channel::bounded(1);
+    let lookup = Event::Lookup {
+        username,
+        reply: tx,
+    };
+    shared.hub.send(lookup).await.ok()?;
+    let found = rx.recv().await.ok()?;
+    smol::unblock(move || {
+        let hash = found
+            .as_ref()
+            .map_or(&*super::passwords::DECOY_HASH, |(_, h)| h);
+        let ok = super::passwords::verify(&password, hash);
+        found.filter(|_| ok).map(|(name, _)| name)
+    })
+    .await
+}
+
+/// After authentication: hand every whole frame to the hub, in order.
+async fn forward<R: Inbound>(id: ConnId, reader: &mut R, buf: &mut Vec<u8>, shared: &Shared) {
+    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    loop {
+        let (whole, malformed) = whole_frames(&deframer, buf);
+        if whole > 0 {
+            let bytes = buf.drain(..whole).collect();
+            if shared
+                .hub
+                .send(Event::Frames { conn: id, bytes })
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        if malformed {
+            let _ = shared.hub.send(Event::Malformed { conn: id }).await;
+            return;
+        }
+        if buf.is_empty() {
+            // Idle: give the buffer back until the peer speaks again.
+            *buf = Vec::new();
+        }
+        match read_more(reader, buf).await {
+            Ok(0) => {
+                if !buf.is_empty() {
+                    log::debug!("conn {id}: closed inside a PDU ({} bytes)", buf.len());
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                log::debug!("conn {id}: read failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Length of the run of whole frames at the start of `buf`, and whether
+/// the frame after them announces a payload over the limit.
+fn whole_frames(deframer: &Deframer, buf: &[u8]) -> (usize, bool) {
+    let mut at = 0;
+    loop {
+        match deframer.frame_len(&buf[at..]) {
+            Ok(Some(len)) if at + len <= buf.len() => at += len,
+            Ok(_) => return (at, false),
+            Err(_) => return (at, true),
+        }
+    }
+}
+
+/// Waits for data, then reads what is there; 0 means EOF.
+async fn read_more<R: Inbound>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    reader.readable().await?;
+    let start = buf.len();
+    buf.resize(start + READ_CHUNK, 0);
+    let res = reader.read(&mut buf[start..]).await;
+    buf.truncate(start + *res.as_ref().unwrap_or(&0));
+    res
+}
