@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -106,4 +107,293 @@ impl TempDir {
     pub fn join(&self, name: &str) -> PathBuf {
         self.0.path().join(name)
     }
+}
+
+/// A `solec serve` on a free loopback port with its own data directory,
+/// stopped (SIGTERM, then SIGKILL) when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub dir: TempDir,
+    pub addr: std::net::SocketAddr,
+    /// Every stderr line so far (the server log).
+    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server named `localhost` with default limits.
+    pub fn start() -> Server {
+        Server::start_with(TempDir::new(), &[])
+    }
+
+    /// Starts a server on `dir` with extra `serve` arguments.
+    pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
+        let mut server = Server {
+            child: None,
+            dir,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            log: Default::default(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let mut child = solec()
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log",
+                "debug",
+                "--data",
+            ])
+            .arg(self.dir.path())
+            .args(&self.extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn solec serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let log = self.log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split(" listening on ").nth(1) {
+                    let _ = tx.send(rest.split(' ').next().unwrap().to_owned());
+                }
+                log.lock().unwrap().push(line);
+            }
+        });
+        self.child = Some(child);
+        let first = rx
+            .recv_timeout(TIMEOUT)
+            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", self.log_text()));
+        self.addr = first.parse().unwrap();
+    }
+
+    pub fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// Adds a user through `solec user add --password-stdin`.
+    pub fn add_user(&self, name: &str, password: &str) {
+        let out = run(
+            &[
+                "user",
+                "add",
+                name,
+                "--password-stdin",
+                "--data",
+                self.data(),
+            ],
+            format!("{password}\n").as_bytes(),
+        );
+        assert!(out.status.success(), "user add: {out:?}");
+    }
+
+    pub fn data(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    /// `host:port` for `--server`.
+    pub fn server_arg(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().expect("server running");
+        unsafe_kill(child.id(), 15);
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("server ignored SIGTERM; log:\n{}", self.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops and starts again on the same data directory (new port).
+    pub fn restart(&mut self) {
+        assert!(self.stop().success());
+        self.spawn();
+    }
+
+    /// A raw TCP connection to the server.
+    pub fn connect(&self) -> Raw {
+        Raw::connect(self.addr)
+    }
+
+    /// A connection that has completed Handshake and UserAuth.
+    pub fn login(&self, user: &str, password: &str) -> Raw {
+        let mut c = self.connect();
+        c.send(&handshake(0, 5, 1));
+        c.send(&user_auth(user, password));
+        c.expect(&SUCCESS);
+        c
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn unsafe_kill(pid: u32, signal: i32) {
+    let status = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+/// A raw-byte client with a read timeout.
+pub struct Raw {
+    pub stream: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(addr: std::net::SocketAddr) -> Raw {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        Raw { stream }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Reads exactly `want.len()` bytes and compares them.
+    pub fn expect(&mut self, want: &[u8]) {
+        let got = self.read_exact(want.len());
+        assert_bytes!(got, want);
+    }
+
+    pub fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut got = vec![0; n];
+        if let Err(e) = self.stream.read_exact(&mut got) {
+            panic!("reading {n} bytes: {e}");
+        }
+        got
+    }
+
+    /// Reads one whole PDU.
+    pub fn read_pdu(&mut self) -> Vec<u8> {
+        let mut pdu = self.read_exact(3);
+        let len = u16::from_be_bytes([pdu[1], pdu[2]]) as usize;
+        pdu.extend(self.read_exact(len));
+        pdu
+    }
+
+    /// Asserts the server closes the connection with nothing more to say.
+    pub fn expect_closed(&mut self) {
+        let mut rest = Vec::new();
+        match self.stream.read_to_end(&mut rest) {
+            Ok(_) => assert_bytes!(rest, b""),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected a close, got {e}"),
+        }
+    }
+
+    /// Asserts nothing arrives within `wait`.
+    pub fn expect_silence(&mut self, wait: Duration) {
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut byte = [0u8; 1];
+        match self.stream.read(&mut byte) {
+            Ok(0) => panic!("connection closed, expected it open and silent"),
+            Ok(_) => panic!("unexpected byte {:02x}", byte[0]),
+            Err(e) => assert!(
+                matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ),
+                "{e}"
+            ),
+        }
+        self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+    }
+}
+
+// Independent PDU builders, so the tests do not trust the codec they test.
+
+pub const SUCCESS: [u8; 3] = [0x01, 0x00, 0x00];
+
+pub fn error(e: u8) -> Vec<u8> {
+    vec![0x02, 0x00, 0x01, e]
+}
+
+pub fn pdu(code: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![code];
+    out.extend((payload.len() as u16).to_be_bytes());
+    out.extend(payload);
+    out
+}
+
+pub fn string(s: &str) -> Vec<u8> {
+    let mut out = (s.len() as u16).to_be_bytes().to_vec();
+    out.extend(s.as_bytes());
+    out
+}
+
+pub fn handshake(major: u8, minor: u8, conn_type: u8) -> Vec<u8> {
+    pdu(0x03, &[major, minor, conn_type])
+}
+
+pub fn user_auth(user: &str, password: &str) -> Vec<u8> {
+    pdu(0x04, &[string(user), string(password)].concat())
+}
+
+pub fn message(from: &str, to: &str, time: u64, text: &str) -> Vec<u8> {
+    pdu(
+        0x05,
+        &[
+            string(from),
+            string(to),
+            time.to_be_bytes().to_vec(),
+            string(text),
+        ]
+        .concat(),
+    )
+}
+
+pub fn user_mode(user: &str, channel: &str, mode: u8) -> Vec<u8> {
+    pdu(0x07, &[string(user), string(channel), vec![mode]].concat())
+}
+
+pub fn history(channel: &str, since: u64, count: i64, offset: i64) -> Vec<u8> {
+    pdu(
+        0x08,
+        &[
+            string(channel),
+            since.to_be_bytes().to_vec(),
+            count.to_be_bytes().to_vec(),
+            offset.to_be_bytes().to_vec(),
+        ]
+        .concat(),
+    )
+}
+
+pub fn contact_add(address: &str) -> Vec<u8> {
+    pdu(0x80, &string(address))
+}
+
+pub fn contact_remove(address: &str) -> Vec<u8> {
+    pdu(0x81, &string(address))
+}
+
+pub fn contact(address: &str) -> Vec<u8> {
+    pdu(0x83, &string(address))
 }
