@@ -207,3 +207,65 @@ fn every_known_type_and_error_code_has_a_row() {
     );
     assert!(!has_row(0x42, "Unknown"));
 }
+
+/// Every `.rs` file under `dir`, recursively.
+fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read src") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Whether rustdoc would compile and run a fence with this info string.
+fn is_doctest_fence(info: &str) -> bool {
+    info.is_empty()
+        || info.split(',').map(str::trim).any(|attr| {
+            attr == "rust"
+                || attr == "should_panic"
+                || attr == "no_run"
+                || attr == "compile_fail"
+                || attr.starts_with("edition")
+        })
+}
+
+/// The README's test command, `cargo test --all-targets`, runs the lib, bin,
+/// integration and bench targets but not doctests; so the crate keeps none
+/// (doc code blocks are ```` ```text ````), and this test says so when one
+/// appears.
+#[test]
+fn no_doc_examples_escape_the_readme_test_command() {
+    let mut files = Vec::new();
+    rust_files(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    assert!(files.len() > 5, "found only {files:?}");
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("read source");
+        // Only opening fences carry an info string; closing ones are bare.
+        let mut open = false;
+        for (i, line) in text.lines().enumerate() {
+            let doc = line.trim_start();
+            let Some(doc) = doc.strip_prefix("///").or_else(|| doc.strip_prefix("//!")) else {
+                continue;
+            };
+            if let Some(info) = doc.trim_start().strip_prefix("```") {
+                open = !open;
+                if !open {
+                    continue;
+                }
+                assert!(
+                    !is_doctest_fence(info.trim_start_matches('`').trim()),
+                    "{}:{}: a doctest would not run under `cargo test --all-targets`; \
+                     mark the block ```text or move the example into a test",
+                    file.display(),
+                    i + 1
+                );
+            }
+        }
+    }
+}

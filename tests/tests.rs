@@ -14,3 +14,6 @@ mod generated;
 
 /// `docs/protocol.md`: every worked hex example decodes and re-encodes exactly.
 mod docs;
+
+/// `packaging/`: the example config parses and matches the systemd unit.
+mod packaging;
