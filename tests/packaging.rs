@@ -16,7 +16,7 @@ fn example() -> FileConfig {
 }
 
 /// Every key `FileConfig` accepts, as the parser reports them.
-fn config_keys() -> &'static [&'static str] {
+pub fn config_keys() -> &'static [&'static str] {
     match config::parse("(no_such_key_here: 0)").map_err(|e| e.code) {
         Err(ron::Error::NoSuchStructField { expected, .. }) => expected,
         other => panic!("unknown keys should be refused with the key list, got {other:?}"),

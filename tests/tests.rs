@@ -17,3 +17,6 @@ mod docs;
 
 /// `packaging/`: the example config parses and matches the systemd unit.
 mod packaging;
+
+/// `README.md`: opening commands, config keys, exit codes, TLS snippet.
+mod readme;
