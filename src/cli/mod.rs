@@ -13,6 +13,7 @@ pub mod channel;
 pub mod contact;
 pub mod decode;
 pub mod encode;
+mod hexinput;
 pub mod history;
 pub mod logger;
 pub mod send;
