@@ -6,6 +6,9 @@
 #[macro_use]
 mod util;
 
+/// `solec serve` over loopback TCP: sequence, rules, history, limits, malformed input.
+mod server;
+
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
 

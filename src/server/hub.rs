@@ -90,11 +90,10 @@ struct Online {
     out: Outbox,
 }
 
-/// Output held back until the batch that produced it has committed.
+/// Output held back until the batch that produced it has committed. It
+/// holds the outbox itself, so a Detach in the same batch loses nothing.
 enum Effect {
-    Send(ConnId, Out),
-    /// A reply to a connection that is not (or no longer) attached.
-    Direct(Outbox, Out),
+    Send(Outbox, Out),
     Admin(smol::channel::Sender<AdminReply>, AdminReply),
     /// Close every session of this user (deleted by an admin).
     Evict(String),
@@ -187,18 +186,18 @@ impl Hub {
     fn attach(&mut self, conn: ConnId, user: String, out: Outbox) {
         if !self.dir.has_user(&user) {
             // Deleted between the password check and now.
-            self.effects.push(Effect::Direct(
+            self.effects.push(Effect::Send(
                 out.clone(),
                 Out::Owned(error_pdu(ErrorType::AuthFailed)),
             ));
-            self.effects.push(Effect::Direct(out, Out::Close));
+            self.effects.push(Effect::Send(out, Out::Close));
             return;
         }
         let address = user_address(&user, self.dir.server_name());
         self.by_user.entry(user.clone()).or_default().push(conn);
-        self.sessions.insert(conn, Online { user, address, out });
         self.effects
-            .push(Effect::Send(conn, Out::Owned(SUCCESS.to_vec())));
+            .push(Effect::Send(out.clone(), Out::Owned(SUCCESS.to_vec())));
+        self.sessions.insert(conn, Online { user, address, out });
     }
 
     fn detach(&mut self, conn: ConnId) {
@@ -214,23 +213,15 @@ impl Hub {
     }
 
     fn refuse_and_close(&mut self, conn: ConnId) {
-        self.effects.push(Effect::Send(
-            conn,
-            Out::Owned(error_pdu(ErrorType::BadRequest)),
-        ));
-        self.effects.push(Effect::Send(conn, Out::Close));
-        self.detach_later(conn);
+        self.reply(conn, Out::Owned(error_pdu(ErrorType::BadRequest)));
+        self.reply(conn, Out::Close);
+        self.detach(conn);
     }
 
-    /// Stops routing to `conn` once its queued output is released.
-    fn detach_later(&mut self, conn: ConnId) {
+    /// Queues `out` for `conn`, to be released after the commit.
+    fn reply(&mut self, conn: ConnId, out: Out) {
         if let Some(s) = self.sessions.get(&conn) {
-            // Keep the outbox for the effects already queued; forget the
-            // routing entry so nothing new is pushed.
-            let user = s.user.clone();
-            if let Some(conns) = self.by_user.get_mut(&user) {
-                conns.retain(|&c| c != conn);
-            }
+            self.effects.push(Effect::Send(s.out.clone(), out));
         }
     }
 
@@ -250,13 +241,10 @@ impl Hub {
                 // else is a malformed PDU.
                 Ok(None) | Err(_) => return self.refuse_and_close(conn),
             };
-            let reply = self.request(conn, pdu.0, pdu.1);
-            match reply {
+            match self.request(conn, pdu.0, pdu.1) {
                 Ok(None) => {}
-                Ok(Some(out)) => self.effects.push(Effect::Send(conn, out)),
-                Err(e) => self
-                    .effects
-                    .push(Effect::Send(conn, Out::Owned(error_pdu(e)))),
+                Ok(Some(out)) => self.reply(conn, out),
+                Err(e) => self.reply(conn, Out::Owned(error_pdu(e))),
             }
         }
     }
@@ -318,8 +306,7 @@ impl Hub {
                 .collect(),
         };
         for c in recipients.into_iter().filter(|&c| c != conn) {
-            self.effects
-                .push(Effect::Send(c, Out::Shared(shared.clone())));
+            self.reply(c, Out::Shared(shared.clone()));
         }
         Ok(Out::Owned(SUCCESS.to_vec()))
     }
@@ -440,16 +427,15 @@ impl Hub {
         }
         for effect in std::mem::take(&mut self.effects) {
             match effect {
-                Effect::Send(conn, out) => self.send(conn, out),
-                Effect::Direct(outbox, out) => {
-                    let _ = outbox.try_send(out);
-                }
+                Effect::Send(outbox, out) => self.send(&outbox, out),
                 Effect::Admin(reply, answer) => {
                     let _ = reply.try_send(answer);
                 }
                 Effect::Evict(user) => {
                     for conn in self.conns_of(&user).collect::<Vec<_>>() {
-                        self.send(conn, Out::Close);
+                        if let Some(s) = self.sessions.get(&conn) {
+                            let _ = s.out.try_send(Out::Close);
+                        }
                         self.detach(conn);
                     }
                 }
@@ -457,22 +443,16 @@ impl Hub {
         }
     }
 
-    /// Queues `out` for `conn`, dropping the session if it is too far behind.
-    fn send(&mut self, conn: ConnId, out: Out) {
-        let Some(s) = self.sessions.get(&conn) else {
-            return;
-        };
-        let closing = matches!(out, Out::Close);
-        if s.out.len() >= self.limits.max_outbound_queue {
-            log::warn!("dropping {} (conn {conn}): not reading", s.address);
-            s.out.close();
-            self.detach(conn);
+    /// Hands `out` to a connection, closing it if it is too far behind:
+    /// its writer then ends and the connection detaches itself.
+    fn send(&self, outbox: &Outbox, out: Out) {
+        if outbox.len() >= self.limits.max_outbound_queue {
+            if outbox.close() {
+                log::warn!("dropping a session that is not reading its replies");
+            }
             return;
         }
-        let _ = s.out.try_send(out);
-        if closing {
-            self.detach(conn);
-        }
+        let _ = outbox.try_send(out);
     }
 
     /// A commit failed: nothing in the batch may be acknowledged. Reload the
@@ -481,17 +461,11 @@ impl Hub {
         log::error!("commit failed, dropping the batch's sessions: {e}");
         for effect in std::mem::take(&mut self.effects) {
             match effect {
-                Effect::Send(conn, _) => {
-                    if let Some(s) = self.sessions.get(&conn) {
-                        s.out.close();
-                    }
-                    self.detach(conn);
+                Effect::Send(outbox, _) => {
+                    outbox.close();
                 }
                 Effect::Admin(reply, _) => {
                     let _ = reply.try_send(Err(format!("store commit failed: {e}")));
-                }
-                Effect::Direct(outbox, _) => {
-                    outbox.close();
                 }
                 Effect::Evict(_) => {}
             }

@@ -1,0 +1,611 @@
+//! `solec serve` over real loopback TCP, byte for byte: the client sequence,
+//! messages and contacts, channels, history, sessions, restarts, limits and
+//! malformed input.
+
+use crate::util::*;
+use std::time::Duration;
+
+const T: u64 = 1_700_000_000;
+
+/// A server with alice, bob and carol (password `pw`); alice and bob are
+/// each other's contacts.
+fn three_users() -> Server {
+    let s = Server::start();
+    for u in ["alice", "bob", "carol"] {
+        s.add_user(u, "pw");
+    }
+    let mut a = s.login("alice", "pw");
+    a.send(&contact_add("bob@localhost"));
+    a.expect(&SUCCESS);
+    let mut b = s.login("bob", "pw");
+    b.send(&contact_add("alice@localhost"));
+    b.expect(&SUCCESS);
+    s
+}
+
+#[test]
+fn the_client_sequence_byte_for_byte() {
+    let s = Server::start();
+    s.add_user("alice", "secret");
+    let mut c = s.connect();
+    c.send(&unhex("03 0003 00 05 01"));
+    c.send(&unhex("04 000f 0005 616c696365 0006 736563726574"));
+    c.expect(&unhex("01 0000"));
+    // A full local address logs in too.
+    let mut c = s.connect();
+    c.send(&handshake(0, 1, 1));
+    c.send(&user_auth("alice@localhost", "secret"));
+    c.expect(&SUCCESS);
+}
+
+#[test]
+fn wrong_password_or_unknown_user_gets_error_01_and_close() {
+    let s = Server::start();
+    s.add_user("alice", "pw");
+    for (user, pw) in [("alice", "PW"), ("nobody", "pw"), ("alice@elsewhere", "pw")] {
+        let mut c = s.connect();
+        c.send(&handshake(0, 5, 1));
+        c.send(&user_auth(user, pw));
+        c.expect(&error(0x01));
+        c.expect_closed();
+    }
+}
+
+#[test]
+fn another_major_version_is_closed_without_reply() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send(&handshake(1, 0, 1));
+    c.expect_closed();
+}
+
+#[test]
+fn server_handshake_is_unauthorized_and_odd_conn_types_bad() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send(&handshake(0, 5, 2));
+    c.expect(&error(0x03));
+    c.expect_closed();
+    let mut c = s.connect();
+    c.send(&handshake(0, 5, 9));
+    c.expect(&error(0x80));
+    c.expect_closed();
+}
+
+#[test]
+fn requests_before_auth_are_refused() {
+    let s = Server::start();
+    let mut c = s.connect();
+    c.send(&message("a@localhost", "b@localhost", T, "hi"));
+    c.expect(&error(0x80));
+    c.expect_closed();
+}
+
+#[test]
+fn direct_message_is_stored_and_pushed() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    let m = message("alice@localhost", "bob@localhost", T, "hello bob");
+    a.send(&m);
+    a.expect(&SUCCESS);
+    b.expect(&m);
+    // Both sides read the conversation from history.
+    b.send(&history("alice@localhost", 0, 10, 0));
+    b.expect(&[m.clone(), SUCCESS.to_vec()].concat());
+    a.send(&history("bob@localhost", 0, 10, 0));
+    a.expect(&[m, SUCCESS.to_vec()].concat());
+}
+
+#[test]
+fn spoofed_source_is_unauthorized_and_not_stored() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    a.send(&message("bob@localhost", "alice@localhost", T, "fake"));
+    a.expect(&error(0x03));
+    a.send(&message("alice", "bob@localhost", T, "no server part"));
+    a.expect(&error(0x03));
+    b.expect_silence(Duration::from_millis(200));
+    b.send(&history("alice@localhost", 0, 10, 0));
+    b.expect(&SUCCESS);
+}
+
+#[test]
+fn unknown_target_is_not_found_before_contacts() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    for to in ["dave@localhost", "bob@other.example", "#nochan@localhost"] {
+        a.send(&message("alice@localhost", to, T, "x"));
+        a.expect(&error(0x02));
+    }
+    a.send(&message("alice@localhost", "Bob", T, "x"));
+    a.expect(&error(0x80));
+}
+
+#[test]
+fn contacts_are_needed_both_ways() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut c = s.login("carol", "pw");
+    // Neither has the other.
+    c.send(&message("carol@localhost", "alice@localhost", T, "1"));
+    c.expect(&error(0x03));
+    // Carol adds alice; alice has not added carol.
+    c.send(&contact_add("alice@localhost"));
+    c.expect(&SUCCESS);
+    c.send(&message("carol@localhost", "alice@localhost", T, "2"));
+    c.expect(&error(0x03));
+    a.send(&message("alice@localhost", "carol@localhost", T, "3"));
+    a.expect(&error(0x03));
+    a.expect_silence(Duration::from_millis(100));
+    // Alice adds carol: now both ways.
+    a.send(&contact_add("carol@localhost"));
+    a.expect(&SUCCESS);
+    let m = message("carol@localhost", "alice@localhost", T, "4");
+    c.send(&m);
+    c.expect(&SUCCESS);
+    a.expect(&m);
+    // Alice removes carol: refused again, and the refused text is not shown.
+    a.send(&contact_remove("carol@localhost"));
+    a.expect(&SUCCESS);
+    c.send(&message("carol@localhost", "alice@localhost", T, "5"));
+    c.expect(&error(0x03));
+    a.send(&history("carol@localhost", 0, 10, 0));
+    a.expect(&[m, SUCCESS.to_vec()].concat());
+}
+
+#[test]
+fn contact_list_and_errors() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    a.send(&contact_add("carol@localhost"));
+    a.expect(&SUCCESS);
+    a.send(&contact_add("carol@localhost"));
+    a.expect(&SUCCESS);
+    a.send(&pdu(0x82, &[]));
+    a.expect(
+        &[
+            contact("bob@localhost"),
+            contact("carol@localhost"),
+            SUCCESS.to_vec(),
+        ]
+        .concat(),
+    );
+    a.send(&contact_add("alice@localhost"));
+    a.expect(&error(0x80));
+    a.send(&contact_add("dave@localhost"));
+    a.expect(&error(0x02));
+    a.send(&contact_remove("dave@localhost"));
+    a.expect(&error(0x02));
+}
+
+#[test]
+fn channels_join_send_leave() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    let mut c = s.login("carol", "pw");
+    let ch = "#pi/general@localhost";
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    // Not a member yet.
+    b.send(&message("bob@localhost", ch, T, "early"));
+    b.expect(&error(0x03));
+    b.send(&history(ch, 0, 10, 0));
+    b.expect(&error(0x03));
+    b.send(&user_mode("bob@localhost", ch, 1));
+    b.expect(&SUCCESS);
+    c.send(&user_mode("carol@localhost", ch, 1));
+    c.expect(&SUCCESS);
+    let m = message("bob@localhost", ch, T, "hi all");
+    b.send(&m);
+    b.expect(&SUCCESS);
+    a.expect(&m);
+    c.expect(&m);
+    b.expect_silence(Duration::from_millis(100));
+    // Carol leaves: no more pushes, no more sending or reading.
+    c.send(&user_mode("carol@localhost", ch, 0));
+    c.expect(&SUCCESS);
+    a.send(&message("alice@localhost", ch, T, "bye"));
+    a.expect(&SUCCESS);
+    c.send(&message("carol@localhost", ch, T, "still here?"));
+    c.expect(&error(0x03));
+    c.send(&user_mode("carol@localhost", ch, 0));
+    c.expect(&error(0x02));
+    c.send(&user_mode("carol@localhost", "#nochan@localhost", 2));
+    c.expect(&error(0x02));
+}
+
+#[test]
+fn operators_kick_ban_and_promote() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    let mut c = s.login("carol", "pw");
+    let ch = "#ops@localhost";
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    b.send(&user_mode("bob@localhost", ch, 1));
+    b.expect(&SUCCESS);
+    // Members may not change others, nor make themselves operator.
+    for mode in 0..=3 {
+        b.send(&user_mode("alice@localhost", ch, mode));
+        b.expect(&error(0x03));
+    }
+    b.send(&user_mode("bob@localhost", ch, 2));
+    b.expect(&error(0x03));
+    // Ban carol before she ever joins; her join is refused.
+    a.send(&user_mode("carol@localhost", ch, 3));
+    a.expect(&SUCCESS);
+    c.send(&user_mode("carol@localhost", ch, 1));
+    c.expect(&error(0x03));
+    // Kick bob: he can no longer read; he may rejoin.
+    a.send(&user_mode("bob@localhost", ch, 0));
+    a.expect(&SUCCESS);
+    b.send(&history(ch, 0, 10, 0));
+    b.expect(&error(0x03));
+    b.send(&user_mode("bob@localhost", ch, 1));
+    b.expect(&SUCCESS);
+    // Promote bob; he lifts carol's ban.
+    a.send(&user_mode("bob@localhost", ch, 2));
+    a.expect(&SUCCESS);
+    b.send(&user_mode("carol@localhost", ch, 1));
+    b.expect(&SUCCESS);
+    let m = message("carol@localhost", ch, T, "in");
+    c.send(&m);
+    c.expect(&SUCCESS);
+    a.expect(&m);
+    b.expect(&m);
+    a.send(&user_mode("carol@localhost", ch, 9));
+    a.expect(&error(0x80));
+    a.send(&user_mode("dave@localhost", ch, 1));
+    a.expect(&error(0x02));
+}
+
+#[test]
+fn history_pages_with_since_count_offset() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let ch = "#h@localhost";
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    // Receive order differs from send_time order on purpose.
+    let times = [50, 10, 40, 20, 30];
+    let msgs: Vec<Vec<u8>> = times
+        .iter()
+        .map(|t| message("alice@localhost", ch, *t, &format!("at {t}")))
+        .collect();
+    for m in &msgs {
+        a.send(m);
+        a.expect(&SUCCESS);
+    }
+    let page = |idx: &[usize]| -> Vec<u8> {
+        let mut out: Vec<u8> = idx.iter().flat_map(|&i| msgs[i].clone()).collect();
+        out.extend(SUCCESS);
+        out
+    };
+    a.send(&history(ch, 0, 100, 0));
+    a.expect(&page(&[0, 1, 2, 3, 4]));
+    a.send(&history(ch, 30, 100, 0));
+    a.expect(&page(&[0, 2, 4]));
+    a.send(&history(ch, 0, 2, 1));
+    a.expect(&page(&[1, 2]));
+    a.send(&history(ch, 20, 2, 2));
+    a.expect(&page(&[3, 4]));
+    a.send(&history(ch, 20, 9, 3));
+    a.expect(&page(&[4]));
+    a.send(&history(ch, 0, 0, 0));
+    a.expect(&SUCCESS);
+    a.send(&history(ch, 0, 10, 9));
+    a.expect(&SUCCESS);
+    a.send(&history(ch, 0, -1, 0));
+    a.expect(&error(0x80));
+    a.send(&history(ch, 0, 1, -1));
+    a.expect(&error(0x80));
+    a.send(&history("#nochan@localhost", 0, 1, 0));
+    a.expect(&error(0x02));
+    a.send(&history("dave@localhost", 0, 1, 0));
+    a.expect(&error(0x02));
+}
+
+#[test]
+fn direct_history_pages() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    let m1 = message("alice@localhost", "bob@localhost", 100, "one");
+    let m2 = message("bob@localhost", "alice@localhost", 200, "two");
+    let m3 = message("alice@localhost", "bob@localhost", 300, "three");
+    a.send(&m1);
+    a.expect(&SUCCESS);
+    b.send(&m2);
+    b.expect(&[m1.clone(), SUCCESS.to_vec()].concat());
+    a.send(&m3);
+    a.expect(&[m2.clone(), SUCCESS.to_vec()].concat());
+    b.expect(&m3);
+    a.send(&history("bob@localhost", 150, 1, 1));
+    a.expect(&[m3.clone(), SUCCESS.to_vec()].concat());
+    b.send(&history("alice@localhost", 0, 2, 0));
+    b.expect(&[m1, m2, SUCCESS.to_vec()].concat());
+    // Carol's conversation with alice is empty, not alice and bob's.
+    let mut c = s.login("carol", "pw");
+    c.send(&history("alice@localhost", 0, 10, 0));
+    c.expect(&SUCCESS);
+}
+
+#[test]
+fn history_count_is_capped_by_config() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(max_history_count: 2)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    let mut a = s.login("alice", "pw");
+    let ch = "#cap@localhost";
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    let msgs: Vec<Vec<u8>> = (0..3)
+        .map(|i| message("alice@localhost", ch, T, &i.to_string()))
+        .collect();
+    for m in &msgs {
+        a.send(m);
+        a.expect(&SUCCESS);
+    }
+    a.send(&history(ch, 0, 100, 0));
+    a.expect(&[msgs[0].clone(), msgs[1].clone(), SUCCESS.to_vec()].concat());
+}
+
+#[test]
+fn two_sessions_of_one_user_both_receive() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let mut b1 = s.login("bob", "pw");
+    let mut b2 = s.login("bob", "pw");
+    let m = message("alice@localhost", "bob@localhost", T, "to both");
+    a.send(&m);
+    a.expect(&SUCCESS);
+    b1.expect(&m);
+    b2.expect(&m);
+    // A sender's other session sees what it sent.
+    let mut a2 = s.login("alice", "pw");
+    let m = message("alice@localhost", "bob@localhost", T, "echo");
+    a.send(&m);
+    a.expect(&SUCCESS);
+    a2.expect(&m);
+    a.expect_silence(Duration::from_millis(100));
+}
+
+#[test]
+fn restart_keeps_users_contacts_channels_and_history() {
+    let mut s = three_users();
+    let ch = "#keep@localhost";
+    let m = message("alice@localhost", "bob@localhost", T, "kept");
+    let cm = message("bob@localhost", ch, T, "kept in channel");
+    {
+        let mut a = s.login("alice", "pw");
+        let mut b = s.login("bob", "pw");
+        a.send(&user_mode("alice@localhost", ch, 1));
+        a.expect(&SUCCESS);
+        a.send(&user_mode("carol@localhost", ch, 3));
+        a.expect(&SUCCESS);
+        b.send(&user_mode("bob@localhost", ch, 1));
+        b.expect(&SUCCESS);
+        a.send(&m);
+        a.expect(&SUCCESS);
+        b.send(&cm);
+        b.expect(&[m.clone(), SUCCESS.to_vec()].concat());
+    }
+    s.restart();
+    let mut a = s.login("alice", "pw");
+    a.send(&history("bob@localhost", 0, 10, 0));
+    a.expect(&[m.clone(), SUCCESS.to_vec()].concat());
+    a.send(&history(ch, 0, 10, 0));
+    a.expect(&[cm, SUCCESS.to_vec()].concat());
+    // Contacts survived: the message is accepted; ops survived: alice kicks.
+    a.send(&m);
+    a.expect(&SUCCESS);
+    a.send(&user_mode("bob@localhost", ch, 0));
+    a.expect(&SUCCESS);
+    // The ban survived.
+    let mut c = s.login("carol", "pw");
+    c.send(&user_mode("carol@localhost", ch, 1));
+    c.expect(&error(0x03));
+}
+
+#[test]
+fn user_add_and_del_while_running_take_effect_at_once() {
+    let s = Server::start();
+    s.add_user("alice", "pw");
+    let mut a = s.login("alice", "pw");
+    s.add_user("bob", "pw2");
+    s.login("bob", "pw2");
+    let out = run(&["user", "list", "--data", s.data()], b"");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\nbob\n");
+    let out = run(
+        &["user", "add", "bob", "--password-stdin", "--data", s.data()],
+        b"x\n",
+    );
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let out = run(
+        &[
+            "user",
+            "passwd",
+            "bob",
+            "--password-stdin",
+            "--data",
+            s.data(),
+        ],
+        b"new\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut c = s.connect();
+    c.send(&handshake(0, 5, 1));
+    c.send(&user_auth("bob", "pw2"));
+    c.expect(&error(0x01));
+    s.login("bob", "new");
+    // Deleting alice closes her session.
+    let out = run(&["user", "del", "alice", "--data", s.data()], b"");
+    assert!(out.status.success(), "{out:?}");
+    a.expect_closed();
+}
+
+#[test]
+fn user_commands_work_without_a_server() {
+    let dir = TempDir::new();
+    let data = dir.path().to_str().unwrap();
+    let out = run(
+        &["user", "add", "alice", "--password-stdin", "--data", data],
+        b"pw\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = run(
+        &[
+            "user",
+            "add",
+            "Bad Name",
+            "--password-stdin",
+            "--data",
+            data,
+        ],
+        b"pw\n",
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["user", "add", "bob", "--data", data], b"");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "no terminal and no --password-stdin"
+    );
+    let out = run(&["user", "del", "nobody", "--data", data], b"");
+    assert_eq!(out.status.code(), Some(5));
+    let s = Server::start_with(dir, &[]);
+    s.login("alice", "pw");
+}
+
+#[test]
+fn test_pdus_are_ignored_and_unknown_types_get_unsupported() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    a.send(&unhex("ff 000f 01 0002 00000003 0000000000000004"));
+    a.send(&pdu(0x42, b"xyz"));
+    a.expect(&error(0x82));
+    for code in [0x01, 0xfe] {
+        a.send(&pdu(code, &[]));
+        a.expect(&error(0x82));
+    }
+    a.send(&contact("bob@localhost"));
+    a.expect(&error(0x82));
+    a.send(&handshake(0, 5, 1));
+    a.expect(&error(0x82));
+    // Still open and working.
+    a.send(&message("alice@localhost", "bob@localhost", T, "ok"));
+    a.expect(&SUCCESS);
+}
+
+#[test]
+fn content_over_the_limit_is_too_large() {
+    let s = three_users();
+    let mut a = s.login("alice", "pw");
+    let big = "x".repeat(4097);
+    a.send(&message("alice@localhost", "bob@localhost", T, &big));
+    a.expect(&error(0x81));
+    let fits = "x".repeat(4096);
+    a.send(&message("alice@localhost", "bob@localhost", T, &fits));
+    a.expect(&SUCCESS);
+}
+
+/// Each malformed input gets Error 0x80 and a close; a connection dropped
+/// mid-PDU just ends; the server keeps serving others throughout.
+#[test]
+fn malformed_input_matrix() {
+    let s = three_users();
+    let mut bystander = s.login("bob", "pw");
+    let over_limit = [0x05, 0x20, 0x01]; // 8193 > max_pdu_bytes 8192
+    let bad_utf8 = pdu(0x80, &[0x00, 0x02, 0xc3, 0x28]);
+    let truncated_field = pdu(0x08, &[0x00, 0x01, b'#']);
+    let reserved = pdu(0x00, &[]);
+    let trailing = pdu(0x82, &[0x00]);
+    for bad in [
+        &over_limit[..],
+        &bad_utf8,
+        &truncated_field,
+        &reserved,
+        &trailing,
+    ] {
+        let mut a = s.login("alice", "pw");
+        a.send(bad);
+        a.expect(&error(0x80));
+        a.expect_closed();
+    }
+    // Before authentication too.
+    let mut c = s.connect();
+    c.send(&over_limit);
+    c.expect(&error(0x80));
+    c.expect_closed();
+    // Dropped mid-PDU, before and after auth.
+    let mut c = s.connect();
+    c.send(&handshake(0, 5, 1)[..2]);
+    drop(c);
+    let mut a = s.login("alice", "pw");
+    a.send(&message("alice@localhost", "bob@localhost", T, "cut")[..10]);
+    drop(a);
+    // One byte at a time decodes like a whole PDU.
+    let mut a = s.connect();
+    let m = message("alice@localhost", "bob@localhost", T, "slowly");
+    let all = [handshake(0, 5, 1), user_auth("alice", "pw"), m.clone()].concat();
+    for byte in &all {
+        a.send(&[*byte]);
+    }
+    a.expect(&[SUCCESS.to_vec(), SUCCESS.to_vec()].concat());
+    bystander.expect(&m);
+    bystander.send(&history("alice@localhost", 0, 10, 0));
+    bystander.expect(&[m, SUCCESS.to_vec()].concat());
+}
+
+#[test]
+fn unauthenticated_connections_time_out() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(handshake_timeout_secs: 1)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    let mut idle = s.connect();
+    let mut half = s.connect();
+    half.send(&handshake(0, 5, 1));
+    let started = std::time::Instant::now();
+    idle.expect_closed();
+    half.expect_closed();
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // An authenticated session is not timed out.
+    let mut a = s.login("alice", "pw");
+    a.expect_silence(Duration::from_millis(1500));
+}
+
+#[test]
+fn connections_over_the_limit_are_closed() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(max_connections: 2)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    let _a = s.login("alice", "pw");
+    let _b = s.login("alice", "pw");
+    let mut c = s.connect();
+    c.expect_closed();
+}
+
+#[test]
+fn sigterm_finishes_and_exits_zero() {
+    let mut s = three_users();
+    let mut a = s.login("alice", "pw");
+    // Pipelined requests the server has received are answered before it exits.
+    let m = message("alice@localhost", "bob@localhost", T, "last words");
+    let burst: Vec<u8> = std::iter::repeat_n(m.clone(), 50).flatten().collect();
+    a.send(&burst);
+    a.expect(&SUCCESS.repeat(50));
+    let status = s.stop();
+    assert_eq!(status.code(), Some(0), "{}", s.log_text());
+    a.expect_closed();
+    assert!(!s.dir.join("admin.sock").exists());
+}
