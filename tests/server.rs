@@ -609,3 +609,75 @@ fn sigterm_finishes_and_exits_zero() {
     a.expect_closed();
     assert!(!s.dir.join("admin.sock").exists());
 }
+
+/// Many simultaneous logins must not each hold argon2's memory at once.
+#[test]
+fn concurrent_logins_are_bounded_in_memory() {
+    let s = Server::start();
+    s.add_user("alice", "pw");
+    let logins: Vec<_> = (0..32)
+        .map(|_| {
+            let addr = s.addr;
+            std::thread::spawn(move || {
+                let mut c = Raw::connect(addr);
+                c.send(&[handshake(0, 5, 1), user_auth("alice", "pw")].concat());
+                c.expect(&SUCCESS);
+                c
+            })
+        })
+        .collect();
+    let sessions: Vec<Raw> = logins.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(sessions.len(), 32);
+    // Four checks of 19 MiB at a time, plus the server itself; 32 at once
+    // would need over 600 MiB.
+    let peak = s.status_kib("VmHWM:");
+    assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
+}
+
+/// A session that stops reading is dropped once `max_outbound_queue` PDUs
+/// wait for it; the sender and the store are not held back.
+#[test]
+fn a_session_that_does_not_read_is_dropped() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(max_outbound_queue: 16)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    for u in ["alice", "bob"] {
+        s.add_user(u, "pw");
+    }
+    let mut a = s.login("alice", "pw");
+    let mut b = s.login("bob", "pw");
+    a.send(&contact_add("bob@localhost"));
+    a.expect(&SUCCESS);
+    b.send(&contact_add("alice@localhost"));
+    b.expect(&SUCCESS);
+    // Far more than the socket buffers hold, and bob reads nothing.
+    let m = message("alice@localhost", "bob@localhost", T, &"x".repeat(4000));
+    let n = 4000;
+    let writer = {
+        let mut stream = a.stream.try_clone().unwrap();
+        let m = m.clone();
+        std::thread::spawn(move || {
+            use std::io::Write;
+            for _ in 0..n {
+                stream.write_all(&m).unwrap();
+            }
+        })
+    };
+    a.expect(&SUCCESS.repeat(n));
+    writer.join().unwrap();
+    assert!(s.log_text().contains("not reading"), "{}", s.log_text());
+    // Bob gets what was already on its way, then the close.
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut b.stream, &mut got).unwrap();
+    assert!(got.len() < n * m.len(), "bob was not dropped");
+    assert_eq!(
+        got.len() % m.len(),
+        0,
+        "bob's stream ends on a PDU boundary"
+    );
+    // Everything is in the history.
+    let mut a2 = s.login("alice", "pw");
+    a2.send(&history("bob@localhost", 0, 500, n as i64 - 1));
+    a2.expect(&[m, SUCCESS.to_vec()].concat());
+}

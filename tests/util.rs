@@ -115,6 +115,8 @@ pub struct Server {
     child: Option<Child>,
     pub dir: TempDir,
     pub addr: std::net::SocketAddr,
+    /// The TLS listener's address, when the config sets one up.
+    pub tls_addr: Option<std::net::SocketAddr>,
     /// Every stderr line so far (the server log).
     pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     extra: Vec<String>,
@@ -132,6 +134,7 @@ impl Server {
             child: None,
             dir,
             addr: "127.0.0.1:0".parse().unwrap(),
+            tls_addr: None,
             log: Default::default(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
         };
@@ -162,16 +165,41 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 if let Some(rest) = line.split(" listening on ").nth(1) {
-                    let _ = tx.send(rest.split(' ').next().unwrap().to_owned());
+                    let _ = tx.send(rest.to_owned());
+                }
+                // Logged once every listener is bound.
+                if line.contains(" serving ") {
+                    let _ = tx.send(String::new());
                 }
                 log.lock().unwrap().push(line);
             }
         });
         self.child = Some(child);
-        let first = rx
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|_| panic!("server did not start; log:\n{}", self.log_text()));
-        self.addr = first.parse().unwrap();
+        loop {
+            let listening = rx
+                .recv_timeout(TIMEOUT)
+                .unwrap_or_else(|_| panic!("server did not start; log:\n{}", self.log_text()));
+            match listening.split_once(' ') {
+                Some((addr, "(tls)")) => self.tls_addr = Some(addr.parse().unwrap()),
+                Some((addr, _)) => self.addr = addr.parse().unwrap(),
+                None => break,
+            }
+        }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("server running").id()
+    }
+
+    /// A `/proc/PID/status` field of the server, in KiB (`VmHWM`, `VmRSS`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .unwrap_or_else(|| panic!("no {field} in /proc status"));
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
     }
 
     pub fn log_text(&self) -> String {

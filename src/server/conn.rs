@@ -21,13 +21,22 @@ use std::time::Instant;
 /// Bytes read per call while a client is busy.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// How often a connection whose replies are backed up checks again.
+pub const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+
 /// Bytes gathered before one socket write.
 pub const WRITE_BATCH: usize = 64 * 1024;
+
+/// Password checks running at once. Each holds argon2's 19 MiB; more in
+/// parallel than there are cores only adds memory, never speed, and a
+/// flood of logins must not be able to exhaust a Pi's RAM.
+pub const MAX_PASSWORD_CHECKS: usize = 4;
 
 /// State every connection shares: the hub's queue and the limits.
 pub struct Shared {
     pub hub: smol::channel::Sender<Event>,
     pub limits: Limits,
+    password_checks: smol::lock::Semaphore,
     next_id: AtomicU64,
     /// Connections alive now, checked against `max_connections`.
     pub live: AtomicUsize,
@@ -38,6 +47,7 @@ impl Shared {
         Shared {
             hub,
             limits,
+            password_checks: smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS),
             next_id: AtomicU64::new(1),
             live: AtomicUsize::new(0),
         }
@@ -95,7 +105,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: smol::channel::Receiver<Out>, mut
 async fn read_loop<R: Inbound>(id: ConnId, mut reader: R, out: Outbox, shared: &Shared) {
     let mut buf = Vec::new();
     if authenticate(id, &mut reader, &mut buf, &out, shared).await {
-        forward(id, &mut reader, &mut buf, shared).await;
+        forward(id, &mut reader, &mut buf, &out, shared).await;
     }
     let _ = shared.hub.send(Event::Detach { conn: id }).await;
 }
@@ -184,6 +194,7 @@ async fn check_password(username: String, password: String, shared: &Shared) -> 
     };
     shared.hub.send(lookup).await.ok()?;
     let found = rx.recv().await.ok()?;
+    let _slot = shared.password_checks.acquire().await;
     smol::unblock(move || {
         let hash = found
             .as_ref()
@@ -195,7 +206,13 @@ async fn check_password(username: String, password: String, shared: &Shared) -> 
 }
 
 /// After authentication: hand every whole frame to the hub, in order.
-async fn forward<R: Inbound>(id: ConnId, reader: &mut R, buf: &mut Vec<u8>, shared: &Shared) {
+async fn forward<R: Inbound>(
+    id: ConnId,
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    out: &Outbox,
+    shared: &Shared,
+) {
     let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
     loop {
         let (whole, malformed) = whole_frames(&deframer, buf);
@@ -217,6 +234,14 @@ async fn forward<R: Inbound>(id: ConnId, reader: &mut R, buf: &mut Vec<u8>, shar
         if buf.is_empty() {
             // Idle: give the buffer back until the peer speaks again.
             *buf = Vec::new();
+        }
+        // A client that sends requests without reading the replies is
+        // not read from until it catches up, so its replies stay bounded.
+        while out.len() >= shared.limits.max_outbound_queue {
+            if out.is_closed() {
+                return;
+            }
+            Timer::after(BACKPRESSURE_POLL).await;
         }
         match read_more(reader, buf).await {
             Ok(0) => {

@@ -443,12 +443,14 @@ impl Hub {
         }
     }
 
-    /// Hands `out` to a connection, closing it if it is too far behind:
-    /// its writer then ends and the connection detaches itself.
+    /// Hands `out` to a connection. A push to a session that has
+    /// `max_outbound_queue` PDUs waiting closes it: its writer then ends and
+    /// the connection detaches itself. Replies are never refused here; the
+    /// connection stops reading requests while its queue is full instead.
     fn send(&self, outbox: &Outbox, out: Out) {
-        if outbox.len() >= self.limits.max_outbound_queue {
+        if matches!(out, Out::Shared(_)) && outbox.len() >= self.limits.max_outbound_queue {
             if outbox.close() {
-                log::warn!("dropping a session that is not reading its replies");
+                log::warn!("dropping a session that is not reading its messages");
             }
             return;
         }

@@ -31,6 +31,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), String> {
+    fixed_mmap_threshold();
     std::fs::create_dir_all(&config.data)
         .map_err(|e| format!("cannot create {}: {e}", config.data.display()))?;
     let store = Store::open(&config.store_path()).map_err(|e| e.to_string())?;
@@ -80,6 +81,20 @@ pub fn run(config: Config) -> Result<(), String> {
     let _ = std::fs::remove_file(config.admin_socket());
     log::info!("stopped");
     Ok(())
+}
+
+/// Keeps glibc from hoarding freed password-hash memory.
+///
+/// Each argon2 check allocates 19 MiB. glibc raises its mmap threshold after
+/// such a block is freed, so later ones come from per-thread arenas that are
+/// never given back: a burst of logins would leave hundreds of MiB resident.
+/// A fixed threshold keeps big blocks mmapped and returned on free.
+fn fixed_mmap_threshold() {
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only changes allocator tuning; called before threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Binds every plain and TLS listen address, logging the bound ones.
