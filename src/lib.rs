@@ -6,10 +6,13 @@
 //! - [`store`]: the redb file; the only module that names redb types.
 //! - [`server`]: `solec serve`: config, connection driver, session state
 //!   machine, the hub that owns all shared state, the admin socket.
+//! - [`client`]: log in, pipeline requests, tell replies from pushes; the
+//!   `send`, `history`, `contact` and `channel` commands use it.
 //! - [`time`]: Unix seconds to RFC 3339 and back.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
 
 pub mod cli;
+pub mod client;
 pub mod proto;
 pub mod server;
 pub mod store;

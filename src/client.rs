@@ -1,0 +1,711 @@
+//! The client side of SOLEC: log in, pipeline requests, read replies and
+//! pushes. `solec send`, `history`, `contact` and `channel` are built on it.
+//!
+//! Two layers. [`Inbox`] is sans-IO: fed the bytes the server sent, it
+//! hands back [`Event`]s, knowing which requests still wait for a reply;
+//! [`parse`] is the pure function under it. [`Client`] owns the socket (TCP,
+//! or TLS inside it) and pumps bytes between it and the inbox. Clap types
+//! never reach here: the CLI builds a [`Login`], and refusals come back as
+//! the server's [`ErrorType`] for the caller to word.
+//!
+//! Replies come in request order, one final Success or Error per request,
+//! so any number of requests may be in flight. A Message that arrives while
+//! no History reply is being read is a push. The draft gives pushes and
+//! History items the same bytes, so while a History reply is awaited a
+//! Message is taken as an item only if it belongs to the conversation asked
+//! for (see [`Client::history`] for the one case that remains ambiguous).
+
+use crate::proto::{
+    self, ConnType, Deframer, EncodeError, ErrorType, Handshake, Pdu, UserAuth, VERSION_MAJOR,
+    VERSION_MINOR,
+};
+use serde::Serialize;
+use smol::future::FutureExt as _;
+use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::Duration;
+
+/// How long connecting, the TLS handshake and the login together may take:
+/// long enough for a slow link, short enough that a script does not hang on
+/// a black-holed address.
+pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The port used when `--server` names only a host (SOLEC's own port).
+pub const DEFAULT_PORT: u16 = crate::server::config::DEFAULT_PORT;
+
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// A Message, owned: a push or one item of a History reply.
+///
+/// The field names are the draft's, and `--json` prints this struct as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Msg {
+    pub source_address: String,
+    pub target_address: String,
+    /// Unix seconds, UTC, as the sender set it.
+    pub send_time: u64,
+    pub message_content: String,
+}
+
+impl From<proto::Message<'_>> for Msg {
+    fn from(m: proto::Message<'_>) -> Msg {
+        Msg {
+            source_address: m.source_address.to_owned(),
+            target_address: m.target_address.to_owned(),
+            send_time: m.send_time,
+            message_content: m.message_content.to_owned(),
+        }
+    }
+}
+
+impl Msg {
+    /// The Message PDU carrying this message.
+    pub fn to_pdu(&self) -> Pdu<'_> {
+        Pdu::Message(proto::Message {
+            source_address: &self.source_address,
+            target_address: &self.target_address,
+            send_time: self.send_time,
+            message_content: &self.message_content,
+        })
+    }
+}
+
+/// The messages one History request is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conversation {
+    /// Everything sent to this channel address.
+    Channel(String),
+    /// Everything between two users, either way.
+    Direct { me: String, peer: String },
+}
+
+impl Conversation {
+    /// The conversation `me` has with `target`, a user or a channel address.
+    pub fn new(me: &str, target: &str) -> Conversation {
+        if target.starts_with('#') {
+            Conversation::Channel(target.to_owned())
+        } else {
+            Conversation::Direct {
+                me: me.to_owned(),
+                peer: target.to_owned(),
+            }
+        }
+    }
+
+    /// The address a History request names for this conversation.
+    pub fn address(&self) -> &str {
+        match self {
+            Conversation::Channel(channel) => channel,
+            Conversation::Direct { peer, .. } => peer,
+        }
+    }
+
+    pub fn contains(&self, m: &Msg) -> bool {
+        let (src, dst) = (&m.source_address, &m.target_address);
+        match self {
+            Conversation::Channel(channel) => dst == channel,
+            Conversation::Direct { me, peer } => {
+                (src == me && dst == peer) || (src == peer && dst == me)
+            }
+        }
+    }
+}
+
+/// What the reply to one request is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Success or Error.
+    Reply,
+    /// Messages of the conversation sent at or after `since`, then Success;
+    /// or Error.
+    History {
+        conversation: Conversation,
+        since: u64,
+    },
+    /// Contact PDUs, then Success; or Error.
+    Contacts,
+}
+
+/// One thing the server said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A Message pushed to this session: sent to me, to a channel I am in,
+    /// or by my own other sessions.
+    Push(Msg),
+    /// One Message of the History reply being read.
+    Item(Msg),
+    /// One address of the ContactList reply being read.
+    Contact(String),
+    /// The final reply to the oldest unanswered request.
+    Reply(Result<(), ErrorType>),
+}
+
+/// The server sent bytes the protocol does not allow here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl fmt::Display for ProtocolError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Reads the PDU at the start of `buf`, given the oldest request still
+/// waiting for its reply. `Ok(None)` until a whole PDU is there; otherwise
+/// the event and the bytes it used.
+pub fn parse(
+    buf: &[u8],
+    waiting: Option<&Expect>,
+) -> Result<Option<(Event, usize)>, ProtocolError> {
+    let decoded = Deframer::default()
+        .decode(buf)
+        .map_err(|e| ProtocolError(format!("malformed PDU from the server: {e}")))?;
+    let Some((pdu, used)) = decoded else {
+        return Ok(None);
+    };
+    let event = match (pdu, waiting) {
+        (Pdu::Success, Some(_)) => Event::Reply(Ok(())),
+        (Pdu::Error(e), Some(_)) => Event::Reply(Err(e.error_type)),
+        (
+            Pdu::Message(m),
+            Some(Expect::History {
+                conversation,
+                since,
+            }),
+        ) => {
+            let m = Msg::from(m);
+            if m.send_time >= *since && conversation.contains(&m) {
+                Event::Item(m)
+            } else {
+                Event::Push(m)
+            }
+        }
+        (Pdu::Message(m), _) => Event::Push(m.into()),
+        (Pdu::Contact(c), Some(Expect::Contacts)) => Event::Contact(c.address.to_owned()),
+        (pdu, _) => {
+            return Err(ProtocolError(format!(
+                "unexpected {} (0x{:02x}) from the server",
+                pdu.name(),
+                pdu.code()
+            )))
+        }
+    };
+    Ok(Some((event, used)))
+}
+
+/// The sans-IO half of a client: buffered bytes from the server and the
+/// requests still waiting for their final reply, oldest first.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    buf: Vec<u8>,
+    /// Bytes of `buf` already parsed; dropped at the next `feed`, so each
+    /// event costs no copy of the rest of the buffer.
+    used: usize,
+    waiting: VecDeque<Expect>,
+}
+
+impl Inbox {
+    /// Notes a request just sent; its reply comes after all earlier ones.
+    pub fn expect(&mut self, expect: Expect) {
+        self.waiting.push_back(expect);
+    }
+
+    /// Requests sent and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.waiting.len()
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.drain(..self.used);
+        self.used = 0;
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next event, or `Ok(None)` when more bytes are needed.
+    pub fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
+        let Some((event, used)) = parse(&self.buf[self.used..], self.waiting.front())? else {
+            return Ok(None);
+        };
+        self.used += used;
+        if let Event::Reply(_) = event {
+            self.waiting.pop_front();
+        }
+        Ok(Some(event))
+    }
+}
+
+/// Where and how to log in.
+#[derive(Debug, Clone)]
+pub struct Login {
+    /// `host:port`, or `host` for [`DEFAULT_PORT`].
+    pub server: String,
+    /// The full address, `alice@localhost`; sent as the UserAuth username.
+    pub user: String,
+    pub password: String,
+    /// `Some` for TLS, holding the PEM certificates to trust besides the
+    /// system's.
+    pub tls: Option<Vec<u8>>,
+}
+
+/// Why a client could not go on. Refused requests are not errors here: they
+/// come back as the server's [`ErrorType`].
+#[derive(Debug)]
+pub enum ClientError {
+    /// The settings cannot work (a CA file that is not PEM).
+    Setup(String),
+    /// No connection: refused, unresolvable, TLS failed, or too slow.
+    Connect(String),
+    /// The connection closed or broke after it was open.
+    Closed(String),
+    /// The server broke the protocol.
+    Protocol(String),
+    /// The server refused the user name or password (Error 0x01).
+    AuthFailed,
+    /// The server refused the login with another error.
+    LoginRefused(ErrorType),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Setup(s) | ClientError::Connect(s) | ClientError::Closed(s) => {
+                f.write_str(s)
+            }
+            ClientError::Protocol(s) => write!(f, "protocol error: {s}"),
+            ClientError::AuthFailed => write!(
+                f,
+                "user name or password refused: {}",
+                describe(ErrorType::AuthFailed)
+            ),
+            ClientError::LoginRefused(e) => write!(f, "login refused: {}", describe(*e)),
+        }
+    }
+}
+
+/// `unauthorized (0x03)`: the error's meaning and its code.
+pub fn describe(e: ErrorType) -> String {
+    let code = u8::from(e);
+    match e {
+        ErrorType::Unknown(_) => format!("unknown error (0x{code:02x})"),
+        known => format!("{} (0x{code:02x})", known.describe()),
+    }
+}
+
+/// `host:port` from `host` or `host:port`; a bracketed or bare IPv6 address
+/// without a port gets the default too.
+pub fn with_port(server: &str) -> String {
+    let has_port = match server.strip_prefix('[') {
+        Some(rest) => rest.contains("]:"),
+        None => server.matches(':').count() == 1,
+    };
+    match (has_port, server.contains(':') && !server.starts_with('[')) {
+        (true, _) => server.to_owned(),
+        (false, true) => format!("[{server}]:{DEFAULT_PORT}"),
+        (false, false) => format!("{server}:{DEFAULT_PORT}"),
+    }
+}
+
+/// The host part of `host:port` or `[v6]:port`: the name TLS checks.
+pub fn host_of(server: &str) -> &str {
+    let server = server.rsplit_once(':').map_or(server, |(host, _)| host);
+    server
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .unwrap_or(server)
+}
+
+/// Anything the client can talk through: a TCP stream or TLS over one.
+trait Io: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Io for T {}
+
+/// A logged-in connection.
+pub struct Client {
+    io: Box<dyn Io>,
+    server: String,
+    inbox: Inbox,
+    /// Encoded requests not yet written.
+    out: Vec<u8>,
+    /// Pushes that arrived while a reply was awaited, oldest first.
+    pushes: VecDeque<Msg>,
+}
+
+impl Client {
+    /// Connects, sends Handshake and UserAuth, and waits for the Success,
+    /// all within [`LOGIN_TIMEOUT`].
+    pub async fn login(login: &Login) -> Result<Client, ClientError> {
+        let server = with_port(&login.server);
+        let too_slow = async {
+            smol::Timer::after(LOGIN_TIMEOUT).await;
+            Err(ClientError::Connect(format!(
+                "{server}: no answer within {} s",
+                LOGIN_TIMEOUT.as_secs()
+            )))
+        };
+        Client::login_now(login, &server).or(too_slow).await
+    }
+
+    async fn login_now(login: &Login, server: &str) -> Result<Client, ClientError> {
+        let mut client = Client {
+            io: open(server, login.tls.as_deref()).await?,
+            server: server.to_owned(),
+            inbox: Inbox::default(),
+            out: Vec::new(),
+            pushes: VecDeque::new(),
+        };
+        // "No reply is sent to a good Handshake": it expects nothing.
+        let handshake = Handshake {
+            ver_major: VERSION_MAJOR,
+            ver_minor: VERSION_MINOR,
+            conn_type: ConnType::User,
+        };
+        Pdu::from(handshake)
+            .encode(&mut client.out)
+            .expect("a Handshake always encodes");
+        let auth = UserAuth {
+            username: &login.user,
+            password: &login.password,
+        };
+        client
+            .queue(&auth.into(), Expect::Reply)
+            .map_err(|_| ClientError::Setup("the user name or password is too long".into()))?;
+        client.flush().await?;
+        match client.reply().await? {
+            Ok(()) => Ok(client),
+            Err(ErrorType::AuthFailed) => Err(ClientError::AuthFailed),
+            Err(other) => Err(ClientError::LoginRefused(other)),
+        }
+    }
+
+    /// Encodes a request to be written by the next [`Client::flush`]; its
+    /// reply will be read as `expect` says.
+    pub fn queue(&mut self, pdu: &Pdu<'_>, expect: Expect) -> Result<(), EncodeError> {
+        pdu.encode(&mut self.out)?;
+        self.inbox.expect(expect);
+        Ok(())
+    }
+
+    /// Requests sent or queued and not yet answered.
+    pub fn in_flight(&self) -> usize {
+        self.inbox.in_flight()
+    }
+
+    /// Writes every queued request. Not cancel-safe: let it finish.
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let written = async {
+            self.io.write_all(&self.out).await?;
+            self.io.flush().await
+        };
+        written.await.map_err(|e| self.broken(e))?;
+        self.out.clear();
+        Ok(())
+    }
+
+    /// The next event from the server. Cancel-safe: dropped while it waits
+    /// for bytes, it loses nothing, so it can race other futures.
+    pub async fn next_event(&mut self) -> Result<Event, ClientError> {
+        loop {
+            match self.inbox.next_event() {
+                Ok(Some(event)) => return Ok(event),
+                Ok(None) => {}
+                Err(e) => return Err(ClientError::Protocol(e.0)),
+            }
+            let mut chunk = [0u8; READ_CHUNK];
+            let n = match self.io.read(&mut chunk).await {
+                Ok(0) => return Err(self.closed()),
+                Ok(n) => n,
+                Err(e) => return Err(self.broken(e)),
+            };
+            self.inbox.feed(&chunk[..n]);
+        }
+    }
+
+    /// The final reply to the oldest request. Pushes that come first are
+    /// kept for [`Client::push`]; items of an earlier History or
+    /// ContactList reply, if the caller skipped them, are dropped.
+    pub async fn reply(&mut self) -> Result<Result<(), ErrorType>, ClientError> {
+        loop {
+            match self.next_event().await? {
+                Event::Reply(r) => return Ok(r),
+                Event::Push(m) => self.pushes.push_back(m),
+                Event::Item(_) | Event::Contact(_) => {}
+            }
+        }
+    }
+
+    /// Sends one request that is answered by Success or Error alone.
+    pub async fn request(&mut self, pdu: &Pdu<'_>) -> Result<Result<(), ErrorType>, ClientError> {
+        self.queue(pdu, Expect::Reply)
+            .map_err(|_| ClientError::Setup("request too long for one PDU".into()))?;
+        self.flush().await?;
+        self.reply().await
+    }
+
+    /// One History request: the messages of `conversation` from `since`,
+    /// skipping `offset`, at most `count` (the server may cap it lower).
+    ///
+    /// The draft gives pushes and History items the same bytes, and a push
+    /// of this very conversation may arrive just before the reply starts.
+    /// Two cases are settled here. A reply longer than `count` began with
+    /// such pushes, so the extra messages at its front become pushes. And a
+    /// push equal to an item was stored before the reply was read, so the
+    /// item stands for it and the push is dropped: a caller that prints the
+    /// history and then the pushes shows each message once.
+    pub async fn history(
+        &mut self,
+        conversation: &Conversation,
+        since: u64,
+        count: u64,
+        offset: u64,
+    ) -> Result<Result<Vec<Msg>, ErrorType>, ClientError> {
+        let request = proto::History {
+            channel_address: conversation.address(),
+            since,
+            count: i64::try_from(count).unwrap_or(i64::MAX),
+            offset: i64::try_from(offset).unwrap_or(i64::MAX),
+        };
+        let expect = Expect::History {
+            conversation: conversation.clone(),
+            since,
+        };
+        self.queue(&request.into(), expect)
+            .map_err(|_| ClientError::Setup("address too long for one PDU".into()))?;
+        self.flush().await?;
+        let mut items = Vec::new();
+        loop {
+            match self.next_event().await? {
+                Event::Item(m) => items.push(m),
+                Event::Push(m) => self.pushes.push_back(m),
+                Event::Contact(_) => {}
+                Event::Reply(Err(e)) => return Ok(Err(e)),
+                Event::Reply(Ok(())) => break,
+            }
+        }
+        let extra = items
+            .len()
+            .saturating_sub(count.try_into().unwrap_or(usize::MAX));
+        self.pushes.extend(items.drain(..extra));
+        for item in &items {
+            if let Some(i) = self.pushes.iter().position(|p| p == item) {
+                self.pushes.remove(i);
+            }
+        }
+        Ok(Ok(items))
+    }
+
+    /// The ContactList extension: my contacts, sorted by the server.
+    pub async fn contacts(&mut self) -> Result<Result<Vec<String>, ErrorType>, ClientError> {
+        self.queue(&Pdu::ContactList, Expect::Contacts)
+            .expect("ContactList is empty");
+        self.flush().await?;
+        let mut contacts = Vec::new();
+        loop {
+            match self.next_event().await? {
+                Event::Contact(c) => contacts.push(c),
+                Event::Push(m) => self.pushes.push_back(m),
+                Event::Item(_) => {}
+                Event::Reply(r) => return Ok(r.map(|()| contacts)),
+            }
+        }
+    }
+
+    /// The next pushed message, oldest first; kept ones come before new
+    /// ones. Cancel-safe like [`Client::next_event`].
+    pub async fn push(&mut self) -> Result<Msg, ClientError> {
+        if let Some(m) = self.pushes.pop_front() {
+            return Ok(m);
+        }
+        loop {
+            match self.next_event().await? {
+                Event::Push(m) => return Ok(m),
+                // Only reachable if the caller left requests unanswered.
+                Event::Item(_) | Event::Contact(_) | Event::Reply(_) => {}
+            }
+        }
+    }
+
+    fn closed(&self) -> ClientError {
+        ClientError::Closed(format!("{} closed the connection", self.server))
+    }
+
+    fn broken(&self, e: std::io::Error) -> ClientError {
+        ClientError::Closed(format!("connection to {} broke: {e}", self.server))
+    }
+}
+
+/// Connects to `server` (`host:port`), inside TLS when `tls` holds the PEM
+/// certificates to trust.
+async fn open(server: &str, tls: Option<&[u8]>) -> Result<Box<dyn Io>, ClientError> {
+    let tcp = smol::net::TcpStream::connect(server)
+        .await
+        .map_err(|e| ClientError::Connect(format!("cannot connect to {server}: {e}")))?;
+    // Requests are small and each waits for a reply: do not delay them.
+    let _ = tcp.set_nodelay(true);
+    let Some(pem) = tls else {
+        return Ok(Box::new(tcp));
+    };
+    let mut connector = async_native_tls::TlsConnector::new();
+    if !pem.is_empty() {
+        let ca = native_tls::Certificate::from_pem(pem)
+            .map_err(|e| ClientError::Setup(format!("not a PEM certificate: {e}")))?;
+        connector = connector.add_root_certificate(ca);
+    }
+    let stream = connector
+        .connect(host_of(server), tcp)
+        .await
+        .map_err(|e| ClientError::Connect(format!("TLS with {server} failed: {e}")))?;
+    Ok(Box::new(stream))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(from: &str, to: &str, time: u64, text: &str) -> Msg {
+        Msg {
+            source_address: from.into(),
+            target_address: to.into(),
+            send_time: time,
+            message_content: text.into(),
+        }
+    }
+
+    fn bytes(pdus: &[Pdu<'_>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for pdu in pdus {
+            pdu.encode(&mut out).unwrap();
+        }
+        out
+    }
+
+    fn history_of(me: &str, peer: &str, since: u64) -> Expect {
+        Expect::History {
+            conversation: Conversation::new(me, peer),
+            since,
+        }
+    }
+
+    #[test]
+    fn parse_waits_for_a_whole_pdu() {
+        let success = bytes(&[Pdu::Success]);
+        assert_eq!(parse(&success[..2], Some(&Expect::Reply)), Ok(None));
+        assert_eq!(
+            parse(&success, Some(&Expect::Reply)),
+            Ok(Some((Event::Reply(Ok(())), 3)))
+        );
+    }
+
+    #[test]
+    fn parse_rejects_what_the_server_may_not_send() {
+        // A reply with no request waiting.
+        assert!(parse(&bytes(&[Pdu::Success]), None).is_err());
+        // A Contact outside a ContactList reply.
+        let contact = Pdu::Contact(proto::Contact { address: "bob@x" });
+        assert!(parse(&bytes(&[contact]), Some(&Expect::Reply)).is_err());
+        // Malformed: a Success with a payload byte.
+        assert!(parse(&[0x01, 0x00, 0x01, 0x00], Some(&Expect::Reply)).is_err());
+    }
+
+    #[test]
+    fn messages_outside_history_are_pushes() {
+        let m = msg("bob@x", "alice@x", 5, "hi");
+        let wire = bytes(&[m.to_pdu()]);
+        let want = Ok(Some((Event::Push(m.clone()), wire.len())));
+        assert_eq!(parse(&wire, None), want);
+        assert_eq!(parse(&wire, Some(&Expect::Reply)), want);
+    }
+
+    #[test]
+    fn history_items_must_belong_to_the_conversation() {
+        let expect = history_of("alice@x", "bob@x", 10);
+        let cases = [
+            (msg("bob@x", "alice@x", 10, "to me"), true),
+            (msg("alice@x", "bob@x", 11, "from me"), true),
+            (msg("carol@x", "alice@x", 12, "someone else"), false),
+            (msg("bob@x", "alice@x", 9, "before since"), false),
+            (msg("bob@x", "#c@x", 12, "a channel"), false),
+        ];
+        for (m, item) in cases {
+            let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&expect))
+                .unwrap()
+                .unwrap();
+            let want = if item { Event::Item(m) } else { Event::Push(m) };
+            assert_eq!(event, want);
+        }
+        let channel = history_of("alice@x", "#c@x", 0);
+        let m = msg("carol@x", "#c@x", 1, "in the channel");
+        let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&channel))
+            .unwrap()
+            .unwrap();
+        assert_eq!(event, Event::Item(m));
+    }
+
+    /// A pipelined conversation, fed one byte at a time: each reply goes to
+    /// the oldest request, whatever is interleaved between them.
+    #[test]
+    fn inbox_matches_replies_to_requests_in_order() {
+        let push = msg("carol@x", "alice@x", 1, "push");
+        let item = msg("bob@x", "alice@x", 2, "item");
+        let contact = Pdu::Contact(proto::Contact { address: "bob@x" });
+        let not_found = Pdu::from(ErrorType::NotFound);
+        let wire = bytes(&[
+            Pdu::Success,
+            push.to_pdu(),
+            item.to_pdu(),
+            push.to_pdu(),
+            Pdu::Success,
+            contact,
+            Pdu::Success,
+            not_found,
+        ]);
+        let mut inbox = Inbox::default();
+        inbox.expect(Expect::Reply);
+        inbox.expect(history_of("alice@x", "bob@x", 0));
+        inbox.expect(Expect::Contacts);
+        inbox.expect(Expect::Reply);
+        let mut events = Vec::new();
+        for b in wire {
+            inbox.feed(&[b]);
+            while let Some(e) = inbox.next_event().unwrap() {
+                events.push(e);
+            }
+        }
+        assert_eq!(
+            events,
+            [
+                Event::Reply(Ok(())),
+                Event::Push(push.clone()),
+                Event::Item(item),
+                Event::Push(push),
+                Event::Reply(Ok(())),
+                Event::Contact("bob@x".into()),
+                Event::Reply(Ok(())),
+                Event::Reply(Err(ErrorType::NotFound)),
+            ]
+        );
+        assert_eq!(inbox.in_flight(), 0);
+    }
+
+    #[test]
+    fn errors_are_named_with_their_code() {
+        assert_eq!(describe(ErrorType::Unauthorized), "unauthorized (0x03)");
+        assert_eq!(describe(ErrorType::TooLarge), "too large (0x81)");
+        assert_eq!(describe(ErrorType::Unknown(0x99)), "unknown error (0x99)");
+    }
+
+    #[test]
+    fn server_addresses() {
+        assert_eq!(with_port("localhost"), "localhost:7447");
+        assert_eq!(with_port("localhost:9"), "localhost:9");
+        assert_eq!(with_port("::1"), "[::1]:7447");
+        assert_eq!(with_port("[::1]"), "[::1]:7447");
+        assert_eq!(with_port("[::1]:9"), "[::1]:9");
+        assert_eq!(host_of("localhost:9"), "localhost");
+        assert_eq!(host_of("127.0.0.1:9"), "127.0.0.1");
+        assert_eq!(host_of("[::1]:9"), "::1");
+    }
+}
