@@ -28,10 +28,10 @@ complete -c solec -n "__fish_solec_needs_command" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_needs_command" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_needs_command" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_needs_command" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_needs_command" -f -a "send" -d '(in progress)'
-complete -c solec -n "__fish_solec_needs_command" -f -a "history" -d '(in progress)'
-complete -c solec -n "__fish_solec_needs_command" -f -a "contact" -d '(in progress)'
-complete -c solec -n "__fish_solec_needs_command" -f -a "channel" -d '(in progress)'
+complete -c solec -n "__fish_solec_needs_command" -f -a "send" -d 'Send a message to a user or a channel'
+complete -c solec -n "__fish_solec_needs_command" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
+complete -c solec -n "__fish_solec_needs_command" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
+complete -c solec -n "__fish_solec_needs_command" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
 complete -c solec -n "__fish_solec_needs_command" -f -a "bench" -d '(in progress)'
@@ -74,14 +74,95 @@ complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List user names, one per line'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Change a user\'s password'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c solec -n "__fish_solec_using_subcommand send" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand send" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand send" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand send" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand send" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand send" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand send" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand history" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand history" -l since -d 'Only messages sent at or after TIME: RFC 3339 in UTC (2023-11-14T22:13:20Z), a date (2023-11-14, meaning midnight UTC), or Unix seconds' -r
+complete -c solec -n "__fish_solec_using_subcommand history" -l count -d 'Print at most N messages [default: all of them]' -r
+complete -c solec -n "__fish_solec_using_subcommand history" -l offset -d 'Skip the first N messages (counted from --since)' -r
+complete -c solec -n "__fish_solec_using_subcommand history" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand history" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand history" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand history" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand history" -l json -d 'Print one JSON object per line with the draft\'s field names: source_address, target_address, send_time (Unix seconds, a number) and message_content'
+complete -c solec -n "__fish_solec_using_subcommand history" -l follow -d 'After the history, print new messages as they arrive, until interrupted'
+complete -c solec -n "__fish_solec_using_subcommand history" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand history" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand history" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand contact" -s h -l help -d 'Print help'
-complete -c solec -n "__fish_solec_using_subcommand contact" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand channel" -s h -l help -d 'Print help'
-complete -c solec -n "__fish_solec_using_subcommand channel" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -f -a "add" -d 'Add a user of your server to your contacts'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -f -a "remove" -d 'Remove a user from your contacts'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -f -a "list" -d 'Print your contacts, one address per line, sorted'
+complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a user of your server to your contacts'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a user from your contacts'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "list" -d 'Print your contacts, one address per line, sorted'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "join" -d 'Join a channel, creating it if it does not exist'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "leave" -d 'Leave a channel'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l password-file -d 'Read the password from the first line of FILE' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "join" -d 'Join a channel, creating it if it does not exist'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "leave" -d 'Leave a channel'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand decode" -l raw -d 'Read raw binary bytes from FILE (`-` for standard input) instead of hex' -r -F
 complete -c solec -n "__fish_solec_using_subcommand decode" -l json -d 'Print one JSON object per PDU per line instead of text blocks'
 complete -c solec -n "__fish_solec_using_subcommand decode" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -175,10 +256,10 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Prin
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "send" -d '(in progress)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "history" -d '(in progress)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "contact" -d '(in progress)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "channel" -d '(in progress)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "send" -d 'Send a message to a user or a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "bench" -d '(in progress)'
@@ -187,6 +268,12 @@ complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "del" -d 'Delete a user, their contacts and channel memberships; their sessions are closed. Messages they sent stay in others\' history'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List user names, one per line'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "passwd" -d 'Change a user\'s password'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Add a user of your server to your contacts'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "remove" -d 'Remove a user from your contacts'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'Print your contacts, one address per line, sorted'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "join" -d 'Join a channel, creating it if it does not exist'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "leave" -d 'Leave a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "success" -d '0x01 Success (no payload)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "error" -d '0x02 Error'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "handshake" -d '0x03 Handshake, by default the one a client of this version sends'

@@ -23,3 +23,6 @@ mod packaging;
 
 /// `README.md`: opening commands, config keys, exit codes, TLS snippet.
 mod readme;
+
+/// `solec send`, `history`, `contact`, `channel`: the scripted client, exit codes, TLS.
+mod client;

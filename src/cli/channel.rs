@@ -1,9 +1,161 @@
-//! `solec channel`.
+//! `solec channel join|leave|mode`: channel membership, all through the
+//! draft's UserMode PDU.
 
-/// (in progress)
+use super::connect::{self, ConnectArgs, EXIT_STATUS};
+use super::Failure;
+use crate::proto::{Mode, Pdu, UserMode};
+
+/// Join and leave channels, and set members' modes.
+///
+/// CHANNEL is a channel address such as #general@localhost; the `#` and the
+/// @SERVER may be left out (`general` means #general@SERVER, the server of
+/// --user).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(subcommand)]
+    pub command: ChannelCommand,
+}
 
-pub fn run(_args: Args) -> Result<(), super::Failure> {
-    Err(super::Failure::new(super::exit::FAILURE, "channel: in progress"))
+#[derive(Debug, clap::Subcommand)]
+pub enum ChannelCommand {
+    /// Join a channel, creating it if it does not exist
+    ///
+    /// Whoever creates a channel is its operator. Joining a channel you are
+    /// in changes nothing; a banned user is refused (unauthorized, 0x03).
+    #[command(after_long_help = EXIT_STATUS)]
+    Join(ChannelArgs),
+
+    /// Leave a channel
+    ///
+    /// Leaving a channel you are not in is refused (not found, 0x02).
+    #[command(after_long_help = EXIT_STATUS)]
+    Leave(ChannelArgs),
+
+    /// Set a user's mode in a channel (operators only)
+    ///
+    /// MODE is leave (or kick, or 0), member (1), operator (op, 2) or ban
+    /// (3); a ban is recorded even for a user who is not a member. Only an
+    /// operator of the channel may do this, except leaving or joining
+    /// yourself; others are refused (unauthorized, 0x03).
+    #[command(after_long_help = EXIT_STATUS)]
+    Mode(ModeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ChannelArgs {
+    /// The channel's address
+    #[arg(value_name = "CHANNEL")]
+    pub channel: String,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ModeArgs {
+    /// The channel's address
+    #[arg(value_name = "CHANNEL")]
+    pub channel: String,
+
+    /// The user's address; without @SERVER, on the server of --user
+    #[arg(value_name = "USER")]
+    pub member: String,
+
+    /// The new mode
+    #[arg(value_name = "MODE", value_parser = mode_parser())]
+    pub mode: Mode,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+/// The four modes by name, each with its number and other spellings.
+fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
+    use clap::builder::{PossibleValue, TypedValueParser as _};
+    let values = [
+        PossibleValue::new("leave")
+            .aliases(["kick", "0"])
+            .help("0, also `kick`: out of the channel, lifting a ban"),
+        PossibleValue::new("member")
+            .alias("1")
+            .help("1: in the channel, lifting a ban"),
+        PossibleValue::new("operator")
+            .aliases(["op", "2"])
+            .help("2, also `op`: may set others' modes"),
+        PossibleValue::new("ban")
+            .alias("3")
+            .help("3: out, and kept out until kicked or made a member"),
+    ];
+    // The parser hands back the spelling given, alias or not.
+    clap::builder::PossibleValuesParser::new(values).map(|name| match name.as_str() {
+        "leave" | "kick" | "0" => Mode::Leave,
+        "member" | "1" => Mode::Member,
+        "operator" | "op" | "2" => Mode::Operator,
+        _ => Mode::Banned,
+    })
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let (connect, channel, user, mode, what) = match &args.command {
+        ChannelCommand::Join(a) => (&a.connect, &a.channel, None, Mode::Member, "join"),
+        ChannelCommand::Leave(a) => (&a.connect, &a.channel, None, Mode::Leave, "leave"),
+        ChannelCommand::Mode(a) => (&a.connect, &a.channel, Some(&a.member), a.mode, "mode"),
+    };
+    let login = connect.login()?;
+    let channel = connect.channel(channel)?;
+    let user = match user {
+        Some(user) => connect.address(user)?,
+        None => login.user.clone(),
+    };
+    let request = Pdu::UserMode(UserMode {
+        user_address: &user,
+        channel_address: &channel,
+        mode,
+    });
+    let described = match what {
+        "mode" => format!("mode {channel} {user} {}", mode.describe()),
+        _ => format!("{what} {channel}"),
+    };
+    smol::block_on(async {
+        let mut client = connect::connect(&login).await?;
+        client
+            .request(&request)
+            .await
+            .map_err(connect::failure)?
+            .map_err(|e| connect::refused(&described, e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser as _;
+
+    #[test]
+    fn every_spelling_of_a_mode() {
+        for (spellings, want) in [
+            (&["leave", "kick", "0"][..], Mode::Leave),
+            (&["member", "1"], Mode::Member),
+            (&["operator", "op", "2"], Mode::Operator),
+            (&["ban", "3"], Mode::Banned),
+        ] {
+            for &spelling in spellings {
+                let argv = [
+                    "solec", "channel", "mode", "c", "u", spelling, "--user", "a@b",
+                ];
+                let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
+                let crate::cli::Command::Channel(Args {
+                    command: ChannelCommand::Mode(args),
+                }) = cli.command
+                else {
+                    panic!("not channel mode");
+                };
+                assert_eq!(args.mode, want, "{spelling}");
+            }
+        }
+        let argv = [
+            "solec", "channel", "mode", "c", "u", "banned", "--user", "a@b",
+        ];
+        assert!(crate::cli::Cli::try_parse_from(argv).is_err());
+    }
 }

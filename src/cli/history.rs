@@ -1,9 +1,227 @@
-//! `solec history`.
+//! `solec history`: print a conversation, page by page, and with
+//! `--follow` keep printing its new messages as they are pushed.
 
-/// (in progress)
+use super::connect::{self, ConnectArgs};
+use super::{exit, Failure};
+use crate::client::{Client, Conversation, Msg};
+use smol::future::FutureExt as _;
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{BufWriter, Write};
+
+/// Messages asked for per History request: the server's default cap, so
+/// one request is one page on a default server. A server with a lower cap
+/// just answers shorter pages; paging stops at an empty one.
+pub const PAGE: u64 = 500;
+
+/// Print the messages of a conversation with a user or in a channel.
+///
+/// TARGET is a user (bob@localhost: the messages between you and bob,
+/// either way; no contact is needed) or a channel you are a member of
+/// (#general@localhost). An address without @SERVER is on the server of
+/// --user, so `bob` means bob@localhost for alice@localhost.
+///
+/// Messages print oldest first, in the order the server received them, one
+/// per line: the send time in RFC 3339 (UTC), the sender's address and a
+/// colon, then the text, as in `2023-11-14T22:13:20Z alice@localhost: hi`.
+/// In the text, a backslash prints as `\\` and control characters are
+/// escaped (`\n`, `\r`, `\t`, others as `\u{1b}`), so one message is always
+/// one line. Without --count every message from --since on is printed,
+/// fetched 500 at a time.
+///
+/// With --follow, the command then stays connected and prints each new
+/// message of the conversation as it arrives (for a channel: sent to it;
+/// for a user: between the two of you, including what you send from
+/// elsewhere), until SIGINT or SIGTERM (exit status 0) or until the
+/// connection closes (exit status 3). Output is flushed after each message.
+///
+/// Exit status: 0 done; 2 bad arguments, a bad address or no password; 3
+/// cannot connect, or the connection closed; 4 the server refused the user
+/// name or password (client auth failed, 0x01); 5 the server refused the
+/// request (not found 0x02: no such user or channel; unauthorized 0x03: not
+/// a member of the channel).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// User or channel whose conversation to print
+    #[arg(value_name = "TARGET")]
+    pub target: String,
 
-pub fn run(_args: Args) -> Result<(), super::Failure> {
-    Err(super::Failure::new(super::exit::FAILURE, "history: in progress"))
+    /// Only messages sent at or after TIME: RFC 3339 in UTC
+    /// (2023-11-14T22:13:20Z), a date (2023-11-14, meaning midnight UTC), or
+    /// Unix seconds
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<u64>,
+
+    /// Print at most N messages [default: all of them]
+    #[arg(long, value_name = "N")]
+    pub count: Option<u64>,
+
+    /// Skip the first N messages (counted from --since)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub offset: u64,
+
+    /// Print one JSON object per line with the draft's field names:
+    /// source_address, target_address, send_time (Unix seconds, a number)
+    /// and message_content
+    #[arg(long)]
+    pub json: bool,
+
+    /// After the history, print new messages as they arrive, until
+    /// interrupted
+    #[arg(long)]
+    pub follow: bool,
+
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+}
+
+fn parse_time(text: &str) -> Result<u64, String> {
+    crate::time::parse(text).ok_or_else(|| {
+        "expected RFC 3339 (2023-11-14T22:13:20Z), a date (2023-11-14) or Unix seconds".into()
+    })
+}
+
+pub fn run(args: Args) -> Result<(), Failure> {
+    let login = args.connect.login()?;
+    let target = args.connect.address(&args.target)?;
+    let conversation = Conversation::new(&login.user, &target);
+    // Installed before connecting, so an early SIGINT is already a clean stop.
+    let stop = if args.follow { Some(signals()?) } else { None };
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let body = async {
+        let mut client = connect::connect(&login).await?;
+        print_history(&mut client, &conversation, &args, &mut out).await?;
+        out.flush()?;
+        if args.follow {
+            follow(&mut client, &conversation, args.json, &mut out).await?;
+        }
+        Ok::<(), Failure>(())
+    };
+    let result = match stop {
+        Some(stop) => smol::block_on(body.or(async {
+            let _ = stop.recv().await;
+            Ok(())
+        })),
+        None => smol::block_on(body),
+    };
+    result?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Pages through the history: offsets advance by what each page held, and
+/// an empty page (or --count reached) ends it.
+async fn print_history(
+    client: &mut Client,
+    conversation: &Conversation,
+    args: &Args,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    let (since, mut offset) = (args.since.unwrap_or(0), args.offset);
+    let mut left = args.count.unwrap_or(u64::MAX);
+    while left > 0 {
+        let want = left.min(PAGE);
+        let page = client
+            .history(conversation, since, want, offset)
+            .await
+            .map_err(connect::failure)?
+            .map_err(|e| connect::refused(&format!("history {}", conversation.address()), e))?;
+        if page.is_empty() {
+            break;
+        }
+        for m in &page {
+            print(out, m, args.json)?;
+        }
+        offset = offset.saturating_add(page.len() as u64);
+        left = left.saturating_sub(page.len() as u64);
+    }
+    Ok(())
+}
+
+/// Prints each pushed message of the conversation until the connection
+/// closes, which is a failure: a follower only ends on a signal.
+async fn follow(
+    client: &mut Client,
+    conversation: &Conversation,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), Failure> {
+    loop {
+        let m = client.push().await.map_err(connect::failure)?;
+        if conversation.contains(&m) {
+            print(out, &m, json)?;
+            out.flush()?;
+        }
+    }
+}
+
+/// A channel that yields once SIGINT or SIGTERM arrives.
+fn signals() -> Result<smol::channel::Receiver<()>, Failure> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("cannot install signal handlers: {e}"),
+        )
+    })?;
+    let (tx, rx) = smol::channel::bounded(1);
+    std::thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            let _ = tx.try_send(());
+        }
+    });
+    Ok(rx)
+}
+
+fn print(out: &mut impl Write, m: &Msg, json: bool) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *out, m)?;
+        return writeln!(out);
+    }
+    writeln!(
+        out,
+        "{} {}: {}",
+        crate::time::rfc3339(m.send_time),
+        m.source_address,
+        escape(&m.message_content)
+    )
+}
+
+/// The text with `\` doubled and control characters escaped, so a message
+/// is one line and the escaping can be undone.
+pub fn escape(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(|c| c == '\\' || c.is_control()) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escaping_keeps_one_message_on_one_line() {
+        assert_eq!(escape("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(escape("a\nb\r\tc"), "a\\nb\\r\\tc");
+        assert_eq!(
+            escape("\u{1b}[31m \u{7f} \u{85}"),
+            "\\u{1b}[31m \\u{7f} \\u{85}"
+        );
+        assert_eq!(escape("C:\\dir\\n"), "C:\\\\dir\\\\n");
+    }
 }

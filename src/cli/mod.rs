@@ -10,6 +10,7 @@ use std::fmt;
 
 pub mod bench;
 pub mod channel;
+pub mod connect;
 pub mod contact;
 pub mod decode;
 pub mod encode;

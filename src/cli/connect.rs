@@ -1,0 +1,195 @@
+//! The options every client command shares (`--server`, `--user`, the
+//! password sources, `--tls`, `--ca`) and the plumbing around them: from
+//! options to a [`Login`], from a login to a [`Client`], and from client
+//! errors and refusals to exit codes. `send`, `history`, `contact` and
+//! `channel` flatten [`ConnectArgs`] and use nothing else to connect.
+
+use super::{exit, Failure};
+use crate::client::{self, Client, ClientError, Login};
+use crate::proto::{address, Address, ErrorType};
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::{Path, PathBuf};
+
+/// The environment variable holding the password, when no option gives one.
+pub const PASSWORD_ENV: &str = "SOLEC_PASSWORD";
+
+/// The exit status section shared by the commands that make one request.
+pub const EXIT_STATUS: &str = "\
+Exit status: 0 done; 2 bad arguments, a bad address or no password; \
+3 cannot connect, or the connection closed; 4 the server refused the user \
+name or password (client auth failed, 0x01); 5 the server refused the \
+request, and the message names its error (not found 0x02, unauthorized \
+0x03, bad request 0x80, ...).";
+
+/// How to reach the server and log in.
+#[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connection")]
+pub struct ConnectArgs {
+    /// Server to connect to, as HOST:PORT (HOST alone means port 7447)
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        env = "SOLEC_SERVER",
+        default_value = "127.0.0.1:7447"
+    )]
+    pub server: String,
+
+    /// Your full address, like alice@localhost: the login name, and the
+    /// source of what you send
+    #[arg(long, value_name = "ADDRESS", env = "SOLEC_USER")]
+    pub user: String,
+
+    /// Read the password from the first line of standard input
+    ///
+    /// The password comes from the first of: this option (for `send`, the
+    /// lines after it are the messages), --password-file, the environment
+    /// variable SOLEC_PASSWORD, or a prompt on the terminal. With none of
+    /// them and no terminal, the command fails with exit status 2.
+    #[arg(long)]
+    pub password_stdin: bool,
+
+    /// Read the password from the first line of FILE
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+
+    /// Connect with TLS; the server's certificate must name the host of
+    /// --server
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With --tls, also trust the PEM certificate(s) in FILE: a private CA,
+    /// or the server's self-signed certificate
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub ca: Option<PathBuf>,
+}
+
+impl ConnectArgs {
+    /// Checks the options and gathers the password (which may read the
+    /// first line of standard input or prompt).
+    pub fn login(&self) -> Result<Login, Failure> {
+        self.user_server()?;
+        let tls = match (&self.tls, &self.ca) {
+            (false, _) => None,
+            (true, None) => Some(Vec::new()),
+            (true, Some(path)) => Some(read(path)?),
+        };
+        Ok(Login {
+            server: self.server.clone(),
+            user: self.user.clone(),
+            password: self.password()?,
+            tls,
+        })
+    }
+
+    /// A user or channel address, completed with the server of --user when
+    /// it has no `@` (`bob` is `bob@localhost` for alice@localhost).
+    pub fn address(&self, input: &str) -> Result<String, Failure> {
+        let full = if input.contains('@') {
+            input.to_owned()
+        } else {
+            format!("{input}@{}", self.user_server()?)
+        };
+        Address::parse(&full).map_err(|e| usage(format!("`{input}`: {e}")))?;
+        Ok(full)
+    }
+
+    /// A channel address; the `#` may be left out as well as the `@server`.
+    pub fn channel(&self, input: &str) -> Result<String, Failure> {
+        let full = if input.starts_with('#') {
+            self.address(input)?
+        } else {
+            self.address(&format!("#{input}"))?
+        };
+        Ok(full)
+    }
+
+    /// The server part of --user, which must be a user address.
+    fn user_server(&self) -> Result<&str, Failure> {
+        match Address::parse(&self.user) {
+            Ok(Address::User { server, .. }) => Ok(server),
+            Ok(Address::Channel { .. }) => Err(usage(format!(
+                "--user `{}` is a channel, not a user address",
+                self.user
+            ))),
+            Err(address::AddressError::MissingServer) => Err(usage(format!(
+                "--user `{}` needs the server part, as in {}@localhost",
+                self.user, self.user
+            ))),
+            Err(e) => Err(usage(format!("--user `{}`: {e}", self.user))),
+        }
+    }
+
+    fn password(&self) -> Result<String, Failure> {
+        if self.password_stdin {
+            let mut line = String::new();
+            if std::io::stdin().lock().read_line(&mut line)? == 0 {
+                return Err(usage("--password-stdin: standard input is empty"));
+            }
+            return Ok(first_line(&line).to_owned());
+        }
+        if let Some(path) = &self.password_file {
+            let bytes = read(path)?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| usage(format!("{}: not UTF-8", path.display())))?;
+            return Ok(first_line(&text).to_owned());
+        }
+        match std::env::var(PASSWORD_ENV) {
+            Ok(password) if !password.is_empty() => return Ok(password),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(usage(format!("{PASSWORD_ENV} is not UTF-8")))
+            }
+            _ => {}
+        }
+        // rpassword asks on /dev/tty, so a terminal on either side will do.
+        if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+            return Err(usage(format!(
+                "no password: use --password-stdin, --password-file or {PASSWORD_ENV} \
+                 (there is no terminal to ask on)"
+            )));
+        }
+        rpassword::prompt_password(format!("Password for {}: ", self.user))
+            .map_err(|e| usage(format!("cannot read the password: {e}")))
+    }
+}
+
+/// The first line of `text`, without its line ending.
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure::new(exit::USAGE, message)
+}
+
+/// Connects and logs in, as a command would: failures carry their exit code.
+pub async fn connect(login: &Login) -> Result<Client, Failure> {
+    Client::login(login).await.map_err(|e| match e {
+        ClientError::AuthFailed | ClientError::LoginRefused(_) => {
+            let failure = failure(e);
+            Failure::new(failure.code, format!("{}: {}", login.user, failure.message))
+        }
+        other => failure(other),
+    })
+}
+
+/// The exit code and message for a client error.
+pub fn failure(e: ClientError) -> Failure {
+    let code = match e {
+        ClientError::Setup(_) => exit::USAGE,
+        ClientError::Connect(_) | ClientError::Closed(_) | ClientError::Protocol(_) => {
+            exit::CONNECT
+        }
+        ClientError::AuthFailed => exit::AUTH,
+        ClientError::LoginRefused(_) => exit::REFUSED,
+    };
+    Failure::new(code, e.to_string())
+}
+
+/// A request the server refused: `what: unauthorized (0x03)`, exit 5.
+pub fn refused(what: &str, e: ErrorType) -> Failure {
+    Failure::new(exit::REFUSED, format!("{what}: {}", client::describe(e)))
+}

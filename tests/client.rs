@@ -1,0 +1,709 @@
+//! `solec send`, `history`, `contact` and `channel` against a spawned server.
+//!
+//! Each test drives the binary as a script would and asserts on exact
+//! stdout, stderr and exit status. Messages with known send times are put
+//! in with raw clients, so printed history can be compared byte for byte;
+//! raw clients also check what the commands stored.
+
+use crate::util::*;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const PW: &str = "secret";
+
+/// A server with users alice, bob and carol, all with password [`PW`].
+fn server() -> Server {
+    let server = Server::start();
+    for name in ["alice", "bob", "carol"] {
+        server.add_user(name, PW);
+    }
+    server
+}
+
+/// `solec ARGS --server S --user NAME@localhost`, password from the env.
+fn as_user(server: &Server, name: &str, args: &[&str]) -> Command {
+    let mut cmd = solec();
+    cmd.args(args)
+        .args(["--server", &server.server_arg()])
+        .args(["--user", &format!("{name}@localhost")])
+        .env("SOLEC_PASSWORD", PW);
+    cmd
+}
+
+fn cli(server: &Server, name: &str, args: &[&str], stdin: &str) -> Output {
+    run_cmd(&mut as_user(server, name, args), stdin.as_bytes())
+}
+
+/// Asserts the exit status, stdout and stderr, all exactly.
+#[track_caller]
+fn check(out: &Output, code: i32, stdout: &str, stderr: &str) {
+    let (got_out, got_err) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(
+        (out.status.code(), got_out.as_ref(), got_err.as_ref()),
+        (Some(code), stdout, stderr),
+        "(status, stdout, stderr) differ"
+    );
+}
+
+/// Makes `a` and `b` contacts of each other, with raw clients.
+fn befriend(server: &Server, a: &str, b: &str) {
+    for (me, other) in [(a, b), (b, a)] {
+        let mut c = server.login(me, PW);
+        c.send(&contact_add(&format!("{other}@localhost")));
+        c.expect(&SUCCESS);
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn history_prints_text_and_json_exactly() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let mut alice = server.login("alice", PW);
+    let mut bob = server.login("bob", PW);
+    alice.send(&message(
+        "alice@localhost",
+        "bob@localhost",
+        1_700_000_000,
+        "hi bob",
+    ));
+    alice.expect(&SUCCESS);
+    bob.expect(&message(
+        "alice@localhost",
+        "bob@localhost",
+        1_700_000_000,
+        "hi bob",
+    ));
+    let tricky = "two\nlines, a \\ and \u{1b}[1m é";
+    bob.send(&message(
+        "bob@localhost",
+        "alice@localhost",
+        1_700_000_061,
+        tricky,
+    ));
+    bob.expect(&SUCCESS);
+
+    check(
+        &cli(&server, "alice", &["history", "bob"], ""),
+        0,
+        "2023-11-14T22:13:20Z alice@localhost: hi bob\n\
+         2023-11-14T22:14:21Z bob@localhost: two\\nlines, a \\\\ and \\u{1b}[1m é\n",
+        "",
+    );
+    check(
+        &cli(
+            &server,
+            "bob",
+            &["history", "alice@localhost", "--json"],
+            "",
+        ),
+        0,
+        "{\"source_address\":\"alice@localhost\",\"target_address\":\"bob@localhost\",\
+         \"send_time\":1700000000,\"message_content\":\"hi bob\"}\n\
+         {\"source_address\":\"bob@localhost\",\"target_address\":\"alice@localhost\",\
+         \"send_time\":1700000061,\"message_content\":\"two\\nlines, a \\\\ and \\u001b[1m é\"}\n",
+        "",
+    );
+    // --since (all three forms), --count and --offset select exactly.
+    let second = "2023-11-14T22:14:21Z bob@localhost: two\\nlines, a \\\\ and \\u{1b}[1m é\n";
+    for since in ["2023-11-14T22:14:00Z", "1700000040"] {
+        let out = cli(&server, "alice", &["history", "bob", "--since", since], "");
+        check(&out, 0, second, "");
+    }
+    let out = cli(
+        &server,
+        "alice",
+        &["history", "bob", "--since", "2023-11-15"],
+        "",
+    );
+    check(&out, 0, "", "");
+    let out = cli(&server, "alice", &["history", "bob", "--offset", "1"], "");
+    check(&out, 0, second, "");
+    let out = cli(&server, "alice", &["history", "bob", "--count", "1"], "");
+    check(
+        &out,
+        0,
+        "2023-11-14T22:13:20Z alice@localhost: hi bob\n",
+        "",
+    );
+}
+
+#[test]
+fn send_then_history_round_trip() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let before = now();
+    let out = cli(&server, "alice", &["send", "bob", "hello", "", "world"], "");
+    check(&out, 0, "", "");
+    let after = now();
+
+    let out = cli(&server, "bob", &["history", "alice", "--json"], "");
+    check(&out, 0, &String::from_utf8_lossy(&out.stdout), "");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let m: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+    let time = m["send_time"].as_u64().unwrap();
+    assert!(
+        (before..=after).contains(&time),
+        "{time} not in {before}..={after}"
+    );
+    let want = format!(
+        "{{\"source_address\":\"alice@localhost\",\"target_address\":\"bob@localhost\",\
+         \"send_time\":{time},\"message_content\":\"hello  world\"}}"
+    );
+    assert_eq!(lines[0], want);
+}
+
+#[test]
+fn direct_messages_need_contacts_both_ways() {
+    let server = server();
+    check(
+        &cli(&server, "alice", &["contact", "add", "bob"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "alice", &["send", "bob", "hi"], ""),
+        5,
+        "",
+        "solec: alice@localhost -> bob@localhost: unauthorized (0x03)\n",
+    );
+    let out = cli(&server, "bob", &["contact", "add", "alice@localhost"], "");
+    check(&out, 0, "", "");
+    check(
+        &cli(&server, "alice", &["send", "bob", "hi"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "bob", &["send", "alice", "hello"], ""),
+        0,
+        "",
+        "",
+    );
+
+    // Adding twice changes nothing; the list is sorted, one per line.
+    check(
+        &cli(&server, "alice", &["contact", "add", "carol"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "alice", &["contact", "add", "bob"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "alice", &["contact", "list"], ""),
+        0,
+        "bob@localhost\ncarol@localhost\n",
+        "",
+    );
+    // Removing one side is enough to stop messages either way.
+    let out = cli(&server, "bob", &["contact", "remove", "alice"], "");
+    check(&out, 0, "", "");
+    check(&cli(&server, "bob", &["contact", "list"], ""), 0, "", "");
+    check(
+        &cli(&server, "alice", &["send", "bob", "still there?"], ""),
+        5,
+        "",
+        "solec: alice@localhost -> bob@localhost: unauthorized (0x03)\n",
+    );
+    check(
+        &cli(&server, "bob", &["contact", "remove", "alice"], ""),
+        5,
+        "",
+        "solec: contact remove alice@localhost: not found (0x02)\n",
+    );
+    check(
+        &cli(&server, "bob", &["contact", "add", "nobody"], ""),
+        5,
+        "",
+        "solec: contact add nobody@localhost: not found (0x02)\n",
+    );
+}
+
+#[test]
+fn channel_join_send_history_and_modes() {
+    let server = server();
+    let general = "#general@localhost";
+    check(
+        &cli(&server, "bob", &["send", general, "early"], ""),
+        5,
+        "",
+        "solec: bob@localhost -> #general@localhost: not found (0x02)\n",
+    );
+    // alice creates it, so she is its operator; `general` means the same.
+    check(
+        &cli(&server, "alice", &["channel", "join", "general"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "bob", &["send", general, "not yet"], ""),
+        5,
+        "",
+        "solec: bob@localhost -> #general@localhost: unauthorized (0x03)\n",
+    );
+    check(
+        &cli(&server, "bob", &["channel", "join", general], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "bob", &["send", general, "hi all"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "alice", &["send", general, "hi bob"], ""),
+        0,
+        "",
+        "",
+    );
+    let out = cli(&server, "bob", &["history", general], "");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let texts: Vec<&str> = text.lines().map(|l| &l[21..]).collect();
+    assert_eq!(texts, ["bob@localhost: hi all", "alice@localhost: hi bob"]);
+    check(&out, 0, &text, "");
+
+    // Only an operator sets modes; a ban keeps bob out of the history.
+    check(
+        &cli(
+            &server,
+            "bob",
+            &["channel", "mode", "general", "alice", "ban"],
+            "",
+        ),
+        5,
+        "",
+        "solec: mode #general@localhost alice@localhost banned: unauthorized (0x03)\n",
+    );
+    let out = cli(
+        &server,
+        "alice",
+        &["channel", "mode", "general", "bob", "3"],
+        "",
+    );
+    check(&out, 0, "", "");
+    check(
+        &cli(&server, "bob", &["history", general], ""),
+        5,
+        "",
+        "solec: history #general@localhost: unauthorized (0x03)\n",
+    );
+    check(
+        &cli(&server, "bob", &["channel", "join", "#general"], ""),
+        5,
+        "",
+        "solec: join #general@localhost: unauthorized (0x03)\n",
+    );
+    // Kicking lifts the ban; leaving twice is refused.
+    let out = cli(
+        &server,
+        "alice",
+        &["channel", "mode", "general", "bob", "kick"],
+        "",
+    );
+    check(&out, 0, "", "");
+    check(
+        &cli(&server, "bob", &["channel", "join", "general"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "bob", &["channel", "leave", "general"], ""),
+        0,
+        "",
+        "",
+    );
+    check(
+        &cli(&server, "bob", &["channel", "leave", "general"], ""),
+        5,
+        "",
+        "solec: leave #general@localhost: not found (0x02)\n",
+    );
+}
+
+#[test]
+fn pipelined_send_stores_every_line_in_order() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let mut input = String::new();
+    for i in 1..=2000 {
+        input.push_str(&format!("message {i}\n"));
+        if i % 500 == 0 {
+            input.push('\n'); // skipped
+        }
+    }
+    let started = Instant::now();
+    check(&cli(&server, "alice", &["send", "bob"], &input), 0, "", "");
+    eprintln!("2000 pipelined messages sent in {:?}", started.elapsed());
+
+    let out = cli(&server, "bob", &["history", "alice"], "");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let texts: Vec<&str> = text
+        .lines()
+        .map(|l| l.split_once(": ").unwrap().1)
+        .collect();
+    let want: Vec<String> = (1..=2000).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts, want);
+    check(&out, 0, &text, "");
+}
+
+#[test]
+fn refused_lines_are_reported_and_the_rest_sent() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let long = "x".repeat(5000); // over the default 4096-byte limit
+    let input = format!("first\n{long}\nthird\r\n");
+    check(
+        &cli(&server, "alice", &["send", "bob"], &input),
+        5,
+        "",
+        "solec: line 2: alice@localhost -> bob@localhost: too large (0x81)\n\
+         solec: 1 of 3 messages not sent\n",
+    );
+    let out = cli(&server, "bob", &["history", "alice"], "");
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    let texts: Vec<&str> = text.lines().map(|l| &l[21..]).collect();
+    assert_eq!(texts, ["alice@localhost: first", "alice@localhost: third"]);
+
+    // Lines that cannot be sent at all are usage errors, and come first here.
+    let out = run_cmd(
+        &mut as_user(&server, "carol", &["send", "bob"]),
+        b"\xff\xfe\nhello\n",
+    );
+    check(
+        &out,
+        2,
+        "",
+        "solec: line 1: carol@localhost -> bob@localhost: not UTF-8\n\
+         solec: line 2: carol@localhost -> bob@localhost: unauthorized (0x03)\n\
+         solec: 2 of 2 messages not sent\n",
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let server = server();
+    // 2: bad arguments and bad addresses, before any connection.
+    let out = cli(&server, "alice", &["send", "Bob", "hi"], "");
+    check(
+        &out,
+        2,
+        "",
+        "solec: `Bob`: user name must be 1-64 bytes of lowercase [a-z0-9._-]\n",
+    );
+    let out = run(&["send", "bob", "hi", "--user", "alice"], b"");
+    check(
+        &out,
+        2,
+        "",
+        "solec: --user `alice` needs the server part, as in alice@localhost\n",
+    );
+    let out = run(
+        &["history", "bob", "--user", "a@localhost", "--since", "soon"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = run(&["contact", "list"], b"");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let no_password = run(&["contact", "list", "--user", "alice@localhost"], b"");
+    check(
+        &no_password,
+        2,
+        "",
+        "solec: no password: use --password-stdin, --password-file or SOLEC_PASSWORD \
+         (there is no terminal to ask on)\n",
+    );
+
+    // 3: nothing listens on a port just freed.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let mut cmd = solec();
+    cmd.args([
+        "contact",
+        "list",
+        "--user",
+        "alice@localhost",
+        "--server",
+        &port,
+    ])
+    .env("SOLEC_PASSWORD", PW);
+    let out = run_cmd(&mut cmd, b"");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!("solec: cannot connect to {port}: ")),
+        "{err}"
+    );
+
+    // 4: wrong password.
+    let mut cmd = as_user(&server, "alice", &["contact", "list"]);
+    let out = run_cmd(cmd.env("SOLEC_PASSWORD", "wrong"), b"");
+    check(
+        &out,
+        4,
+        "",
+        "solec: alice@localhost: user name or password refused: client auth failed (0x01)\n",
+    );
+
+    // 5: refused, naming the error.
+    check(
+        &cli(&server, "alice", &["history", "nobody"], ""),
+        5,
+        "",
+        "solec: history nobody@localhost: not found (0x02)\n",
+    );
+}
+
+#[test]
+fn options_come_from_the_environment_and_files() {
+    let server = server();
+    let env = |cmd: &mut Command| {
+        cmd.env("SOLEC_SERVER", server.server_arg())
+            .env("SOLEC_USER", "alice@localhost");
+    };
+    let mut cmd = solec();
+    env(cmd
+        .args(["contact", "add", "bob"])
+        .env("SOLEC_PASSWORD", PW));
+    check(&run_cmd(&mut cmd, b""), 0, "", "");
+
+    // --password-file: its first line, over SOLEC_PASSWORD.
+    let file = server.dir.join("password");
+    std::fs::write(&file, format!("{PW}\nignored\n")).unwrap();
+    let mut cmd = solec();
+    env(cmd
+        .args(["contact", "list", "--password-file"])
+        .arg(&file)
+        .env("SOLEC_PASSWORD", "wrong"));
+    check(&run_cmd(&mut cmd, b""), 0, "bob@localhost\n", "");
+
+    // --password-stdin comes first of all; for `send` the rest is messages.
+    befriend(&server, "alice", "bob");
+    let mut cmd = solec();
+    env(cmd
+        .args(["send", "bob", "--password-stdin"])
+        .env("SOLEC_PASSWORD", "wrong"));
+    let out = run_cmd(&mut cmd, format!("{PW}\nfrom stdin\n").as_bytes());
+    check(&out, 0, "", "");
+    let out = cli(&server, "bob", &["history", "alice"], "");
+    assert!(
+        out.stdout.ends_with(b" alice@localhost: from stdin\n"),
+        "{out:?}"
+    );
+}
+
+/// A running `solec history --follow` with its stdout read line by line.
+struct Follower {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Follower {
+    fn start(mut cmd: Command) -> Follower {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Follower { child, lines }
+    }
+
+    #[track_caller]
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(TIMEOUT)
+            .expect("a line within TIMEOUT")
+    }
+
+    /// Waits for the exit status, killing the process after TIMEOUT.
+    fn status(mut self) -> (Option<i32>, String) {
+        let deadline = Instant::now() + TIMEOUT;
+        while self.child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("follower did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let out = self.child.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into(),
+        )
+    }
+}
+
+#[test]
+fn follow_prints_new_messages_of_the_conversation_until_sigint() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    befriend(&server, "alice", "carol");
+    let mut bob = server.login("bob", PW);
+    bob.send(&message(
+        "bob@localhost",
+        "alice@localhost",
+        1_700_000_000,
+        "old",
+    ));
+    bob.expect(&SUCCESS);
+
+    let follower = Follower::start(as_user(&server, "alice", &["history", "bob", "--follow"]));
+    assert_eq!(follower.line(), "2023-11-14T22:13:20Z bob@localhost: old");
+    // Another conversation is not printed; bob's new message is.
+    let mut carol = server.login("carol", PW);
+    carol.send(&message(
+        "carol@localhost",
+        "alice@localhost",
+        1_700_000_100,
+        "psst",
+    ));
+    carol.expect(&SUCCESS);
+    bob.send(&message(
+        "bob@localhost",
+        "alice@localhost",
+        1_700_000_200,
+        "new",
+    ));
+    bob.expect(&SUCCESS);
+    assert_eq!(follower.line(), "2023-11-14T22:16:40Z bob@localhost: new");
+    // So is what alice sends bob from elsewhere.
+    check(
+        &cli(&server, "alice", &["send", "bob", "mine"], ""),
+        0,
+        "",
+        "",
+    );
+    assert!(follower.line().ends_with(" alice@localhost: mine"));
+
+    let pid = follower.child.id() as i32;
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    assert_eq!(follower.status(), (Some(0), String::new()));
+}
+
+#[test]
+fn follow_ends_with_status_3_when_the_server_goes() {
+    let mut server = server();
+    let mut cmd = as_user(&server, "alice", &["channel", "join", "general"]);
+    check(&run_cmd(&mut cmd, b""), 0, "", "");
+    let mut bob = server.login("bob", PW);
+    bob.send(&user_mode("bob@localhost", "#general@localhost", 1));
+    bob.expect(&SUCCESS);
+    bob.send(&message(
+        "bob@localhost",
+        "#general@localhost",
+        1_700_000_000,
+        "x",
+    ));
+    bob.expect(&SUCCESS);
+
+    let cmd = as_user(
+        &server,
+        "alice",
+        &["history", "#general@localhost", "--follow", "--json"],
+    );
+    let follower = Follower::start(cmd);
+    assert!(follower.line().contains("\"message_content\":\"x\""));
+    bob.send(&message(
+        "bob@localhost",
+        "#general@localhost",
+        1_700_000_001,
+        "y",
+    ));
+    bob.expect(&SUCCESS);
+    assert!(follower.line().contains("\"message_content\":\"y\""));
+    drop(bob);
+    assert!(server.stop().success());
+    let (code, stderr) = follower.status();
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.ends_with(" closed the connection\n"), "{stderr}");
+}
+
+#[test]
+fn tls_round_trip_with_a_self_signed_certificate() {
+    let dir = TempDir::new();
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let config = dir.join("solec.ron");
+    let ron = format!(
+        "(tls: (listen: [\"127.0.0.1:0\"], cert: {:?}, key: {:?}))",
+        cert_path, key_path
+    );
+    std::fs::File::create(&config)
+        .and_then(|mut f| f.write_all(ron.as_bytes()))
+        .unwrap();
+    let server = Server::start_with(dir, &["--config", config.to_str().unwrap()]);
+    for name in ["alice", "bob"] {
+        server.add_user(name, PW);
+    }
+    befriend(&server, "alice", "bob");
+    let port = server.tls_addr.expect("a TLS listener").port();
+    let ca = cert_path.to_str().unwrap();
+
+    let tls = |name: &str, host: &str, args: &[&str]| {
+        let mut cmd = solec();
+        cmd.args(args)
+            .args(["--user", &format!("{name}@localhost")])
+            .args(["--tls", "--ca", ca, "--server", &format!("{host}:{port}")])
+            .env("SOLEC_PASSWORD", PW);
+        run_cmd(&mut cmd, b"")
+    };
+    check(
+        &tls("alice", "localhost", &["send", "bob", "over tls"]),
+        0,
+        "",
+        "",
+    );
+    let out = tls("bob", "127.0.0.1", &["history", "alice"]);
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.ends_with(" alice@localhost: over tls\n"), "{out:?}");
+    check(&out, 0, &text, "");
+
+    // Without --ca the certificate is not trusted: a connection failure.
+    let mut cmd = solec();
+    cmd.args(["contact", "list", "--tls", "--user", "alice@localhost"])
+        .args(["--server", &format!("localhost:{port}")])
+        .env("SOLEC_PASSWORD", PW);
+    let out = run_cmd(&mut cmd, b"");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.starts_with(&format!("solec: TLS with localhost:{port} failed: ")),
+        "{err}"
+    );
+}
