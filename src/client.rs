@@ -455,6 +455,11 @@ impl Client {
     /// push equal to an item was stored before the reply was read, so the
     /// item stands for it and the push is dropped: a caller that prints the
     /// history and then the pushes shows each message once.
+    ///
+    /// What remains: such a push, when the reply also holds it, is taken for
+    /// an item too, so that message is returned twice. Nothing on the wire
+    /// tells the two apart, and guessing (dropping repeats) would hide
+    /// genuinely repeated messages instead.
     pub async fn history(
         &mut self,
         conversation: &Conversation,
