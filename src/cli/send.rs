@@ -331,6 +331,8 @@ fn progress_bar(position: u64) -> ProgressBar {
     };
     bar.set_style(ProgressStyle::with_template(template).expect("valid template"));
     bar.set_position(position);
+    // Rates count from now, not from the jump to `position`.
+    bar.reset_eta();
     bar.set_draw_target(ProgressDrawTarget::stderr());
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
