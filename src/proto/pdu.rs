@@ -92,6 +92,9 @@ wire_enum! {
         TooLarge = 0x81 => "too large",
         /// Extension: the server does not implement this PDU type here.
         Unsupported = 0x82 => "unsupported",
+        /// Extension: the server failed (its store refused a read or write);
+        /// the request was not carried out and may be retried.
+        ServerError = 0x83 => "server error",
     }
 }
 

@@ -108,6 +108,8 @@ pub struct Hub {
     sessions: HashMap<ConnId, Online>,
     by_user: HashMap<String, Vec<ConnId>>,
     batch: Option<Batch>,
+    /// A write into `batch` failed, so it must be abandoned, not committed.
+    poisoned: bool,
     effects: Vec<Effect>,
 }
 
@@ -125,6 +127,7 @@ impl Hub {
             sessions: HashMap::new(),
             by_user: HashMap::new(),
             batch: None,
+            poisoned: false,
             effects: Vec::new(),
         })
     }
@@ -332,7 +335,7 @@ impl Hub {
             .history(&conversation, h.since, offset, count)
             .map_err(|e| {
                 log::error!("history read failed: {e}");
-                ErrorType::NotFound
+                ErrorType::ServerError
             })?;
         bytes.extend_from_slice(&SUCCESS);
         Ok(Out::Owned(bytes))
@@ -368,7 +371,8 @@ impl Hub {
     }
 
     /// Runs `f` on the open write transaction, opening one if needed. A
-    /// failure poisons the batch: [`Hub::flush`] then withholds its replies.
+    /// failure poisons the batch: [`Hub::flush`] then aborts it, withholds
+    /// its replies and reloads the directory from what is durable.
     fn with_batch(
         &mut self,
         f: impl FnOnce(&mut Batch) -> Result<(), StoreError>,
@@ -378,14 +382,17 @@ impl Hub {
                 Ok(b) => self.batch = Some(b),
                 Err(e) => {
                     log::error!("cannot start a write transaction: {e}");
-                    return Err(ErrorType::NotFound);
+                    self.poisoned = true;
+                    return Err(ErrorType::ServerError);
                 }
             }
         }
         let batch = self.batch.as_mut().expect("batch opened above");
         f(batch).map_err(|e| {
             log::error!("store write failed: {e}");
-            ErrorType::NotFound
+            // Memory already holds the change: the batch must not commit.
+            self.poisoned = true;
+            ErrorType::ServerError
         })
     }
 
@@ -420,7 +427,13 @@ impl Hub {
 
     /// Commits the open batch, then releases the output it held back.
     fn flush(&mut self) {
-        if let Some(batch) = self.batch.take() {
+        let batch = self.batch.take();
+        if std::mem::take(&mut self.poisoned) {
+            // Dropping the transaction aborts it.
+            drop(batch);
+            return self.abandon(StoreError::from("a write in the batch failed"));
+        }
+        if let Some(batch) = batch {
             if let Err(e) = batch.commit(self.next_seq) {
                 return self.abandon(e);
             }

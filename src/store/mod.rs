@@ -26,6 +26,12 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl From<&str> for StoreError {
+    fn from(s: &str) -> Self {
+        StoreError(s.to_owned())
+    }
+}
+
 macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
