@@ -21,7 +21,7 @@ mod docs;
 /// `packaging/`: the example config parses and matches the systemd unit.
 mod packaging;
 
-/// `README.md`: opening commands, config keys, exit codes, TLS snippet.
+/// `README.md`: opening commands, config keys, exit codes, TLS snippet; the quick start runs.
 mod readme;
 
 /// `solec send`, `history`, `contact`, `channel`: the scripted client, exit codes, TLS.
