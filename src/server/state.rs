@@ -293,6 +293,11 @@ impl Directory {
         let by_operator = self.mode(channel, requester) == Some(Mode::Operator);
         let own = user == requester;
         match mode {
+            // A join by someone already in the channel (an operator too)
+            // changes nothing: joining must never demote.
+            Mode::Member if own && matches!(current, Some(Mode::Member | Mode::Operator)) => {
+                Ok(Vec::new())
+            }
             Mode::Member if own && !by_operator => {
                 if current == Some(Mode::Banned) {
                     return Err(ErrorType::Unauthorized);
@@ -301,9 +306,6 @@ impl Directory {
                     // Joining a channel that does not exist creates it and
                     // makes the creator its operator.
                     return Ok(self.create(channel, user));
-                }
-                if current.is_some() {
-                    return Ok(Vec::new());
                 }
                 Ok(self.set(channel, user, Mode::Member))
             }
@@ -420,6 +422,16 @@ mod tests {
         d.user_mode("bob", "bob@x", "#c@x", Mode::Member).unwrap();
         assert_eq!(d.mode("c", "bob"), Some(Mode::Member));
         assert_eq!(d.members("c").count(), 2);
+        // Joining again changes nothing, for a member or an operator.
+        assert_eq!(
+            d.user_mode("bob", "bob@x", "#c@x", Mode::Member),
+            Ok(vec![])
+        );
+        assert_eq!(
+            d.user_mode("alice", "alice@x", "#c@x", Mode::Member),
+            Ok(vec![])
+        );
+        assert_eq!(d.mode("c", "alice"), Some(Mode::Operator));
     }
 
     #[test]
