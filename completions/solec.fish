@@ -34,7 +34,7 @@ complete -c solec -n "__fish_solec_needs_command" -f -a "contact" -d 'Manage you
 complete -c solec -n "__fish_solec_needs_command" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
-complete -c solec -n "__fish_solec_needs_command" -f -a "bench" -d '(in progress)'
+complete -c solec -n "__fish_solec_needs_command" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
 complete -c solec -n "__fish_solec_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand serve" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand serve" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
@@ -252,7 +252,16 @@ complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subc
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from help" -f -a "test" -d '0xFF Test'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from help" -f -a "raw" -d 'Any type code with any payload, for PDUs this tool has no shape for or deliberately malformed ones'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand bench" -l pairs -d 'Sender/receiver pairs' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l messages -d 'Messages each sender sends' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l size -d 'Bytes of message_content per message (at least 24: the stamp)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l window -d 'Requests each sender keeps unacknowledged (the server drops a session with 1024 replies queued, so at most 1000)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l rate -d 'Pace all senders together at R messages per second in total [default: as fast as possible]' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open after the load (0 skips it)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l temp-dir -d 'Directory to create the server\'s temporary data directory in; put it on the disk the real server will use, since /tmp may be in memory [default: $TMPDIR, else /tmp]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Skip the in-process relay baseline'
+complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
+complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
@@ -262,7 +271,7 @@ complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_su
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "bench" -d '(in progress)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "del" -d 'Delete a user, their contacts and channel memberships; their sessions are closed. Messages they sent stay in others\' history'

@@ -9,8 +9,11 @@
 //! - [`client`]: log in, pipeline requests, tell replies from pushes; the
 //!   `send`, `history`, `contact` and `channel` commands use it.
 //! - [`time`]: Unix seconds to RFC 3339 and back.
+//! - [`bench`](mod@bench): `solec bench`: a private server, sender/receiver load,
+//!   idle connections, /proc readings, and a bare relay as the baseline.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod proto;

@@ -26,3 +26,6 @@ mod readme;
 
 /// `solec send`, `history`, `contact`, `channel`: the scripted client, exit codes, TLS.
 mod client;
+
+/// `solec bench`: a tiny load arrives complete; no process or directory is left behind.
+mod bench;

@@ -1,0 +1,241 @@
+//! `solec bench`: load a real solec server and report what it costs.
+//!
+//! The run, in order: start a private `solec serve` ([`server`]), create
+//! its users, open idle authenticated connections and read its memory from
+//! /proc, close them; log in the sender/receiver pairs and drive the load
+//! through it ([`load`]) while reading its CPU time; stop it; then drive
+//! the same load through the in-process [`relay`] as a baseline for this
+//! machine. Figures come back as a [`report::Report`]; printing is the
+//! command's business.
+//!
+//! - [`wire`]: the bench's lean SOLEC client and the message stamp.
+//! - [`histogram`]: constant-memory latency quantiles.
+
+pub mod histogram;
+pub mod load;
+pub mod relay;
+pub mod report;
+pub mod server;
+pub mod wire;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use load::{bounded, interruptible, Spec};
+use report::{Idle, Ratio, Report, Run};
+use server::Spawned;
+use smol::LocalExecutor;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use wire::{Clock, Conn};
+
+/// The spawned server's name, the part after `@` in every bench address.
+pub const SERVER_NAME: &str = "localhost";
+
+/// Every bench user's password (the users live and die with the run).
+pub const PASSWORD: &str = "bench password";
+
+/// The one user all idle connections log in as.
+pub const IDLE_USER: &str = "idle";
+
+/// Logins in flight at once. The server checks at most 4 passwords at a
+/// time; a few more queued keeps it busy without piling up connections
+/// that wait on its handshake timeout.
+pub const LOGINS_IN_FLIGHT: usize = 16;
+
+/// Idle connections opened before memory is first read (see
+/// `measure_idle`); runs of fewer than four times this skip the warm-up.
+pub const IDLE_WARMUP: usize = 2 * LOGINS_IN_FLIGHT;
+
+/// Descriptors the bench needs beyond its connections (store, pipes, tty).
+const SPARE_FDS: u64 = 64;
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub load: Spec,
+    /// Idle connections to open after the load; 0 skips the phase.
+    pub idle: usize,
+    /// Run the relay baseline.
+    pub baseline: bool,
+    /// Where the server's temporary data directory is created.
+    pub temp_parent: PathBuf,
+    /// Draw progress bars (on a terminal).
+    pub progress: bool,
+    /// Set on SIGINT or SIGTERM: the run stops and cleans up.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Runs the whole bench.
+pub fn run(config: &Config) -> Result<Report, String> {
+    raise_fd_limit(config)?;
+    let clock = Clock::start();
+    let ex = LocalExecutor::new();
+    let server = Spawned::start(&config.temp_parent)?;
+    let with_log = |e: String| match server.log_tail() {
+        tail if tail.contains(" WARN ") || tail.contains(" ERROR ") => {
+            format!("{e}\nserver log:\n{tail}")
+        }
+        _ => e,
+    };
+    let (solec, idle) = measure_server(&ex, &server, config, clock).map_err(with_log)?;
+    let server_warnings = server.warnings.lock().expect("log lock").clone();
+    server.stop()?;
+    let baseline = match config.baseline {
+        true => Some(measure_baseline(&ex, config, clock)?),
+        false => None,
+    };
+    let ratio = baseline.as_ref().map(|b| Ratio::new(&solec, b));
+    let spec = &config.load;
+    Ok(Report {
+        pairs: spec.pairs,
+        messages: spec.messages,
+        size: spec.size,
+        window: spec.window,
+        rate: spec.rate,
+        solec,
+        idle,
+        baseline,
+        ratio,
+        server_warnings,
+    })
+}
+
+/// The load and idle phases against the spawned server.
+fn measure_server(
+    ex: &LocalExecutor<'_>,
+    server: &Spawned,
+    config: &Config,
+    clock: Clock,
+) -> Result<(Run, Option<Idle>), String> {
+    let hash = crate::server::passwords::hash(PASSWORD)?;
+    let mut users = vec![IDLE_USER.to_owned()];
+    for i in 0..config.load.pairs {
+        users.extend([load::sender_name(i), load::receiver_name(i)]);
+    }
+    server.add_users(&users, &hash)?;
+    // Idle first: after the load, new connections would reuse the heap its
+    // queues and buffers freed, and look cheaper than they are.
+    let idle = match config.idle {
+        0 => None,
+        _ => Some(measure_idle(ex, server, config)?),
+    };
+    let run = measure_load(ex, server.addr, config, clock, Some(server))?;
+    Ok((run, idle))
+}
+
+fn measure_baseline(ex: &LocalExecutor<'_>, config: &Config, clock: Clock) -> Result<Run, String> {
+    let relay = relay::Relay::start()?;
+    let run = measure_load(ex, relay.addr, config, clock, None);
+    drop(relay);
+    run
+}
+
+/// Logs in the pairs, then drives the load; with a `server`, its CPU time
+/// over the load alone (logins excluded) is part of the result.
+fn measure_load(
+    ex: &LocalExecutor<'_>,
+    addr: std::net::SocketAddr,
+    config: &Config,
+    clock: Clock,
+    server: Option<&Spawned>,
+) -> Result<Run, String> {
+    let spec = config.load;
+    let stop = &config.stop;
+    let bar = progress(config, spec.pairs as u64, "login pairs");
+    let setup = load::connect_pairs(ex, addr, &spec, &bar);
+    let pairs = smol::block_on(ex.run(interruptible(setup, stop)))?;
+    bar.finish_and_clear();
+    let cpu_before = server.map(Spawned::cpu_us).transpose()?;
+    let bar = progress(config, spec.pairs as u64 * spec.messages, "messages");
+    let driving = load::drive(ex, pairs, spec, clock, stop, &bar);
+    let (outcome, conns) = smol::block_on(ex.run(driving))?;
+    let cpu = match (server, cpu_before) {
+        (Some(s), Some(before)) => Some(s.cpu_us()?.saturating_sub(before)),
+        _ => None,
+    };
+    bar.finish_and_clear();
+    drop(conns);
+    Ok(Run::new(&spec, &outcome, cpu))
+}
+
+/// Opens `config.idle` authenticated connections and reads how much the
+/// server's resident memory grew per connection. The first
+/// [`IDLE_WARMUP`] are not counted: they pay one-time costs (the password
+/// checking threads, table growth) that the next thousand do not.
+fn measure_idle(ex: &LocalExecutor<'_>, server: &Spawned, config: &Config) -> Result<Idle, String> {
+    let n = config.idle;
+    let warmup = if n >= 4 * IDLE_WARMUP { IDLE_WARMUP } else { 0 };
+    let bar = progress(config, n as u64, "idle logins");
+    let first = open_idle(ex, server, config, warmup, &bar)?;
+    let before = server.rss_kib()?;
+    let rest = open_idle(ex, server, config, n - warmup, &bar)?;
+    let after = server.rss_kib()?;
+    bar.finish_and_clear();
+    drop((first, rest));
+    Ok(Idle {
+        connections: n,
+        warmup,
+        rss_before_kib: before,
+        rss_after_kib: after,
+        kib_per_connection: (after as f64 - before as f64) / (n - warmup) as f64,
+    })
+}
+
+fn open_idle(
+    ex: &LocalExecutor<'_>,
+    server: &Spawned,
+    config: &Config,
+    n: usize,
+    bar: &ProgressBar,
+) -> Result<Vec<Conn>, String> {
+    let addr = server.addr;
+    let logins = bounded(ex, n, LOGINS_IN_FLIGHT, bar, |_| {
+        Conn::login(addr, IDLE_USER, PASSWORD)
+    });
+    smol::block_on(ex.run(interruptible(logins, &config.stop)))
+}
+
+/// A progress bar on stderr when `config.progress`, else a hidden one.
+fn progress(config: &Config, len: u64, what: &str) -> ProgressBar {
+    if !config.progress {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} {per_sec}")
+        .expect("constant template")
+        .progress_chars("=> ");
+    ProgressBar::new(len)
+        .with_style(style)
+        .with_message(what.to_owned())
+}
+
+/// Raises the soft descriptor limit to what the run needs (the server
+/// inherits it), or says how far `ulimit -n` must go.
+fn raise_fd_limit(config: &Config) -> Result<(), String> {
+    let pairs = config.load.pairs as u64;
+    // The baseline relay runs in-process: both ends of every pair's sockets.
+    let need = (config.idle as u64 + 2 * pairs).max(4 * pairs) + SPARE_FDS;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write `lim`.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Err("cannot read the open-files limit".into());
+        }
+        if lim.rlim_cur >= need {
+            return Ok(());
+        }
+        if lim.rlim_max >= need {
+            lim.rlim_cur = need;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0 {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "this run needs {need} open files but the limit is {} (hard {}); \
+         lower --idle or --pairs, or raise `ulimit -n`",
+        lim.rlim_cur, lim.rlim_max
+    ))
+}

@@ -1,0 +1,161 @@
+//! `solec bench`: a tiny load delivers every message exactly once, through
+//! the real server and the baseline relay, and the bench leaves no server
+//! process and no data directory behind, even when interrupted. No timing
+//! is asserted: the figures depend on the machine.
+
+use crate::util::{run, solec, TempDir, TIMEOUT};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+/// 2 pairs x 50 messages, 10 idle connections, in `temp`.
+fn tiny(temp: &TempDir, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "bench",
+        "--pairs",
+        "2",
+        "--messages",
+        "50",
+        "--idle",
+        "10",
+        "--temp-dir",
+    ];
+    args.push(temp.path().to_str().unwrap());
+    args.extend(extra);
+    run(&args, b"")
+}
+
+/// The report line starting with `key: `.
+fn line<'a>(stdout: &'a str, key: &str) -> &'a str {
+    let prefix = format!("{key}: ");
+    stdout
+        .lines()
+        .find(|l| l.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no `{key}:` line in\n{stdout}"))
+}
+
+/// Nothing left in the temp parent and no process still naming it.
+fn assert_clean(temp: &TempDir) {
+    let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let needle = temp.path().to_str().unwrap().as_bytes();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let hit = cmdline.windows(needle.len()).any(|w| w == needle);
+        assert!(!hit, "process {:?} still runs on it", entry.file_name());
+    }
+}
+
+#[test]
+fn a_tiny_load_arrives_complete() {
+    let temp = TempDir::new();
+    let out = tiny(&temp, &[]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    for key in ["solec", "baseline"] {
+        let delivered = line(&stdout, key);
+        assert!(
+            delivered.starts_with(&format!("{key}: 100 delivered in ")),
+            "{delivered}"
+        );
+        assert_eq!(
+            line(&stdout, &format!("{key} missing")),
+            format!("{key} missing: 0")
+        );
+        assert_eq!(
+            line(&stdout, &format!("{key} duplicates")),
+            format!("{key} duplicates: 0")
+        );
+    }
+    let load = line(&stdout, "load");
+    assert_eq!(
+        load,
+        "load: 2 pairs x 50 messages x 64 bytes, window 64, unpaced"
+    );
+    assert!(line(&stdout, "idle").starts_with("idle: 10 authenticated connections, "));
+    assert!(line(&stdout, "server cpu").ends_with(" µs per delivered message"));
+    assert!(line(&stdout, "solec/baseline").contains(" x throughput, "));
+    assert_clean(&temp);
+}
+
+#[test]
+fn json_report_paced() {
+    let temp = TempDir::new();
+    let out = tiny(
+        &temp,
+        &["--json", "--rate", "500", "--size", "24", "--no-baseline"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(report["rate"], 500);
+    assert_eq!(report["size"], 24);
+    assert_eq!(report["solec"]["delivered"], 100);
+    assert_eq!(report["solec"]["missing"], 0);
+    assert_eq!(report["solec"]["duplicates"], 0);
+    assert_eq!(report["solec"]["stalled"], false);
+    assert!(report["solec"]["server_cpu_us_per_message"].is_number());
+    assert_eq!(report["idle"]["connections"], 10);
+    assert!(report["baseline"].is_null(), "{report}");
+    assert_clean(&temp);
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for flags in [["--size", "23"], ["--pairs", "0"], ["--window", "1001"]] {
+        let out = run(&[&["bench"][..], &flags].concat(), b"");
+        assert_eq!(out.status.code(), Some(2), "{flags:?}: {out:?}");
+    }
+}
+
+#[test]
+fn interrupted_it_stops_the_server_and_cleans_up() {
+    let temp = TempDir::new();
+    let mut child = solec()
+        .args([
+            "bench",
+            "--pairs",
+            "2",
+            "--messages",
+            "100000",
+            "--rate",
+            "10",
+        ])
+        .args(["--idle", "0", "--temp-dir"])
+        .arg(temp.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for_entry(temp.path(), &mut child);
+    // Give it time to reach the load phase, then interrupt.
+    std::thread::sleep(Duration::from_millis(500));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + TIMEOUT * 2;
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bench ignored SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "solec: interrupted\n");
+    assert_clean(&temp);
+}
+
+/// Waits until the bench has created its data directory under `parent`.
+fn wait_for_entry(parent: &Path, child: &mut std::process::Child) {
+    let deadline = Instant::now() + TIMEOUT;
+    while std::fs::read_dir(parent).unwrap().next().is_none() {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            panic!("bench did not create its data directory");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
