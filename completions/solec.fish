@@ -24,7 +24,7 @@ function __fish_solec_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c solec -n "__fish_solec_needs_command" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_needs_command" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_needs_command" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_needs_command" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'

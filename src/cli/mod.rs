@@ -23,7 +23,12 @@ pub mod user;
 
 /// solec: a federated, low-bandwidth chat system speaking SOLEC.
 #[derive(Debug, Parser)]
-#[command(name = "solec", version, propagate_version = true)]
+#[command(
+    name = "solec",
+    version,
+    propagate_version = true,
+    after_long_help = EXIT_CODES
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -56,6 +61,16 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Bench(args) => bench::run(args),
     }
 }
+
+/// The exit code table shown by `solec --help` and in `solec(1)`.
+const EXIT_CODES: &str = "\
+Exit status:
+  0  success
+  1  another failure (malformed input to decode, an IO error)
+  2  bad command line or bad input value
+  3  the server could not be reached, or the connection broke
+  4  the server refused the user name or password (Error 0x01)
+  5  the server refused a request (not found, unauthorized, too large, ...)";
 
 /// Exit codes, documented in `solec(1)` and relied on by scripts.
 pub mod exit {
@@ -107,5 +122,28 @@ impl From<std::io::Error> for Failure {
             std::io::ErrorKind::BrokenPipe => Failure::silent(exit::OK),
             _ => Failure::new(exit::FAILURE, e.to_string()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_lists_every_exit_code() {
+        let listed: Vec<u8> = EXIT_CODES
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().next().unwrap().parse().unwrap())
+            .collect();
+        let codes = [
+            exit::OK,
+            exit::FAILURE,
+            exit::USAGE,
+            exit::CONNECT,
+            exit::AUTH,
+            exit::REFUSED,
+        ];
+        assert_eq!(listed, codes);
     }
 }
