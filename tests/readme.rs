@@ -26,7 +26,10 @@ fn opens_with_the_run_and_test_commands() {
     assert!(README.starts_with("# solec\n\n```sh\n"));
     assert_eq!(
         opening_commands(),
-        ["cargo run --release -- serve", "cargo test --all-targets --no-fail-fast"]
+        [
+            "cargo run --release -- serve",
+            "cargo test --all-targets --no-fail-fast"
+        ]
     );
 }
 
