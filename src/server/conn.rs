@@ -62,7 +62,7 @@ pub trait Inbound: AsyncRead + Unpin {
 /// Serves one connection until it closes.
 pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(reader: R, writer: W, shared: &Shared) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
-    let (tx, rx) = smol::channel::unbounded();
+    let (tx, rx) = super::outbox::new();
     let reading = async {
         read_loop(id, reader, tx, shared).await;
         // Let the writer drain what the hub still queues, then end it.
@@ -72,14 +72,15 @@ pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(reader: R, writer: W, shar
     let _ = shared.hub.send(Event::Detach { conn: id }).await;
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(rx: smol::channel::Receiver<Out>, mut w: W) {
-    while let Ok(first) = rx.recv().await {
+async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W) {
+    while let Some(first) = rx.recv().await {
         let mut buf = Vec::new();
         let mut next = Some(first);
         let mut close = false;
         while let Some(out) = next.take() {
             match out {
                 Out::Shared(bytes) => buf.extend_from_slice(&bytes),
+                Out::Static(bytes) => buf.extend_from_slice(bytes),
                 Out::Owned(bytes) if buf.is_empty() => buf = bytes,
                 Out::Owned(bytes) => buf.extend_from_slice(&bytes),
                 Out::Close => {
@@ -88,7 +89,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: smol::channel::Receiver<Out>, mut
                 }
             }
             if buf.len() < WRITE_BATCH {
-                next = rx.try_recv().ok();
+                next = rx.try_recv();
             }
         }
         if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {

@@ -31,13 +31,15 @@ pub enum Out {
     Shared(Arc<[u8]>),
     /// Bytes for this session alone (replies).
     Owned(Vec<u8>),
+    /// A constant reply (Success).
+    Static(&'static [u8]),
     /// Close the connection once everything before this is written.
     Close,
 }
 
-/// A connection's outbound queue. Unbounded as a channel, but the hub drops
-/// a session whose queue passes `max_outbound_queue`.
-pub type Outbox = smol::channel::Sender<Out>;
+/// A connection's outbound queue. The hub drops a session whose queue of
+/// pushes passes `max_outbound_queue`.
+pub use super::outbox::Outbox;
 
 /// An admin command from the local socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +87,8 @@ fn error_pdu(e: ErrorType) -> Vec<u8> {
 }
 
 struct Online {
-    user: String,
+    /// Shared so each request can hold the name without copying it.
+    user: Arc<str>,
     address: String,
     out: Outbox,
 }
@@ -199,7 +202,8 @@ impl Hub {
         let address = user_address(&user, self.dir.server_name());
         self.by_user.entry(user.clone()).or_default().push(conn);
         self.effects
-            .push(Effect::Send(out.clone(), Out::Owned(SUCCESS.to_vec())));
+            .push(Effect::Send(out.clone(), Out::Static(&SUCCESS)));
+        let user = Arc::from(user);
         self.sessions.insert(conn, Online { user, address, out });
     }
 
@@ -207,10 +211,10 @@ impl Hub {
         let Some(s) = self.sessions.remove(&conn) else {
             return;
         };
-        if let Some(conns) = self.by_user.get_mut(&s.user) {
+        if let Some(conns) = self.by_user.get_mut(&*s.user) {
             conns.retain(|&c| c != conn);
             if conns.is_empty() {
-                self.by_user.remove(&s.user);
+                self.by_user.remove(&*s.user);
             }
         }
     }
@@ -268,19 +272,19 @@ impl Hub {
                     self.dir
                         .user_mode(&user, u.user_address, u.channel_address, u.mode)?;
                 self.persist(&changes);
-                Ok(Out::Owned(SUCCESS.to_vec()))
+                Ok(Out::Static(&SUCCESS))
             }
             Pdu::History(h) => self.history(&user, h),
             Pdu::ContactAdd(c) => {
                 if let Some(change) = self.dir.contact_add(&user, c.address)? {
                     self.persist(&[change]);
                 }
-                Ok(Out::Owned(SUCCESS.to_vec()))
+                Ok(Out::Static(&SUCCESS))
             }
             Pdu::ContactRemove(c) => {
                 let change = self.dir.contact_remove(&user, c.address)?;
                 self.persist(&[change]);
-                Ok(Out::Owned(SUCCESS.to_vec()))
+                Ok(Out::Static(&SUCCESS))
             }
             Pdu::ContactList => Ok(self.contact_list(&user)),
             _ => Err(ErrorType::Unsupported),
@@ -297,9 +301,13 @@ impl Hub {
         }
         let target = self.dir.route(user, m.target_address)?;
         let seq = self.next_seq;
-        self.with_batch(|b| b.append(&target.conversation(user), seq, frame))?;
-        self.next_seq += 1;
         let shared: Arc<[u8]> = Arc::from(frame);
+        let pdu = shared.clone();
+        self.with_batch(|b| {
+            b.append(target.conversation(user), seq, pdu);
+            Ok(())
+        })?;
+        self.next_seq += 1;
         let recipients: Vec<ConnId> = match &target {
             Target::User(to) => self.conns_of(to).chain(self.conns_of(user)).collect(),
             Target::Channel(ch) => self
@@ -311,7 +319,7 @@ impl Hub {
         for c in recipients.into_iter().filter(|&c| c != conn) {
             self.reply(c, Out::Shared(shared.clone()));
         }
-        Ok(Out::Owned(SUCCESS.to_vec()))
+        Ok(Out::Static(&SUCCESS))
     }
 
     fn conns_of<'a>(&'a self, user: &str) -> impl Iterator<Item = ConnId> + 'a {

@@ -9,6 +9,7 @@ pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod hub;
+mod outbox;
 pub mod passwords;
 pub mod session;
 pub mod state;

@@ -13,6 +13,7 @@ use schema::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 /// A store failure: ends one request or one admin command, never the server.
 #[derive(Debug)]
@@ -126,6 +127,7 @@ impl Store {
     pub fn batch(&self) -> Result<Batch, StoreError> {
         Ok(Batch {
             txn: self.db.begin_write()?,
+            appends: Vec::new(),
         })
     }
 
@@ -170,6 +172,8 @@ fn send_time(pdu: &[u8]) -> Option<u64> {
 /// Changes that commit together, or not at all.
 pub struct Batch {
     txn: WriteTransaction,
+    /// Messages to insert at commit: (conversation, sequence, PDU).
+    appends: Vec<(String, u64, Arc<[u8]>)>,
 }
 
 impl Batch {
@@ -216,17 +220,20 @@ impl Batch {
         Ok(())
     }
 
-    /// Appends a Message PDU to a conversation; `next_seq` is the counter
-    /// after it, saved with the batch.
-    pub fn append(&mut self, conversation: &str, seq: u64, pdu: &[u8]) -> Result<(), StoreError> {
-        self.txn
-            .open_table(MESSAGES)?
-            .insert((conversation, seq), pdu)?;
-        Ok(())
+    /// Appends a Message PDU to a conversation. Appends are written at
+    /// commit, with the table opened once for the whole batch.
+    pub fn append(&mut self, conversation: String, seq: u64, pdu: Arc<[u8]>) {
+        self.appends.push((conversation, seq, pdu));
     }
 
     /// Commits, saving the message counter.
     pub fn commit(self, next_seq: u64) -> Result<(), StoreError> {
+        {
+            let mut messages = self.txn.open_table(MESSAGES)?;
+            for (conversation, seq, pdu) in &self.appends {
+                messages.insert((conversation.as_str(), *seq), &pdu[..])?;
+            }
+        }
         self.txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
         self.txn.commit()?;
         Ok(())
@@ -260,7 +267,7 @@ mod tests {
             b.add_contact("alice", "bob").unwrap();
             b.create_channel("c", 0).unwrap();
             b.set_mode("c", "alice", Mode::Operator).unwrap();
-            b.append("#c", 0, &message("one", 5)).unwrap();
+            b.append("#c".into(), 0, message("one", 5).into());
             b.commit(1).unwrap();
         }
         let store = Store::open(&path).unwrap();
@@ -278,10 +285,9 @@ mod tests {
         let store = Store::open(&dir.path().join("s.redb")).unwrap();
         let mut b = store.batch().unwrap();
         for (seq, time) in [(0, 30), (1, 10), (2, 20), (3, 40)] {
-            b.append("#c", seq, &message(&seq.to_string(), time))
-                .unwrap();
+            b.append("#c".into(), seq, message(&seq.to_string(), time).into());
         }
-        b.append("#d", 4, &message("other", 50)).unwrap();
+        b.append("#d".into(), 4, message("other", 50).into());
         b.commit(5).unwrap();
         let want = |seqs: &[(u64, u64)]| -> Vec<u8> {
             seqs.iter()

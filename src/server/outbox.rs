@@ -1,0 +1,211 @@
+//! A connection's outbound queue: many senders (the hub, the connection's
+//! own reader), one receiver (its writer).
+//!
+//! It exists instead of an async channel because idle connections are the
+//! server's main memory cost: a general channel keeps over a kilobyte per
+//! connection (its state and a block of slots that stays allocated), while
+//! this holds a mutex, a `VecDeque` that is freed whenever it empties, and
+//! one waker. Its locking rule: the mutex guards only pushes, pops and the
+//! waker swap, never an `.await` or IO.
+
+use super::hub::Out;
+use std::collections::VecDeque;
+use std::future::poll_fn;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Poll, Waker};
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Out>,
+    waker: Option<Waker>,
+    closed: bool,
+    senders: usize,
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding this lock cannot leave the queue invalid.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The sending side; cloning adds a sender.
+pub struct Outbox(Arc<Shared>);
+
+/// The receiving side, owned by the connection's writer.
+pub struct Inbox(Arc<Shared>);
+
+/// A new queue.
+pub fn new() -> (Outbox, Inbox) {
+    let shared = Arc::new(Shared::default());
+    shared.lock().senders = 1;
+    (Outbox(shared.clone()), Inbox(shared))
+}
+
+impl Outbox {
+    /// Queues `out`; gives it back if the queue is closed.
+    pub fn try_send(&self, out: Out) -> Result<(), Out> {
+        let mut s = self.0.lock();
+        if s.closed {
+            return Err(out);
+        }
+        s.queue.push_back(out);
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Items waiting to be written.
+    pub fn len(&self) -> usize {
+        self.0.lock().queue.len()
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Refuses further items; the writer drains what is queued, then ends.
+    /// True if this call closed it.
+    pub fn close(&self) -> bool {
+        let mut s = self.0.lock();
+        let was_open = !std::mem::replace(&mut s.closed, true);
+        let waker = s.waker.take();
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+        was_open
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.0.lock().closed
+    }
+}
+
+impl Clone for Outbox {
+    fn clone(&self) -> Self {
+        self.0.lock().senders += 1;
+        Outbox(self.0.clone())
+    }
+}
+
+impl Drop for Outbox {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.senders -= 1;
+        let waker = if s.senders == 0 { s.waker.take() } else { None };
+        drop(s);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl Inbox {
+    /// The next item, waiting for one; `None` once the queue is empty and
+    /// closed or without senders.
+    pub async fn recv(&self) -> Option<Out> {
+        poll_fn(|cx| {
+            let mut s = self.0.lock();
+            if let Some(out) = s.pop() {
+                return Poll::Ready(Some(out));
+            }
+            if s.closed || s.senders == 0 {
+                return Poll::Ready(None);
+            }
+            s.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
+    }
+
+    /// The next item if one is waiting.
+    pub fn try_recv(&self) -> Option<Out> {
+        self.0.lock().pop()
+    }
+}
+
+impl State {
+    fn pop(&mut self) -> Option<Out> {
+        let out = self.queue.pop_front();
+        if self.queue.is_empty() && self.queue.capacity() > 0 {
+            // Idle connections keep no queue memory.
+            self.queue = VecDeque::new();
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(b: u8) -> Out {
+        Out::Owned(vec![b])
+    }
+
+    fn first(out: Option<Out>) -> Option<u8> {
+        match out {
+            Some(Out::Owned(v)) => Some(v[0]),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn items_come_out_in_order_and_end_with_the_senders() {
+        let (tx, rx) = new();
+        let tx2 = tx.clone();
+        tx.try_send(bytes(1)).unwrap();
+        tx2.try_send(bytes(2)).unwrap();
+        assert_eq!(tx.len(), 2);
+        assert_eq!(first(smol::block_on(rx.recv())), Some(1));
+        assert_eq!(first(rx.try_recv()), Some(2));
+        assert!(rx.try_recv().is_none());
+        drop(tx);
+        tx2.try_send(bytes(3)).unwrap();
+        drop(tx2);
+        assert_eq!(first(smol::block_on(rx.recv())), Some(3));
+        assert!(smol::block_on(rx.recv()).is_none());
+    }
+
+    #[test]
+    fn close_drains_then_ends_and_refuses_more() {
+        let (tx, rx) = new();
+        tx.try_send(bytes(1)).unwrap();
+        assert!(tx.close());
+        assert!(!tx.close());
+        assert!(tx.try_send(bytes(2)).is_err());
+        assert_eq!(first(smol::block_on(rx.recv())), Some(1));
+        assert!(smol::block_on(rx.recv()).is_none());
+    }
+
+    #[test]
+    fn a_waiting_receiver_wakes() {
+        let (tx, rx) = new();
+        let sender = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            tx.try_send(bytes(7)).unwrap();
+        });
+        assert_eq!(first(smol::block_on(rx.recv())), Some(7));
+        sender.join().unwrap();
+    }
+
+    #[test]
+    fn an_empty_queue_holds_no_memory() {
+        let (tx, rx) = new();
+        for i in 0..100 {
+            tx.try_send(bytes(i)).unwrap();
+        }
+        while rx.try_recv().is_some() {}
+        assert_eq!(rx.0.lock().queue.capacity(), 0);
+    }
+}
