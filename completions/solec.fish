@@ -255,7 +255,7 @@ complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subc
 complete -c solec -n "__fish_solec_using_subcommand bench" -l pairs -d 'Sender/receiver pairs' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l messages -d 'Messages each sender sends' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l size -d 'Bytes of message_content per message (at least 24: the stamp)' -r
-complete -c solec -n "__fish_solec_using_subcommand bench" -l window -d 'Requests each sender keeps unacknowledged (the server drops a session with 1024 replies queued, so at most 1000)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l window -d 'Requests each sender keeps unacknowledged (at most 1000: past the server\'s max_outbound_queue of 1024 it stops reading the sender)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l rate -d 'Pace all senders together at R messages per second in total [default: as fast as possible]' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open after the load (0 skips it)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l temp-dir -d 'Directory to create the server\'s temporary data directory in; put it on the disk the real server will use, since /tmp may be in memory [default: $TMPDIR, else /tmp]' -r -F

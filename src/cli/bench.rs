@@ -44,8 +44,8 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(STAMP_LEN as i64..=4096))]
     pub size: u32,
 
-    /// Requests each sender keeps unacknowledged (the server drops a
-    /// session with 1024 replies queued, so at most 1000)
+    /// Requests each sender keeps unacknowledged (at most 1000: past the
+    /// server's max_outbound_queue of 1024 it stops reading the sender)
     #[arg(long, value_name = "N", default_value_t = 64,
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub window: u32,
