@@ -81,6 +81,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W) {
             match out {
                 Out::Shared(bytes) => buf.extend_from_slice(&bytes),
                 Out::Static(bytes) => buf.extend_from_slice(bytes),
+                Out::Deferred(reply) => buf.extend_from_slice(&reply.await),
                 Out::Owned(bytes) if buf.is_empty() => buf = bytes,
                 Out::Owned(bytes) => buf.extend_from_slice(&bytes),
                 Out::Close => {

@@ -9,7 +9,7 @@
 //! means no locks and a single order of events that history reproduces.
 
 use super::config::Limits;
-use super::state::{direct_key, user_address, Change, Directory, Target};
+use super::state::{user_address, Change, Directory, Target};
 use crate::proto::{self, Deframer, ErrorType, Pdu};
 use crate::store::{Batch, Store, StoreError};
 use std::collections::HashMap;
@@ -24,8 +24,24 @@ pub const EVENT_QUEUE: usize = 4096;
 /// Identifies one connection for the lifetime of the server.
 pub type ConnId = u64;
 
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Shared(b) => f.debug_tuple("Shared").field(&b.len()).finish(),
+            Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
+            Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
+            Out::Deferred(_) => f.write_str("Deferred"),
+            Out::Close => f.write_str("Close"),
+        }
+    }
+}
+
+/// History scans running at once, each on a blocking thread; more queue.
+pub const MAX_HISTORY_READS: usize = 4;
+
+static HISTORY_READS: smol::lock::Semaphore = smol::lock::Semaphore::new(MAX_HISTORY_READS);
+
 /// One item on a connection's way out.
-#[derive(Debug, Clone)]
 pub enum Out {
     /// Bytes shared between sessions (a pushed Message).
     Shared(Arc<[u8]>),
@@ -33,6 +49,8 @@ pub enum Out {
     Owned(Vec<u8>),
     /// A constant reply (Success).
     Static(&'static [u8]),
+    /// A reply computed when the writer reaches it (a History scan).
+    Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>),
     /// Close the connection once everything before this is written.
     Close,
 }
@@ -330,23 +348,34 @@ impl Hub {
         let (Ok(count), Ok(offset)) = (u64::try_from(h.count), u64::try_from(h.offset)) else {
             return Err(ErrorType::BadRequest);
         };
-        let target = self.dir.history_target(user, h.channel_address)?;
-        let conversation = match &target {
-            Target::User(other) => direct_key(user, other),
-            Target::Channel(_) => target.conversation(user),
-        };
-        // The read must see every message acknowledged before it.
+        let conversation = self
+            .dir
+            .history_target(user, h.channel_address)?
+            .conversation(user);
+        // The snapshot must hold every message acknowledged before this
+        // request, so commit first; it is taken here, in request order.
         self.flush();
-        let count = count.min(self.limits.max_history_count);
-        let mut bytes = self
-            .store
-            .history(&conversation, h.since, offset, count)
-            .map_err(|e| {
-                log::error!("history read failed: {e}");
-                ErrorType::ServerError
-            })?;
-        bytes.extend_from_slice(&SUCCESS);
-        Ok(Out::Owned(bytes))
+        let reader = self.store.reader().map_err(|e| {
+            log::error!("cannot start a read transaction: {e}");
+            ErrorType::ServerError
+        })?;
+        let (since, count) = (h.since, count.min(self.limits.max_history_count));
+        // The scan runs when the connection's writer reaches it, off this
+        // thread, so a long conversation never stalls other sessions.
+        Ok(Out::Deferred(Box::pin(async move {
+            let _permit = HISTORY_READS.acquire().await;
+            let read = smol::unblock(move || reader.history(&conversation, since, offset, count));
+            match read.await {
+                Ok(mut bytes) => {
+                    bytes.extend_from_slice(&SUCCESS);
+                    bytes
+                }
+                Err(e) => {
+                    log::error!("history read failed: {e}");
+                    error_pdu(ErrorType::ServerError)
+                }
+            }
+        })))
     }
 
     fn contact_list(&self, user: &str) -> Out {

@@ -131,8 +131,15 @@ impl Store {
         })
     }
 
-    /// The Message PDUs of one conversation with `send_time >= since`, in
-    /// receive order, skipping `offset` and at most `count`, concatenated.
+    /// A consistent view of everything committed so far, to read from on
+    /// any thread while writers go on.
+    pub fn reader(&self) -> Result<Reader, StoreError> {
+        Ok(Reader {
+            txn: self.db.begin_read()?,
+        })
+    }
+
+    /// See [`Reader::history`].
     pub fn history(
         &self,
         conversation: &str,
@@ -140,19 +147,7 @@ impl Store {
         offset: u64,
         count: u64,
     ) -> Result<Vec<u8>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(MESSAGES)?;
-        let mut out = Vec::new();
-        let matching = table
-            .range((conversation, 0)..=(conversation, u64::MAX))?
-            .filter_map(|row| row.ok())
-            .filter(|(_, v)| send_time(v.value()).is_some_and(|t| t >= since));
-        let take = usize::try_from(count).unwrap_or(usize::MAX);
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (_, v) in matching.skip(skip).take(take) {
-            out.extend_from_slice(v.value());
-        }
-        Ok(out)
+        self.reader()?.history(conversation, since, offset, count)
     }
 
     /// Number of stored messages (for tests and `user list` summaries).
@@ -166,6 +161,36 @@ fn send_time(pdu: &[u8]) -> Option<u64> {
     match Deframer::default().decode(pdu) {
         Ok(Some((Pdu::Message(m), _))) => Some(m.send_time),
         _ => None,
+    }
+}
+
+/// A read-only snapshot of the store.
+pub struct Reader {
+    txn: redb::ReadTransaction,
+}
+
+impl Reader {
+    /// The Message PDUs of one conversation with `send_time >= since`, in
+    /// receive order, skipping `offset` and at most `count`, concatenated.
+    pub fn history(
+        &self,
+        conversation: &str,
+        since: u64,
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let table = self.txn.open_table(MESSAGES)?;
+        let mut out = Vec::new();
+        let matching = table
+            .range((conversation, 0)..=(conversation, u64::MAX))?
+            .filter_map(|row| row.ok())
+            .filter(|(_, v)| send_time(v.value()).is_some_and(|t| t >= since));
+        let take = usize::try_from(count).unwrap_or(usize::MAX);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        for (_, v) in matching.skip(skip).take(take) {
+            out.extend_from_slice(v.value());
+        }
+        Ok(out)
     }
 }
 
