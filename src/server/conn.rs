@@ -113,7 +113,7 @@ async fn read_loop<R: Inbound>(id: ConnId, mut reader: R, out: Outbox, shared: &
 }
 
 fn refuse(out: &Outbox, e: ErrorType) {
-    let _ = out.try_send(Out::Owned(vec![crate::proto::code::ERROR, 0, 1, e.into()]));
+    let _ = out.try_send(Out::Owned(super::hub::error_pdu(e)));
     let _ = out.try_send(Out::Close);
 }
 

@@ -24,18 +24,6 @@ pub const EVENT_QUEUE: usize = 4096;
 /// Identifies one connection for the lifetime of the server.
 pub type ConnId = u64;
 
-impl std::fmt::Debug for Out {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Out::Shared(b) => f.debug_tuple("Shared").field(&b.len()).finish(),
-            Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
-            Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
-            Out::Deferred(_) => f.write_str("Deferred"),
-            Out::Close => f.write_str("Close"),
-        }
-    }
-}
-
 /// History scans running at once, each on a blocking thread; more queue.
 pub const MAX_HISTORY_READS: usize = 4;
 
@@ -53,6 +41,18 @@ pub enum Out {
     Deferred(std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>),
     /// Close the connection once everything before this is written.
     Close,
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Shared(b) => f.debug_tuple("Shared").field(&b.len()).finish(),
+            Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
+            Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
+            Out::Deferred(_) => f.write_str("Deferred"),
+            Out::Close => f.write_str("Close"),
+        }
+    }
 }
 
 /// A connection's outbound queue. The hub drops a session whose queue of
@@ -100,7 +100,8 @@ pub enum Event {
 
 const SUCCESS: [u8; 3] = [proto::code::SUCCESS, 0, 0];
 
-fn error_pdu(e: ErrorType) -> Vec<u8> {
+/// An Error PDU of type `e`.
+pub(super) fn error_pdu(e: ErrorType) -> Vec<u8> {
     vec![proto::code::ERROR, 0, 1, e.into()]
 }
 
