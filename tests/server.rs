@@ -681,3 +681,23 @@ fn a_session_that_does_not_read_is_dropped() {
     a2.send(&history("bob@localhost", 0, 500, n as i64 - 1));
     a2.expect(&[m, SUCCESS.to_vec()].concat());
 }
+
+#[test]
+fn channel_creation_stops_at_max_channels() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(max_channels: 2)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    s.add_user("bob", "pw");
+    let mut a = s.login("alice", "pw");
+    for ch in ["#one@localhost", "#two@localhost"] {
+        a.send(&user_mode("alice@localhost", ch, 1));
+        a.expect(&SUCCESS);
+    }
+    a.send(&user_mode("alice@localhost", "#three@localhost", 1));
+    a.expect(&error(0x81));
+    let mut b = s.login("bob", "pw");
+    b.send(&user_mode("bob@localhost", "#one@localhost", 1));
+    b.expect(&SUCCESS);
+}

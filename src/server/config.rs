@@ -45,6 +45,8 @@ pub struct FileConfig {
     pub max_outbound_queue: Option<usize>,
     /// Simultaneous connections accepted.
     pub max_connections: Option<usize>,
+    /// Channels this server holds; joining a new one past it is refused.
+    pub max_channels: Option<usize>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
 }
@@ -69,6 +71,7 @@ pub struct Limits {
     pub max_history_count: u64,
     pub max_outbound_queue: usize,
     pub max_connections: usize,
+    pub max_channels: usize,
 }
 
 impl Default for Limits {
@@ -80,6 +83,7 @@ impl Default for Limits {
             max_history_count: 500,
             max_outbound_queue: 1024,
             max_connections: 10_000,
+            max_channels: 10_000,
         }
     }
 }
@@ -114,6 +118,7 @@ impl Config {
                 max_history_count: file.max_history_count.unwrap_or(d.max_history_count),
                 max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
                 max_connections: file.max_connections.unwrap_or(d.max_connections),
+                max_channels: file.max_channels.unwrap_or(d.max_channels),
             },
         }
     }

@@ -143,7 +143,7 @@ impl Hub {
         let snap = store.load()?;
         Ok(Hub {
             next_seq: snap.next_seq,
-            dir: Directory::new(name, snap),
+            dir: Directory::new(name, limits.max_channels, snap),
             store,
             limits,
             sessions: HashMap::new(),
@@ -526,7 +526,8 @@ impl Hub {
         match self.store.load() {
             Ok(snap) => {
                 self.next_seq = snap.next_seq;
-                self.dir = Directory::new(self.dir.server_name(), snap);
+                let name = self.dir.server_name().to_owned();
+                self.dir = Directory::new(&name, self.limits.max_channels, snap);
             }
             Err(e) => log::error!("reloading the directory failed: {e}"),
         }

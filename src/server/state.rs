@@ -67,6 +67,8 @@ struct User {
 #[derive(Debug, Default)]
 pub struct Directory {
     name: String,
+    /// Channels users may create in all; each costs memory here.
+    max_channels: usize,
     users: HashMap<String, User>,
     channels: HashMap<String, HashMap<String, Mode>>,
 }
@@ -74,10 +76,12 @@ pub struct Directory {
 type Rule<T> = Result<T, ErrorType>;
 
 impl Directory {
-    /// The directory of server `name` as loaded from the store.
-    pub fn new(name: &str, snap: Snapshot) -> Directory {
+    /// The directory of server `name` as loaded from the store, allowing
+    /// users to create channels up to `max_channels` in all.
+    pub fn new(name: &str, max_channels: usize, snap: Snapshot) -> Directory {
         let mut dir = Directory {
             name: name.to_owned(),
+            max_channels,
             ..Directory::default()
         };
         for (user, hash) in snap.users {
@@ -303,6 +307,11 @@ impl Directory {
                     return Err(ErrorType::Unauthorized);
                 }
                 if !exists {
+                    // Every channel is held in memory: a user must not be
+                    // able to create them without end.
+                    if self.channels.len() >= self.max_channels {
+                        return Err(ErrorType::TooLarge);
+                    }
                     // Joining a channel that does not exist creates it and
                     // makes the creator its operator.
                     return Ok(self.create(channel, user));
@@ -367,7 +376,7 @@ mod tests {
         for u in ["alice", "bob", "carol"] {
             snap.users.insert(u.into(), format!("hash-{u}"));
         }
-        Directory::new("x", snap)
+        Directory::new("x", 3, snap)
     }
 
     #[test]
@@ -478,6 +487,20 @@ mod tests {
             d.user_mode("alice", "bob@x", "#c@x", Mode::Unknown(9)),
             Err(BadRequest)
         );
+    }
+
+    #[test]
+    fn channel_creation_stops_at_the_limit() {
+        let mut d = dir();
+        for ch in ["#a@x", "#b@x", "#c@x"] {
+            d.user_mode("alice", "alice@x", ch, Mode::Member).unwrap();
+        }
+        assert_eq!(
+            d.user_mode("alice", "alice@x", "#d@x", Mode::Member),
+            Err(TooLarge)
+        );
+        // Existing channels can still be joined.
+        d.user_mode("bob", "bob@x", "#a@x", Mode::Member).unwrap();
     }
 
     #[test]
