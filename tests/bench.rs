@@ -3,7 +3,7 @@
 //! process and no data directory behind, even when interrupted. No timing
 //! is asserted: the figures depend on the machine.
 
-use crate::util::{run, solec, TempDir, TIMEOUT};
+use crate::util::{run, signal, solec, TempDir, TIMEOUT};
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -129,11 +129,7 @@ fn interrupted_it_stops_the_server_and_cleans_up() {
     wait_for_entry(temp.path(), &mut child);
     // Give it time to reach the load phase, then interrupt.
     std::thread::sleep(Duration::from_millis(500));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal(child.id(), libc::SIGINT);
     let deadline = Instant::now() + TIMEOUT * 2;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {

@@ -608,8 +608,7 @@ fn follow_prints_new_messages_of_the_conversation_until_sigint() {
     );
     assert!(follower.line().ends_with(" alice@localhost: mine"));
 
-    let pid = follower.child.id() as i32;
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    signal(follower.child.id(), libc::SIGINT);
     assert_eq!(follower.status(), (Some(0), String::new()));
 }
 
