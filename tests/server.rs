@@ -701,3 +701,26 @@ fn channel_creation_stops_at_max_channels() {
     b.send(&user_mode("bob@localhost", "#one@localhost", 1));
     b.expect(&SUCCESS);
 }
+
+/// The data directory holds password hashes and private messages.
+#[test]
+fn the_data_directory_and_store_are_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new();
+    let data = dir.join("fresh/data");
+    let out = run(
+        &[
+            "user",
+            "add",
+            "alice",
+            "--password-stdin",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        b"pw\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("solec.redb")), 0o600);
+}

@@ -148,7 +148,9 @@ fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
 
 /// No server runs: apply the command to the store in this process.
 fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
-    std::fs::create_dir_all(&config.data)?;
+    config
+        .create_data_dir()
+        .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let fail = |e: String| Failure::new(exit::FAILURE, e);
     let store = Store::open(&config.store_path()).map_err(|e| fail(e.to_string()))?;
     let mut hub = Hub::new(store, &config.name, config.limits).map_err(|e| fail(e.to_string()))?;

@@ -130,6 +130,17 @@ impl Config {
     pub fn admin_socket(&self) -> PathBuf {
         self.data.join(ADMIN_SOCKET)
     }
+
+    /// Creates the data directory, owner-only, if it does not exist. It
+    /// holds password hashes and private messages.
+    pub fn create_data_dir(&self) -> Result<(), String> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&self.data)
+            .map_err(|e| format!("cannot create {}: {e}", self.data.display()))
+    }
 }
 
 /// Reads and parses a RON config file.

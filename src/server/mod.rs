@@ -33,8 +33,7 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), String> {
     fixed_mmap_threshold();
-    std::fs::create_dir_all(&config.data)
-        .map_err(|e| format!("cannot create {}: {e}", config.data.display()))?;
+    config.create_data_dir()?;
     let store = Store::open(&config.store_path()).map_err(|e| e.to_string())?;
     let hub = Hub::new(store, &config.name, config.limits).map_err(|e| e.to_string())?;
     let listeners = bind_all(&config)?;

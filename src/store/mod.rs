@@ -12,6 +12,7 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use schema::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -79,6 +80,9 @@ impl Store {
             )),
             e => StoreError(format!("cannot open {}: {e}", path.display())),
         })?;
+        // Password hashes and private messages: owner-only.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError(format!("cannot restrict {}: {e}", path.display())))?;
         let txn = db.begin_write()?;
         txn.open_table(USERS)?;
         txn.open_table(CONTACTS)?;
