@@ -373,6 +373,18 @@ fn broken_dumps_are_refused_not_misread() {
     assert_fails(&binary, 2, "", err);
 }
 
+/// Offsets at the top of the 64-bit range: an error naming the line, not
+/// a panic (exit 101) on overflow.
+#[test]
+fn dump_offsets_past_u64_max_are_refused() {
+    let err = "solec: bad hex input: line 1: the dump's bytes run past offset \
+               ffffffffffffffff, the largest a dump can have: `ffffffffffffffff`\n";
+    let xxd = "ffffffffffffffff: 0102  ..\nffffffffffffffff: 0304  ..\n";
+    assert_fails(&run(&["decode"], xxd.as_bytes()), 2, "", err);
+    let hexdump = "ffffffffffffffff  01 02  |..|\nffffffffffffffff  03 04  |..|\n";
+    assert_fails(&run(&["decode"], hexdump.as_bytes()), 2, "", err);
+}
+
 /// Unknown type 0x42 with 60 zero bytes, where the dump collapsed a line.
 const ZEROS_HEXDUMP_C: &str = "\
 00000000  42 00 3c 00 00 00 00 00  00 00 00 00 00 00 00 00  |B.<.............|

@@ -332,7 +332,8 @@ impl Parser {
             star: None,
         });
         d.last = start..self.out.len();
-        Ok(())
+        // The next line's offset must exist, so the checks above never overflow.
+        self.position(at, line.offset).map(drop)
     }
 
     /// Checks a line's offset against the bytes read so far in its dump,
@@ -362,7 +363,7 @@ impl Parser {
     }
 
     fn check_position(&self, at: Location, token: &str, offset: u64) -> Result<(), HexError> {
-        let expected = self.position();
+        let expected = self.position(at, token)?;
         if offset == expected {
             return Ok(());
         }
@@ -373,17 +374,25 @@ impl Parser {
         Err(err(at, token, reason))
     }
 
-    /// The dump offset the next line should carry.
-    fn position(&self) -> u64 {
-        match &self.dump {
-            Some(d) => d.base + (self.out.len() - d.start) as u64,
-            None => 0,
-        }
+    /// The dump offset the next line should carry. A dump whose bytes run
+    /// past the largest 64-bit offset is an error, not a wrap to 0.
+    fn position(&self, at: Location, token: &str) -> Result<u64, HexError> {
+        let Some(d) = &self.dump else {
+            return Ok(0);
+        };
+        let read = u64::try_from(self.out.len() - d.start).unwrap_or(u64::MAX);
+        d.base.checked_add(read).ok_or_else(|| {
+            let reason = format!(
+                "the dump's bytes run past offset {:x}, the largest a dump can have",
+                u64::MAX
+            );
+            err(at, token, reason)
+        })
     }
 
     /// Repeats the last dump line until `offset`, if a `*` is pending.
     fn expand_star(&mut self, at: Location, token: &str, offset: u64) -> Result<(), HexError> {
-        let position = self.position();
+        let position = self.position(at, token)?;
         let Some(d) = self.dump.as_mut() else {
             return Ok(());
         };
@@ -557,6 +566,21 @@ mod tests {
     fn star_expansion_is_bounded() {
         let text = "00000000  00 00  |..|\n*\nffffffff\n";
         assert!(from_text(text).is_err());
+    }
+
+    /// Offsets near u64::MAX are refused, never wrapped or overflowed.
+    #[test]
+    fn offsets_past_u64_max_are_errors() {
+        let e = from_text("ffffffffffffffff: 0102  ..\nffffffffffffffff: 0304  ..\n").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1: the dump's bytes run past offset ffffffffffffffff, the largest a dump \
+             can have: `ffffffffffffffff`"
+        );
+        let e = from_text("fffffffffffffffe  01 02  |..|\n").unwrap_err();
+        assert_eq!(e.at, Location::Line(1));
+        let last = "fffffffffffffffe: 01  .\n";
+        assert_eq!(bytes(last), vec![1]);
     }
 
     #[test]
