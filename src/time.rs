@@ -1,7 +1,20 @@
-//! Unix seconds as RFC 3339 UTC text, and back, without a calendar crate.
+//! Unix seconds as RFC 3339 UTC text, and back, without a calendar crate,
+//! and the one place the command line reads the wall clock as Unix seconds.
 //!
-//! Used by `solec decode`, `solec history` and the server log. The civil
-//! date conversion is Howard Hinnant's `days_from_civil` and its inverse.
+//! Used by `solec decode`, `solec history`, `send`, `encode`, the bench and
+//! the server log. The civil date conversion is Howard Hinnant's
+//! `days_from_civil` and its inverse.
+
+/// The last year [`parse`] accepts: RFC 3339 years have four digits, and
+/// the bound keeps the day arithmetic far from overflow.
+pub const MAX_YEAR: u64 = 9999;
+
+/// The current time in Unix seconds (UTC); 0 if the clock is before 1970.
+pub fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// `1700000000` → `2023-11-14T22:13:20Z`. Years past 9999 print as is.
 pub fn rfc3339(secs: u64) -> String {
@@ -17,7 +30,8 @@ pub fn rfc3339(secs: u64) -> String {
 }
 
 /// Parses `YYYY-MM-DD`, `YYYY-MM-DDTHH:MM:SS` (optionally ending in `Z`) or
-/// plain Unix seconds, all UTC.
+/// plain Unix seconds, all UTC. Dates that do not exist (2023-02-31) and
+/// years past [`MAX_YEAR`] are `None`, never moved or overflowed.
 pub fn parse(text: &str) -> Option<u64> {
     if let Ok(secs) = text.parse::<u64>() {
         return Some(secs);
@@ -28,9 +42,9 @@ pub fn parse(text: &str) -> Option<u64> {
     let (y, m, day) = (d.next()??, d.next()??, d.next()??);
     let mut t = time.splitn(3, ':').map(|p| p.parse::<u64>().ok());
     let (hh, mm, ss) = (t.next()??, t.next()??, t.next().unwrap_or(Some(0))?);
-    if !(1..=12).contains(&m)
-        || !(1..=31).contains(&day)
-        || y < 1970
+    if !(1970..=MAX_YEAR).contains(&y)
+        || !(1..=12).contains(&m)
+        || !(1..=days_in_month(y, m)).contains(&day)
         || hh > 23
         || mm > 59
         || ss > 60
@@ -38,6 +52,20 @@ pub fn parse(text: &str) -> Option<u64> {
         return None;
     }
     Some(days_from_civil(y, m, day) * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+fn days_in_month(y: u64, m: u64) -> u64 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Gregorian: every fourth year, except centuries not divisible by 400.
+fn is_leap(y: u64) -> bool {
+    y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)
 }
 
 fn civil_from_days(days: u64) -> (u64, u64, u64) {
@@ -87,5 +115,35 @@ mod tests {
         assert_eq!(parse("1700000000"), Some(1_700_000_000));
         assert_eq!(parse("2023-13-01"), None);
         assert_eq!(parse("yesterday"), None);
+    }
+
+    #[test]
+    fn days_past_the_end_of_the_month_are_refused() {
+        assert_eq!(parse("2023-02-31"), None);
+        assert_eq!(parse("2023-04-31T00:00:00Z"), None);
+        assert_eq!(parse("2023-02-29"), None);
+        assert_eq!(parse("1900-02-29"), None);
+        assert_eq!(parse("2024-02-29"), Some(1_709_164_800));
+        assert_eq!(parse("2000-02-29"), Some(951_782_400));
+        assert_eq!(parse("2023-12-31"), Some(1_703_980_800));
+    }
+
+    #[test]
+    fn years_past_9999_are_refused_not_overflowed() {
+        assert_eq!(parse("99999999999999999-01-01"), None);
+        assert_eq!(parse("10000-01-01"), None);
+        assert_eq!(parse("9999-12-31T23:59:59Z"), Some(253_402_300_799));
+        assert_eq!(rfc3339(253_402_300_799), "9999-12-31T23:59:59Z");
+    }
+
+    #[test]
+    fn now_is_the_system_clock() {
+        let system = || {
+            let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+            since.unwrap().as_secs()
+        };
+        let before = system();
+        let now = now();
+        assert!((before..=system()).contains(&now), "{now}");
     }
 }

@@ -422,11 +422,13 @@ fn exit_codes() {
         "",
         "solec: --user `alice` needs the server part, as in alice@localhost\n",
     );
-    let out = run(
-        &["history", "bob", "--user", "a@localhost", "--since", "soon"],
-        b"",
-    );
-    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    for since in ["soon", "2023-02-31", "99999999999999999-01-01"] {
+        let out = run(
+            &["history", "bob", "--user", "a@localhost", "--since", since],
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(2), "{out:?}");
+    }
     let out = run(&["contact", "list"], b"");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let no_password = run(&["contact", "list", "--user", "alice@localhost"], b"");

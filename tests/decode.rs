@@ -603,6 +603,40 @@ fn message_time_defaults_to_now() {
     );
 }
 
+/// Dates that do not exist are refused (exit 2), not moved to the next
+/// month or overflowed into a panic.
+#[test]
+fn encode_refuses_impossible_times() {
+    for time in [
+        "2023-02-31",
+        "2023-02-29T12:00:00Z",
+        "99999999999999999-01-01",
+    ] {
+        let args = [
+            "encode", "message", "--from", "a@b", "--to", "c@b", "--text", "",
+        ];
+        let out = run(&[&args[..], &["--time", time]].concat(), b"");
+        let want = format!(
+            "error: invalid value '{time}' for '--time <TIME>': `{time}` is neither Unix \
+             seconds nor a UTC time like 2023-11-14T22:13:20Z\n\n\
+             For more information, try '--help'.\n"
+        );
+        assert_fails(&out, 2, "", &want);
+    }
+    let leap = encode(&[
+        "message",
+        "--from",
+        "a@b",
+        "--to",
+        "c@b",
+        "--text",
+        "",
+        "--time",
+        "2024-02-29",
+    ]);
+    assert_eq!(leap[13..21], 1_709_164_800u64.to_be_bytes());
+}
+
 #[test]
 fn spaced_output() {
     let out = run(&["encode", "--spaced", "error", "auth-failed"], b"");

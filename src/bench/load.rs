@@ -316,9 +316,7 @@ async fn write_messages(
 ) -> Result<(), String> {
     let source = address(&sender_name(ctx.pair));
     let target = address(&receiver_name(ctx.pair));
-    let send_time = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let send_time = crate::time::now();
     let (mut content, mut bytes) = (String::new(), Vec::new());
     let mut seq = 0;
     while seq < ctx.spec.messages {

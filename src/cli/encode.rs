@@ -200,7 +200,7 @@ fn build<'a>(args: &'a PduArgs, payload: &'a [u8]) -> Pdu<'a> {
         } => Message {
             source_address: from,
             target_address: to,
-            send_time: time.unwrap_or_else(now),
+            send_time: time.unwrap_or_else(crate::time::now),
             message_content: text,
         }
         .into(),
@@ -248,13 +248,6 @@ fn build<'a>(args: &'a PduArgs, payload: &'a [u8]) -> Pdu<'a> {
             payload,
         },
     }
-}
-
-/// The current time in Unix seconds; 0 if the clock is before 1970.
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 fn format_hex(bytes: &[u8], spaced: bool) -> String {

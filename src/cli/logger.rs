@@ -17,9 +17,6 @@ impl Log for Stderr {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
         let level = match record.level() {
             Level::Error => "ERROR",
             Level::Warn => "WARN",
@@ -29,7 +26,7 @@ impl Log for Stderr {
         let _ = writeln!(
             std::io::stderr().lock(),
             "{} {level} {}",
-            crate::time::rfc3339(now),
+            crate::time::rfc3339(crate::time::now()),
             record.args()
         );
     }

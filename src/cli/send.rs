@@ -14,7 +14,6 @@ use smol::channel::{Receiver, TryRecvError};
 use smol::future::FutureExt as _;
 use std::collections::VecDeque;
 use std::io::{BufRead as _, IsTerminal as _};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Messages in flight at once: plenty to hide the round trip, and a bound
 /// on what waits unanswered (the server stops reading a client that leaves
@@ -94,9 +93,7 @@ fn message(from: &str, to: &str, text: String) -> Msg {
     Msg {
         source_address: from.to_owned(),
         target_address: to.to_owned(),
-        send_time: SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
+        send_time: crate::time::now(),
         message_content: text,
     }
 }
