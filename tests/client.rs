@@ -139,6 +139,37 @@ fn history_prints_text_and_json_exactly() {
     );
 }
 
+/// A right-to-left override from the network must not reach the terminal
+/// raw: it would show `evil.exe` as `exe.live`. History escapes it as
+/// `solec decode` does; JSON keeps the text as it is.
+#[test]
+fn history_escapes_bidi_controls() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let mut bob = server.login("bob", PW);
+    let text = "see \u{202e}exe.live\u{202c} and \u{2066}x\u{2069}\u{200f}";
+    bob.send(&message(
+        "bob@localhost",
+        "alice@localhost",
+        1_700_000_000,
+        text,
+    ));
+    bob.expect(&SUCCESS);
+    check(
+        &cli(&server, "alice", &["history", "bob"], ""),
+        0,
+        "2023-11-14T22:13:20Z bob@localhost: see \\u{202e}exe.live\\u{202c} and \
+         \\u{2066}x\\u{2069}\\u{200f}\n",
+        "",
+    );
+    let out = cli(&server, "alice", &["history", "bob", "--json"], "");
+    let line = format!(
+        "{{\"source_address\":\"bob@localhost\",\"target_address\":\"alice@localhost\",\
+         \"send_time\":1700000000,\"message_content\":\"{text}\"}}\n"
+    );
+    check(&out, 0, &line, "");
+}
+
 #[test]
 fn send_then_history_round_trip() {
     let server = server();

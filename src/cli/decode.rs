@@ -6,7 +6,7 @@
 //! malformed or truncated PDU ends the walk: everything before it has been
 //! printed, and the error names the byte where that PDU starts.
 
-use super::{exit, hexinput, Failure};
+use super::{exit, hexinput, text, Failure};
 use crate::proto::{DecodeError, Deframer, Pdu, HEADER_LEN};
 use std::fmt::Write as _;
 use std::io::{Read, Write};
@@ -18,8 +18,9 @@ use std::path::PathBuf;
 /// is printed as a block: its byte offset in the input, type name and code,
 /// payload length, then every field under its draft name. Timestamps show
 /// the raw number and the time in RFC 3339 (UTC); strings are quoted, with
-/// control characters escaped; error_type, conn_type and mode show the value
-/// and its meaning; a type this tool does not know shows its payload in hex.
+/// control and bidirectional-text control characters escaped; error_type,
+/// conn_type and mode show the value and its meaning; a type this tool does
+/// not know shows its payload in hex.
 ///
 /// Hex is read from the arguments (joined together) or, when there are none,
 /// from standard input. Each line may be plain hex (any case; spaces, colons,
@@ -210,40 +211,12 @@ fn text_value(value: &Value<'_>) -> String {
     match *value {
         Value::Unsigned(n) => n.to_string(),
         Value::Signed(n) => n.to_string(),
-        Value::Str(s) => quote(s),
+        Value::Str(s) => text::quote(s),
         Value::Time(t) => format!("{t} ({})", crate::time::rfc3339(t)),
         Value::Enum(v, meaning) => format!("0x{v:02x} ({meaning})"),
         Value::Bytes([]) => "(empty)".to_string(),
         Value::Bytes(b) => hex::encode(b),
     }
-}
-
-/// A string in double quotes. Quotes, backslashes, control characters and
-/// the bidirectional-text controls are escaped, so a hostile message cannot
-/// rewrite the terminal or disguise itself.
-fn quote(s: &str) -> String {
-    let mut q = String::with_capacity(s.len() + 2);
-    q.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => q.push_str("\\\""),
-            '\\' => q.push_str("\\\\"),
-            '\n' => q.push_str("\\n"),
-            '\r' => q.push_str("\\r"),
-            '\t' => q.push_str("\\t"),
-            c if c.is_control() || is_bidi_control(c) => {
-                let _ = write!(q, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => q.push(c),
-        }
-    }
-    q.push('"');
-    q
-}
-
-/// Characters that reorder the text around them when displayed.
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// A PDU as one JSON object, keys in a fixed order, newline-terminated.
@@ -355,15 +328,4 @@ fn push_type(json: &mut JsonObject, code: u8) {
 /// `Message (0x05)`.
 fn describe_type(code: u8) -> String {
     format!("{} (0x{code:02x})", crate::proto::type_name(code))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quote_escapes_controls() {
-        assert_eq!(quote("a\"b\\c\n\t\r"), r#""a\"b\\c\n\t\r""#);
-        assert_eq!(quote("\u{1b}[2J\u{202e}é"), r#""\u{1b}[2J\u{202e}é""#);
-    }
 }

@@ -2,11 +2,9 @@
 //! `--follow` keep printing its new messages as they are pushed.
 
 use super::connect::{self, ConnectArgs};
-use super::{exit, Failure};
+use super::{exit, text, Failure};
 use crate::client::{Client, Conversation, Msg};
 use smol::future::FutureExt as _;
-use std::borrow::Cow;
-use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 
 /// Messages asked for per History request: the server's default cap, so
@@ -24,9 +22,10 @@ pub const PAGE: u64 = 500;
 /// Messages print oldest first, in the order the server received them, one
 /// per line: the send time in RFC 3339 (UTC), the sender's address and a
 /// colon, then the text, as in `2023-11-14T22:13:20Z alice@localhost: hi`.
-/// In the text, a backslash prints as `\\` and control characters are
-/// escaped (`\n`, `\r`, `\t`, others as `\u{1b}`), so one message is always
-/// one line. Without --count every message from --since on is printed,
+/// In the text, a backslash prints as `\\`, and control characters and the
+/// bidirectional-text controls are escaped (`\n`, `\r`, `\t`, others as
+/// `\u{1b}` or `\u{202e}`), so one message is always one line and reads as
+/// its bytes. Without --count every message from --since on is printed,
 /// fetched 500 at a time.
 ///
 /// With --follow, the command then stays connected and prints each new
@@ -183,45 +182,7 @@ fn print(out: &mut impl Write, m: &Msg, json: bool) -> std::io::Result<()> {
         out,
         "{} {}: {}",
         crate::time::rfc3339(m.send_time),
-        m.source_address,
-        escape(&m.message_content)
+        text::escape(&m.source_address),
+        text::escape(&m.message_content)
     )
-}
-
-/// The text with `\` doubled and control characters escaped, so a message
-/// is one line and the escaping can be undone.
-pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(|c| c == '\\' || c.is_control()) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn escaping_keeps_one_message_on_one_line() {
-        assert_eq!(escape("plain text, ünïcode"), "plain text, ünïcode");
-        assert_eq!(escape("a\nb\r\tc"), "a\\nb\\r\\tc");
-        assert_eq!(
-            escape("\u{1b}[31m \u{7f} \u{85}"),
-            "\\u{1b}[31m \\u{7f} \\u{85}"
-        );
-        assert_eq!(escape("C:\\dir\\n"), "C:\\\\dir\\\\n");
-    }
 }

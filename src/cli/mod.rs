@@ -19,6 +19,7 @@ pub mod history;
 pub mod logger;
 pub mod send;
 pub mod serve;
+mod text;
 pub mod user;
 
 /// solec: a federated, low-bandwidth chat system speaking SOLEC.
