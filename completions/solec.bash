@@ -815,7 +815,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__encode__subcmd__error)
-            opts="-h -V --spaced --help --version"
+            opts="-h -V --spaced --help --version auth-failed not-found unauthorized bad-request too-large unsupported server-error"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -844,7 +844,7 @@ _solec() {
                     return 0
                     ;;
                 --conn-type)
-                    COMPREPLY=($(compgen -f "${cur}"))
+                    COMPREPLY=($(compgen -W "user server" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1205,7 +1205,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__encode__subcmd__user__subcmd__mode)
-            opts="-h -V --spaced --help --version"
+            opts="-h -V --spaced --help --version leave member operator banned"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

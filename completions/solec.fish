@@ -189,13 +189,14 @@ complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subc
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from success" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from success" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from error" -l spaced -d 'Separate the bytes with spaces'
-complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from error" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from error" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from error" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -l major -d 'ver_major' -r
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -l minor -d 'ver_minor' -r
-complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -l conn-type -d 'conn_type: a number, or user (0x01) or server (0x02)' -r
+complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -l conn-type -d 'conn_type: a number, or a name' -r -f -a "user\t'0x01, user -> server'
+server\t'0x02, server -> server'"
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -l spaced -d 'Separate the bytes with spaces'
-complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from handshake" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-auth" -l spaced -d 'Separate the bytes with spaces'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-auth" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -211,7 +212,7 @@ complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subc
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from server-auth" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from server-auth" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-mode" -l spaced -d 'Separate the bytes with spaces'
-complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-mode" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-mode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from user-mode" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from history" -l since -d 'since: Unix seconds, or a UTC time (2023-11-14T22:13:20Z)' -r
 complete -c solec -n "__fish_solec_using_subcommand encode; and __fish_seen_subcommand_from history" -l count -d 'count: how many messages at most' -r

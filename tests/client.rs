@@ -374,6 +374,20 @@ fn channel_join_send_history_and_modes() {
         "",
         "solec: leave #general@localhost: not found (0x02)\n",
     );
+    // `banned`, as `solec encode user-mode` spells it, is a ban too.
+    let out = cli(
+        &server,
+        "alice",
+        &["channel", "mode", "general", "bob", "banned"],
+        "",
+    );
+    check(&out, 0, "", "");
+    check(
+        &cli(&server, "bob", &["channel", "join", "general"], ""),
+        5,
+        "",
+        "solec: join #general@localhost: unauthorized (0x03)\n",
+    );
 }
 
 #[test]

@@ -491,6 +491,46 @@ fn encode_matches_the_draft_byte_vectors() {
     assert_bytes!(encode(&by_date), unhex(STREAM[2]));
 }
 
+/// The names come from the codec: every error type it knows has one
+/// (server-error, 0x83, was missed by a hand-typed table), and the modes
+/// take the spellings `solec channel mode` uses too.
+#[test]
+fn encode_names_every_value_the_codec_knows() {
+    let cases: [(&[&str], &str); 10] = [
+        (&["error", "server-error"], "02 0001 83"),
+        (&["error", "client-auth-failed"], "02 0001 01"),
+        (&["error", "Too-Large"], "02 0001 81"),
+        (&["handshake", "--conn-type", "server"], "03 0003 00 05 02"),
+        (
+            &["user-mode", "a@b", "#c@b", "banned"],
+            "07 000c 0003 614062 0004 23634062 03",
+        ),
+        (
+            &["user-mode", "a@b", "#c@b", "ban"],
+            "07 000c 0003 614062 0004 23634062 03",
+        ),
+        (
+            &["user-mode", "a@b", "#c@b", "op"],
+            "07 000c 0003 614062 0004 23634062 02",
+        ),
+        (
+            &["user-mode", "a@b", "#c@b", "operator"],
+            "07 000c 0003 614062 0004 23634062 02",
+        ),
+        (
+            &["user-mode", "a@b", "#c@b", "kick"],
+            "07 000c 0003 614062 0004 23634062 00",
+        ),
+        (
+            &["user-mode", "a@b", "#c@b", "member"],
+            "07 000c 0003 614062 0004 23634062 01",
+        ),
+    ];
+    for (args, want) in cases {
+        assert_bytes!(encode(args), unhex(want));
+    }
+}
+
 #[test]
 fn encode_then_decode_round_trips_every_type() {
     let cases: [(&[&str], &str); 14] = [

@@ -2,7 +2,7 @@
 //! draft's UserMode PDU.
 
 use super::connect::{self, ConnectArgs, EXIT_STATUS};
-use super::Failure;
+use super::{names, Failure};
 use crate::proto::{Mode, Pdu, UserMode};
 
 /// Join and leave channels, and set members' modes.
@@ -34,7 +34,8 @@ pub enum ChannelCommand {
     /// Set a user's mode in a channel (operators only)
     ///
     /// MODE is leave (or kick, or 0), member (1), operator (op, 2) or ban
-    /// (3); a ban is recorded even for a user who is not a member. Only an
+    /// (banned, 3), spelt as `solec encode user-mode` also takes them; a ban
+    /// is recorded even for a user who is not a member. Only an
     /// operator of the channel may do this, except leaving or joining
     /// yourself; others are refused (unauthorized, 0x03).
     #[command(after_long_help = EXIT_STATUS)]
@@ -69,7 +70,9 @@ pub struct ModeArgs {
     pub connect: ConnectArgs,
 }
 
-/// The four modes by name, each with its number and other spellings.
+/// The four modes by name, each with its number and other spellings. The
+/// spellings are those of [`names::modes`] (shared with `solec encode`),
+/// which a test below holds this list to.
 fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
     use clap::builder::{PossibleValue, TypedValueParser as _};
     let values = [
@@ -83,15 +86,16 @@ fn mode_parser() -> impl clap::builder::TypedValueParser<Value = Mode> {
             .aliases(["op", "2"])
             .help("2, also `op`: may set others' modes"),
         PossibleValue::new("ban")
-            .alias("3")
+            .aliases(["banned", "3"])
             .help("3: out, and kept out until kicked or made a member"),
     ];
-    // The parser hands back the spelling given, alias or not.
-    clap::builder::PossibleValuesParser::new(values).map(|name| match name.as_str() {
-        "leave" | "kick" | "0" => Mode::Leave,
-        "member" | "1" => Mode::Member,
-        "operator" | "op" | "2" => Mode::Operator,
-        _ => Mode::Banned,
+    // The parser hands back the spelling given, alias or not; a digit is
+    // the mode's own number.
+    clap::builder::PossibleValuesParser::new(values).map(|word| {
+        let number = word.parse::<u8>().ok().map(Mode::from);
+        names::mode(&word)
+            .or(number)
+            .unwrap_or(Mode::Unknown(u8::MAX))
     })
 }
 
@@ -131,31 +135,59 @@ mod tests {
     use super::*;
     use clap::Parser as _;
 
+    fn parse_mode(spelling: &str) -> Result<Mode, clap::Error> {
+        let argv = [
+            "solec", "channel", "mode", "c", "u", spelling, "--user", "a@b",
+        ];
+        let cli = crate::cli::Cli::try_parse_from(argv)?;
+        let crate::cli::Command::Channel(Args {
+            command: ChannelCommand::Mode(args),
+        }) = cli.command
+        else {
+            panic!("not channel mode");
+        };
+        Ok(args.mode)
+    }
+
     #[test]
     fn every_spelling_of_a_mode() {
         for (spellings, want) in [
             (&["leave", "kick", "0"][..], Mode::Leave),
             (&["member", "1"], Mode::Member),
             (&["operator", "op", "2"], Mode::Operator),
-            (&["ban", "3"], Mode::Banned),
+            (&["ban", "banned", "3"], Mode::Banned),
         ] {
             for &spelling in spellings {
-                let argv = [
-                    "solec", "channel", "mode", "c", "u", spelling, "--user", "a@b",
-                ];
-                let cli = crate::cli::Cli::try_parse_from(argv).unwrap();
-                let crate::cli::Command::Channel(Args {
-                    command: ChannelCommand::Mode(args),
-                }) = cli.command
-                else {
-                    panic!("not channel mode");
-                };
-                assert_eq!(args.mode, want, "{spelling}");
+                assert_eq!(parse_mode(spelling).unwrap(), want, "{spelling}");
             }
         }
-        let argv = [
-            "solec", "channel", "mode", "c", "u", "banned", "--user", "a@b",
-        ];
-        assert!(crate::cli::Cli::try_parse_from(argv).is_err());
+        assert!(parse_mode("lurker").is_err());
+        assert!(parse_mode("4").is_err());
+    }
+
+    /// `channel mode` and `encode user-mode` take the same words.
+    #[test]
+    fn the_same_spellings_as_encode() {
+        use clap::builder::TypedValueParser as _;
+        let parser = mode_parser();
+        let values = parser.possible_values().unwrap();
+        let mut here: Vec<String> = values
+            .flat_map(|v| {
+                v.get_name_and_aliases()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|w| w.parse::<u8>().is_err())
+            .collect();
+        let mut shared: Vec<String> = names::modes()
+            .iter()
+            .flat_map(|n| std::iter::once(n.name.clone()).chain(n.aliases.clone()))
+            .collect();
+        here.sort();
+        shared.sort();
+        assert_eq!(here, shared);
+        for word in &shared {
+            assert_eq!(Some(parse_mode(word).unwrap()), names::mode(word), "{word}");
+        }
     }
 }

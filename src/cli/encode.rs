@@ -6,11 +6,13 @@
 //! addresses, negative counts, unknown modes, raw payloads) can be built to
 //! test a server.
 
+use super::names::{self, Name};
 use super::{exit, hexinput, Failure};
 use crate::proto::{
     Contact, Error, Handshake, History, Message, Pdu, ServerAuth, Test, UserAuth, UserMode,
     VERSION_MAJOR, VERSION_MINOR,
 };
+use clap::builder::{PossibleValue, TypedValueParser};
 use clap::Subcommand;
 use std::io::Write;
 
@@ -39,10 +41,8 @@ enum PduArgs {
     Success,
     /// 0x02 Error.
     Error {
-        /// error_type: a number, or one of auth-failed (0x01), not-found
-        /// (0x02), unauthorized (0x03), bad-request (0x80), too-large (0x81),
-        /// unsupported (0x82).
-        #[arg(value_parser = parse_error_type)]
+        /// error_type: a number, or a name
+        #[arg(value_parser = Named(names::error_types))]
         error_type: u8,
     },
     /// 0x03 Handshake, by default the one a client of this version sends.
@@ -53,8 +53,8 @@ enum PduArgs {
         /// ver_minor.
         #[arg(long, default_value_t = VERSION_MINOR, value_parser = parse_u8)]
         minor: u8,
-        /// conn_type: a number, or user (0x01) or server (0x02).
-        #[arg(long, default_value = "user", value_parser = parse_conn_type)]
+        /// conn_type: a number, or a name
+        #[arg(long, default_value = "user", value_parser = Named(names::conn_types))]
         conn_type: u8,
     },
     /// 0x04 UserAuth.
@@ -94,9 +94,8 @@ enum PduArgs {
         user_address: String,
         /// channel_address: a #channel@server.
         channel_address: String,
-        /// mode: a number, or leave (0x00), member (0x01), operator (0x02),
-        /// banned (0x03).
-        #[arg(value_parser = parse_mode)]
+        /// mode: a number, or a name
+        #[arg(value_parser = Named(names::modes))]
         mode: u8,
     },
     /// 0x08 History.
@@ -294,44 +293,48 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 }
 
 /// A number, or one of the names in `table`.
-fn parse_named(s: &str, table: &[(&str, u8)]) -> Result<u8, String> {
-    if let Some((_, v)) = table.iter().find(|(name, _)| name.eq_ignore_ascii_case(s)) {
-        return Ok(*v);
+fn parse_named(s: &str, table: &[Name]) -> Result<u8, String> {
+    if let Some(v) = names::find(table, s) {
+        return Ok(v);
     }
     parse_u8(s).map_err(|_| {
-        let names: Vec<&str> = table.iter().map(|(name, _)| *name).collect();
+        let names: Vec<&str> = table.iter().map(|n| n.name.as_str()).collect();
         format!("`{s}` is neither a number nor one of {}", names.join(", "))
     })
 }
 
-fn parse_error_type(s: &str) -> Result<u8, String> {
-    parse_named(
-        s,
-        &[
-            ("auth-failed", 0x01),
-            ("not-found", 0x02),
-            ("unauthorized", 0x03),
-            ("bad-request", 0x80),
-            ("too-large", 0x81),
-            ("unsupported", 0x82),
-        ],
-    )
-}
+/// A wire enum's value: a number, or one of the codec's names for it (see
+/// [`names`]), which `--help`, the man page and completions list.
+#[derive(Clone, Copy)]
+struct Named(fn() -> &'static [Name]);
 
-fn parse_conn_type(s: &str) -> Result<u8, String> {
-    parse_named(s, &[("user", 0x01), ("server", 0x02)])
-}
+impl TypedValueParser for Named {
+    type Value = u8;
 
-fn parse_mode(s: &str) -> Result<u8, String> {
-    parse_named(
-        s,
-        &[
-            ("leave", 0x00),
-            ("member", 0x01),
-            ("operator", 0x02),
-            ("banned", 0x03),
-        ],
-    )
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<u8, clap::Error> {
+        let table = (self.0)();
+        // A plain function parser words its errors as clap does for others.
+        let parse = move |s: &str| parse_named(s, table);
+        parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let values = (self.0)().iter().map(|n| {
+            let also = match n.aliases.is_empty() {
+                true => String::new(),
+                false => format!(" (also {})", n.aliases.join(", ")),
+            };
+            PossibleValue::new(n.name.as_str())
+                .aliases(n.aliases.iter().map(String::as_str))
+                .help(format!("0x{:02x}, {}{also}", n.value, n.meaning))
+        });
+        Some(Box::new(values))
+    }
 }
 
 #[cfg(test)]
@@ -339,29 +342,24 @@ mod tests {
     use super::*;
     use crate::proto::{ConnType, ErrorType, Mode};
 
-    /// The name tables agree with the codec's meaning of each value.
+    fn named(s: &str, table: fn() -> &'static [Name]) -> Result<u8, String> {
+        parse_named(s, table())
+    }
+
+    /// Names come from the codec, so every code it knows can be named.
     #[test]
     fn names_match_the_codec() {
-        let e = |s| ErrorType::from(parse_error_type(s).unwrap());
+        let e = |s| ErrorType::from(named(s, names::error_types).unwrap());
         assert_eq!(e("auth-failed"), ErrorType::AuthFailed);
-        assert_eq!(e("not-found"), ErrorType::NotFound);
-        assert_eq!(e("unauthorized"), ErrorType::Unauthorized);
-        assert_eq!(e("bad-request"), ErrorType::BadRequest);
-        assert_eq!(e("too-large"), ErrorType::TooLarge);
-        assert_eq!(e("unsupported"), ErrorType::Unsupported);
-        assert_eq!(
-            ConnType::from(parse_conn_type("user").unwrap()),
-            ConnType::User
-        );
-        assert_eq!(
-            ConnType::from(parse_conn_type("server").unwrap()),
-            ConnType::Server
-        );
-        let m = |s| Mode::from(parse_mode(s).unwrap());
-        assert_eq!(m("leave"), Mode::Leave);
-        assert_eq!(m("member"), Mode::Member);
-        assert_eq!(m("operator"), Mode::Operator);
+        assert_eq!(e("server-error"), ErrorType::ServerError);
+        assert_eq!(e("0x83"), ErrorType::ServerError);
+        let c = |s| ConnType::from(named(s, names::conn_types).unwrap());
+        assert_eq!(c("server"), ConnType::Server);
+        let m = |s| Mode::from(named(s, names::modes).unwrap());
         assert_eq!(m("banned"), Mode::Banned);
+        assert_eq!(m("ban"), Mode::Banned);
+        assert_eq!(m("op"), Mode::Operator);
+        assert_eq!(m("kick"), Mode::Leave);
     }
 
     #[test]
@@ -370,8 +368,11 @@ mod tests {
         assert_eq!(parse_u16("65535"), Ok(65535));
         assert!(parse_u8("256").is_err());
         assert!(parse_u64("-1").is_err());
-        assert_eq!(parse_mode("9"), Ok(9));
-        assert!(parse_mode("lurker").is_err());
+        assert_eq!(named("9", names::modes), Ok(9));
+        assert_eq!(
+            named("lurker", names::modes),
+            Err("`lurker` is neither a number nor one of leave, member, operator, banned".into())
+        );
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod encode;
 mod hexinput;
 pub mod history;
 pub mod logger;
+mod names;
 pub mod send;
 pub mod serve;
 mod text;
