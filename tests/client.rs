@@ -66,6 +66,73 @@ fn now() -> u64 {
         .as_secs()
 }
 
+/// `1700000000` → `2023-11-14T22:13:20Z`, counted out year by year and
+/// month by month rather than with src/time.rs's formula, so the tests do
+/// not trust the code they check.
+fn rfc3339(secs: u64) -> String {
+    let leap = |y: u64| y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    let (mut days, rem) = (secs / 86_400, secs % 86_400);
+    let mut year = 1970;
+    while days >= 365 + u64::from(leap(year)) {
+        days -= 365 + u64::from(leap(year));
+        year += 1;
+    }
+    let february = 28 + u64::from(leap(year));
+    let lengths = [31, february, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    let mut month = 0;
+    while days >= lengths[month] {
+        days -= lengths[month];
+        month += 1;
+    }
+    format!(
+        "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        month + 1,
+        days + 1,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+#[test]
+fn the_tests_own_clock_arithmetic() {
+    assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+    assert_eq!(rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    assert_eq!(rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+}
+
+/// Checks `history` exactly for messages (source, target, text) that
+/// `solec send` stored at times only known to lie in `sent`. `history(json)`
+/// runs the command: its `--json` lines must hold exactly `want`, each with
+/// a send_time in `sent`, and its text lines must then be exactly those
+/// messages at those times.
+#[track_caller]
+fn check_history(
+    history: impl Fn(bool) -> Output,
+    want: &[(&str, &str, &str)],
+    sent: std::ops::RangeInclusive<u64>,
+) {
+    let json = history(true);
+    let lines: Vec<String> = String::from_utf8_lossy(&json.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(lines.len(), want.len(), "{json:?}");
+    let (mut want_json, mut want_text) = (String::new(), String::new());
+    for (line, (from, to, text)) in lines.iter().zip(want) {
+        let m: serde_json::Value = serde_json::from_str(line).unwrap();
+        let time = m["send_time"].as_u64().unwrap();
+        assert!(sent.contains(&time), "{time} not in {sent:?}");
+        want_json += &format!(
+            "{{\"source_address\":\"{from}\",\"target_address\":\"{to}\",\
+             \"send_time\":{time},\"message_content\":\"{text}\"}}\n"
+        );
+        want_text += &format!("{} {from}: {text}\n", rfc3339(time));
+    }
+    check(&json, 0, &want_json, "");
+    check(&history(false), 0, &want_text, "");
+}
+
 #[test]
 fn history_prints_text_and_json_exactly() {
     let server = server();
@@ -179,22 +246,12 @@ fn send_then_history_round_trip() {
     check(&out, 0, "", "");
     let after = now();
 
-    let out = cli(&server, "bob", &["history", "alice", "--json"], "");
-    check(&out, 0, &String::from_utf8_lossy(&out.stdout), "");
-    let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1, "{text}");
-    let m: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
-    let time = m["send_time"].as_u64().unwrap();
-    assert!(
-        (before..=after).contains(&time),
-        "{time} not in {before}..={after}"
-    );
-    let want = format!(
-        "{{\"source_address\":\"alice@localhost\",\"target_address\":\"bob@localhost\",\
-         \"send_time\":{time},\"message_content\":\"hello  world\"}}"
-    );
-    assert_eq!(lines[0], want);
+    let history = |json: bool| {
+        let args: &[&str] = if json { &["--json"] } else { &[] };
+        cli(&server, "bob", &[&["history", "alice"], args].concat(), "")
+    };
+    let want = [("alice@localhost", "bob@localhost", "hello  world")];
+    check_history(history, &want, before..=after);
 }
 
 #[test]
@@ -299,6 +356,7 @@ fn channel_join_send_history_and_modes() {
         "",
         "",
     );
+    let before = now();
     check(
         &cli(&server, "bob", &["send", general, "hi all"], ""),
         0,
@@ -311,11 +369,16 @@ fn channel_join_send_history_and_modes() {
         "",
         "",
     );
-    let out = cli(&server, "bob", &["history", general], "");
-    let text = String::from_utf8(out.stdout.clone()).unwrap();
-    let texts: Vec<&str> = text.lines().map(|l| &l[21..]).collect();
-    assert_eq!(texts, ["bob@localhost: hi all", "alice@localhost: hi bob"]);
-    check(&out, 0, &text, "");
+    let after = now();
+    let history = |json: bool| {
+        let args: &[&str] = if json { &["--json"] } else { &[] };
+        cli(&server, "bob", &[&["history", general], args].concat(), "")
+    };
+    let want = [
+        ("bob@localhost", general, "hi all"),
+        ("alice@localhost", general, "hi bob"),
+    ];
+    check_history(history, &want, before..=after);
 
     // Only an operator sets modes; a ban keeps bob out of the history.
     check(
@@ -401,19 +464,21 @@ fn pipelined_send_stores_every_line_in_order() {
             input.push('\n'); // skipped
         }
     }
-    let started = Instant::now();
+    let (started, before) = (Instant::now(), now());
     check(&cli(&server, "alice", &["send", "bob"], &input), 0, "", "");
     eprintln!("2000 pipelined messages sent in {:?}", started.elapsed());
+    let after = now();
 
-    let out = cli(&server, "bob", &["history", "alice"], "");
-    let text = String::from_utf8(out.stdout.clone()).unwrap();
-    let texts: Vec<&str> = text
-        .lines()
-        .map(|l| l.split_once(": ").unwrap().1)
+    let history = |json: bool| {
+        let args: &[&str] = if json { &["--json"] } else { &[] };
+        cli(&server, "bob", &[&["history", "alice"], args].concat(), "")
+    };
+    let texts: Vec<String> = (1..=2000).map(|i| format!("message {i}")).collect();
+    let want: Vec<(&str, &str, &str)> = texts
+        .iter()
+        .map(|t| ("alice@localhost", "bob@localhost", t.as_str()))
         .collect();
-    let want: Vec<String> = (1..=2000).map(|i| format!("message {i}")).collect();
-    assert_eq!(texts, want);
-    check(&out, 0, &text, "");
+    check_history(history, &want, before..=after);
 }
 
 #[test]
@@ -729,16 +794,20 @@ fn tls_round_trip_with_a_self_signed_certificate() {
             .env("SOLEC_PASSWORD", PW);
         run_cmd(&mut cmd, b"")
     };
+    let before = now();
     check(
         &tls("alice", "localhost", &["send", "bob", "over tls"]),
         0,
         "",
         "",
     );
-    let out = tls("bob", "127.0.0.1", &["history", "alice"]);
-    let text = String::from_utf8(out.stdout.clone()).unwrap();
-    assert!(text.ends_with(" alice@localhost: over tls\n"), "{out:?}");
-    check(&out, 0, &text, "");
+    let after = now();
+    let history = |json: bool| {
+        let args: &[&str] = if json { &["--json"] } else { &[] };
+        tls("bob", "127.0.0.1", &[&["history", "alice"], args].concat())
+    };
+    let want = [("alice@localhost", "bob@localhost", "over tls")];
+    check_history(history, &want, before..=after);
 
     // Without --ca the certificate is not trusted: a connection failure.
     let mut cmd = solec();
