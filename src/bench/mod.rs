@@ -49,6 +49,11 @@ pub const IDLE_WARMUP: usize = 2 * LOGINS_IN_FLIGHT;
 /// Descriptors the bench needs beyond its connections (store, pipes, tty).
 const SPARE_FDS: u64 = 64;
 
+/// Connections the spawned server accepts beyond those the run opens: the
+/// idle ones are closed before the pairs log in, but the server may not
+/// have seen every close by then.
+const SPARE_CONNECTIONS: usize = 16;
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -70,7 +75,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
     raise_fd_limit(config)?;
     let clock = Clock::start();
     let ex = LocalExecutor::new();
-    let server = Spawned::start(&config.temp_parent)?;
+    let server = Spawned::start(&config.temp_parent, server_connections(config))?;
     let with_log = |e: String| match server.log_tail() {
         tail if tail.contains(" WARN ") || tail.contains(" ERROR ") => {
             format!("{e}\nserver log:\n{tail}")
@@ -98,6 +103,13 @@ pub fn run(config: &Config) -> Result<Report, String> {
         ratio,
         server_warnings,
     })
+}
+
+/// The spawned server's max_connections: every idle connection and both
+/// ends of every pair, plus [`SPARE_CONNECTIONS`]. The server's default
+/// (10,000) is below what `--idle` and `--pairs` allow.
+pub fn server_connections(config: &Config) -> usize {
+    config.idle + 2 * config.load.pairs + SPARE_CONNECTIONS
 }
 
 /// The load and idle phases against the spawned server.
@@ -238,4 +250,38 @@ fn raise_fd_limit(config: &Config) -> Result<(), String> {
          lower --idle or --pairs, or raise `ulimit -n`",
         lim.rlim_cur, lim.rlim_max
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: usize, idle: usize) -> Config {
+        Config {
+            load: Spec {
+                pairs,
+                messages: 1,
+                size: wire::STAMP_LEN,
+                window: 1,
+                rate: None,
+            },
+            idle,
+            baseline: false,
+            temp_parent: PathBuf::new(),
+            progress: false,
+            stop: Arc::default(),
+        }
+    }
+
+    /// The largest run the flags allow is past the server's default of
+    /// 10,000 connections, and still fits.
+    #[test]
+    fn the_server_takes_every_connection_of_the_run() {
+        let default = crate::server::config::Limits::default().max_connections;
+        let (pairs, idle) = (10_000, 1_000_000);
+        let need = server_connections(&config(pairs, idle));
+        assert!(need > default);
+        assert_eq!(need, idle + 2 * pairs + SPARE_CONNECTIONS);
+        assert_eq!(server_connections(&config(2, 10)), 30);
+    }
 }

@@ -1,5 +1,6 @@
 //! The server under test: a `solec serve` child on a loopback port with a
-//! temporary data directory, its users, and what /proc says about it.
+//! temporary data directory and a config sized to the run, its users, and
+//! what /proc says about it.
 //!
 //! The child is this same executable, so the bench measures exactly the
 //! server it ships with. [`Spawned`] owns the process and the directory and
@@ -31,6 +32,14 @@ const ADMIN_CHUNK: usize = 64;
 /// Server log lines kept for error messages.
 const LOG_TAIL: usize = 20;
 
+/// The server's config, in its data directory so it goes with it.
+const CONFIG_FILE: &str = "bench.ron";
+
+/// The server config for a run: every other key keeps its default.
+fn config_text(max_connections: usize) -> String {
+    format!("(max_connections: {max_connections})\n")
+}
+
 /// A running `solec serve`, stopped and cleaned up when dropped.
 pub struct Spawned {
     child: Option<Child>,
@@ -43,9 +52,13 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Creates a data directory under `parent` and starts a server on it.
-    pub fn start(parent: &Path) -> Result<Spawned, String> {
+    /// Creates a data directory under `parent` and starts a server on it
+    /// that accepts `max_connections` at once.
+    pub fn start(parent: &Path, max_connections: usize) -> Result<Spawned, String> {
         let dir = temp_dir(parent)?;
+        let config = dir.join(CONFIG_FILE);
+        std::fs::write(&config, config_text(max_connections))
+            .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         let mut server = Spawned {
             child: None,
             dir,
@@ -62,6 +75,8 @@ impl Spawned {
         let mut cmd = Command::new(exe);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--name"])
             .arg(super::SERVER_NAME)
+            .arg("--config")
+            .arg(self.dir.join(CONFIG_FILE))
             // Info is the level that names the bound port; the server logs
             // nothing per connection or message at info.
             .args(["--log", "info", "--data"])
@@ -278,6 +293,13 @@ mod tests {
         assert_eq!(cpu_ticks(stat), Some(155));
         let status = "Name:\tsolec\nVmPeak:\t  9 kB\nVmRSS:\t    7324 kB\nVmData:\t1 kB\n";
         assert_eq!(vm_rss_kib(status), Some(7324));
+    }
+
+    #[test]
+    fn the_config_sets_max_connections() {
+        let file = crate::server::config::parse(&config_text(1_020_016)).unwrap();
+        let config = crate::server::config::Config::from_file(file);
+        assert_eq!(config.limits.max_connections, 1_020_016);
     }
 
     #[test]

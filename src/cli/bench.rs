@@ -11,12 +11,15 @@ use std::sync::Arc;
 /// memory, for sizing the hardware it will run on.
 ///
 /// Starts a private `solec serve` on a loopback port with a temporary data
-/// directory and creates its users. PAIRS senders each send MESSAGES
-/// messages to their own receiver (the two are each other's contacts),
-/// keeping WINDOW requests in flight, as fast as possible or at --rate;
-/// every message carries its sequence number and send time. Reported:
-/// delivered messages per second, latency percentiles, missing and
-/// duplicated messages, and the server's CPU time per delivered message.
+/// directory and creates its users. Its config raises max_connections to
+/// what the run opens (IDLE + 2 x PAIRS, plus a margin), since the default
+/// of 10,000 would refuse the larger runs these flags allow. PAIRS senders
+/// each send MESSAGES messages to their own receiver (the two are each
+/// other's contacts), keeping WINDOW requests in flight, as fast as
+/// possible or at --rate; every message carries its sequence number and
+/// send time. Reported: delivered messages per second, latency
+/// percentiles, missing and duplicated messages, and the server's CPU time
+/// per delivered message.
 /// Then IDLE connections log in and sit idle, and the growth of the
 /// server's resident memory per connection is reported. The server is then
 /// stopped and its directory removed. Last, the same load runs through a
