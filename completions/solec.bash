@@ -463,7 +463,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__join)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -482,6 +482,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -493,7 +497,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__leave)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -512,6 +516,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -523,7 +531,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__mode)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version leave member operator ban"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version leave member operator ban"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -542,6 +550,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -567,7 +579,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__add)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -586,6 +598,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -667,7 +683,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__list)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -686,6 +702,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -697,7 +717,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__remove)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -716,6 +736,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1709,7 +1733,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__history)
-            opts="-h -V --since --count --offset --json --follow --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --since --count --offset --json --follow --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1743,6 +1767,10 @@ _solec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1751,7 +1779,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__send)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1770,6 +1798,10 @@ _solec() {
                     return 0
                     ;;
                 --ca)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

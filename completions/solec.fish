@@ -78,6 +78,7 @@ complete -c solec -n "__fish_solec_using_subcommand send" -l server -d 'Server t
 complete -c solec -n "__fish_solec_using_subcommand send" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand send" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand send" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand send" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand send" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -89,6 +90,7 @@ complete -c solec -n "__fish_solec_using_subcommand history" -l server -d 'Serve
 complete -c solec -n "__fish_solec_using_subcommand history" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand history" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand history" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand history" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand history" -l json -d 'Print one JSON object per line with the draft\'s field names: source_address, target_address, send_time (Unix seconds, a number) and message_content'
 complete -c solec -n "__fish_solec_using_subcommand history" -l follow -d 'After the history, print new messages as they arrive, until interrupted'
 complete -c solec -n "__fish_solec_using_subcommand history" -l password-stdin -d 'Read the password from the first line of standard input'
@@ -105,6 +107,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -113,6 +116,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -121,6 +125,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -139,6 +144,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -147,6 +153,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -155,6 +162,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l password-file -d 'Read the password from the first line of FILE' -r -F
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l ca -d 'With --tls, also trust the PEM certificate(s) in FILE: a private CA, or the server\'s self-signed certificate' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -31,6 +31,12 @@ use std::time::Duration;
 /// a black-holed address.
 pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the server may stay silent while a reply is owed, by default
+/// (a login's [`Login::reply_timeout`]): a wedged server must not hang a
+/// script forever. Generous, since a reply is normally a round trip away.
+/// Waiting for pushes (`history --follow`) has no limit.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The port used when `--server` names only a host (SOLEC's own port).
 pub const DEFAULT_PORT: u16 = crate::server::config::DEFAULT_PORT;
 
@@ -247,6 +253,9 @@ pub struct Login {
     /// `Some` for TLS, holding the PEM certificates to trust besides the
     /// system's.
     pub tls: Option<Vec<u8>>,
+    /// How long the server may stay silent while a reply is owed (see
+    /// [`REPLY_TIMEOUT`]).
+    pub reply_timeout: Duration,
 }
 
 /// Why a client could not go on. Refused requests are not errors here: they
@@ -259,6 +268,8 @@ pub enum ClientError {
     Connect(String),
     /// The connection closed or broke after it was open.
     Closed(String),
+    /// The server sent nothing for the reply timeout while a reply was owed.
+    Timeout(String),
     /// The server broke the protocol.
     Protocol(String),
     /// The server refused the user name or password (Error 0x01).
@@ -270,9 +281,10 @@ pub enum ClientError {
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ClientError::Setup(s) | ClientError::Connect(s) | ClientError::Closed(s) => {
-                f.write_str(s)
-            }
+            ClientError::Setup(s)
+            | ClientError::Connect(s)
+            | ClientError::Closed(s)
+            | ClientError::Timeout(s) => f.write_str(s),
             ClientError::Protocol(s) => write!(f, "protocol error: {s}"),
             ClientError::AuthFailed => write!(
                 f,
@@ -329,6 +341,7 @@ pub struct Client {
     out: Vec<u8>,
     /// Pushes that arrived while a reply was awaited, oldest first.
     pushes: VecDeque<Msg>,
+    reply_timeout: Duration,
 }
 
 impl Client {
@@ -353,6 +366,7 @@ impl Client {
             inbox: Inbox::default(),
             out: Vec::new(),
             pushes: VecDeque::new(),
+            reply_timeout: login.reply_timeout,
         };
         // "No reply is sent to a good Handshake": it expects nothing.
         let handshake = Handshake {
@@ -424,12 +438,31 @@ impl Client {
         }
     }
 
+    /// The next event while a reply is owed: [`Client::next_event`], but
+    /// after [`Login::reply_timeout`] with nothing from the server it gives
+    /// up with [`ClientError::Timeout`]. Cancel-safe like `next_event`.
+    pub async fn next_reply_event(&mut self) -> Result<Event, ClientError> {
+        let timeout = self.reply_timeout;
+        let silence = async {
+            smol::Timer::after(timeout).await;
+            None
+        };
+        match async { Some(self.next_event().await) }.or(silence).await {
+            Some(event) => event,
+            None => Err(ClientError::Timeout(format!(
+                "no reply from {} within {} s",
+                self.server,
+                timeout.as_secs()
+            ))),
+        }
+    }
+
     /// The final reply to the oldest request. Pushes that come first are
     /// kept for [`Client::push`]; items of an earlier History or
     /// ContactList reply, if the caller skipped them, are dropped.
     pub async fn reply(&mut self) -> Result<Result<(), ErrorType>, ClientError> {
         loop {
-            match self.next_event().await? {
+            match self.next_reply_event().await? {
                 Event::Reply(r) => return Ok(r),
                 Event::Push(m) => self.pushes.push_back(m),
                 Event::Item(_) | Event::Contact(_) => {}
@@ -482,7 +515,7 @@ impl Client {
         self.flush().await?;
         let mut items = Vec::new();
         loop {
-            match self.next_event().await? {
+            match self.next_reply_event().await? {
                 Event::Item(m) => items.push(m),
                 Event::Push(m) => self.pushes.push_back(m),
                 Event::Contact(_) => {}
@@ -509,7 +542,7 @@ impl Client {
         self.flush().await?;
         let mut contacts = Vec::new();
         loop {
-            match self.next_event().await? {
+            match self.next_reply_event().await? {
                 Event::Contact(c) => contacts.push(c),
                 Event::Push(m) => self.pushes.push_back(m),
                 Event::Item(_) => {}

@@ -822,3 +822,113 @@ fn tls_round_trip_with_a_self_signed_certificate() {
         "{err}"
     );
 }
+
+/// A scripted stand-in for a server, for what a real one will not do on
+/// cue: it accepts one connection on a free loopback port, checks the
+/// Handshake and UserAuth of alice@localhost and answers Success, then runs
+/// `script` on the connection. Joining the thread re-raises its panics.
+struct Fake {
+    addr: String,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Fake {
+    fn start(script: impl FnOnce(&mut Raw) + Send + 'static) -> Fake {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let thread = std::thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            let mut conn = Raw { stream };
+            conn.expect(&handshake(0, 5, 1));
+            conn.expect(&user_auth("alice@localhost", PW));
+            conn.send(&SUCCESS);
+            script(&mut conn);
+        });
+        Fake { addr, thread }
+    }
+
+    /// `solec ARGS` logged in to this fake as alice.
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = solec();
+        cmd.args(args)
+            .args(["--server", &self.addr, "--user", "alice@localhost"])
+            .env("SOLEC_PASSWORD", PW);
+        run_cmd(&mut cmd, b"")
+    }
+
+    fn join(self) {
+        self.thread.join().expect("the fake server's script");
+    }
+}
+
+/// Reads one request, then says nothing until the client hangs up, which
+/// must come before the fake's own read timeout.
+fn read_and_fall_silent(conn: &mut Raw) {
+    conn.read_pdu();
+    let mut rest = Vec::new();
+    std::io::Read::read_to_end(&mut conn.stream, &mut rest).expect("the client hangs up");
+}
+
+/// A server that stops answering after the login must not hang a script:
+/// each request/reply command gives up after --timeout with exit status 3.
+#[test]
+fn a_silent_server_times_out_with_status_3() {
+    for args in [
+        &["contact", "list"][..],
+        &["send", "bob", "hi"],
+        &["history", "bob"],
+        &["channel", "join", "general"],
+    ] {
+        let fake = Fake::start(read_and_fall_silent);
+        let started = Instant::now();
+        let out = fake.run(&[args, &["--timeout", "1"]].concat());
+        let waited = started.elapsed();
+        let err = format!("solec: no reply from {} within 1 s\n", fake.addr);
+        check(&out, 3, "", &err);
+        assert!(
+            waited >= Duration::from_secs(1),
+            "{args:?} gave up after {waited:?}"
+        );
+        fake.join();
+    }
+    // Lines piped to `send` are given up on the same way, saying how far
+    // the batch got.
+    let fake = Fake::start(read_and_fall_silent);
+    let mut cmd = solec();
+    cmd.args(["send", "bob", "--timeout", "1"])
+        .args(["--server", &fake.addr, "--user", "alice@localhost"])
+        .env("SOLEC_PASSWORD", PW);
+    let out = run_cmd(&mut cmd, b"one\ntwo\n");
+    let err = format!(
+        "solec: no reply from {} within 1 s (0 of 2 messages answered)\n",
+        fake.addr
+    );
+    check(&out, 3, "", &err);
+    fake.join();
+}
+
+/// --follow waits for pushes without limit: --timeout bounds only replies.
+#[test]
+fn follow_outlasts_the_reply_timeout() {
+    let server = server();
+    befriend(&server, "alice", "bob");
+    let cmd = as_user(
+        &server,
+        "alice",
+        &["history", "bob", "--follow", "--timeout", "1"],
+    );
+    let follower = Follower::start(cmd);
+    std::thread::sleep(Duration::from_millis(2500));
+    let mut bob = server.login("bob", PW);
+    bob.send(&message(
+        "bob@localhost",
+        "alice@localhost",
+        1_700_000_000,
+        "late",
+    ));
+    bob.expect(&SUCCESS);
+    assert_eq!(follower.line(), "2023-11-14T22:13:20Z bob@localhost: late");
+    signal(follower.child.id(), libc::SIGINT);
+    assert_eq!(follower.status(), (Some(0), String::new()));
+}

@@ -16,7 +16,7 @@ pub const PASSWORD_ENV: &str = "SOLEC_PASSWORD";
 /// The exit status section shared by the commands that make one request.
 pub const EXIT_STATUS: &str = "\
 Exit status: 0 done; 2 bad arguments, a bad address or no password; \
-3 cannot connect, or the connection closed; 4 the server refused the user \
+3 cannot connect, the connection closed, or no reply within --timeout; 4 the server refused the user \
 name or password (client auth failed, 0x01); 5 the server refused the \
 request, and the message names its error (not found 0x02, unauthorized \
 0x03, bad request 0x80, ...).";
@@ -61,7 +61,17 @@ pub struct ConnectArgs {
     /// or the server's self-signed certificate
     #[arg(long, value_name = "FILE", requires = "tls")]
     pub ca: Option<PathBuf>,
+
+    /// Give up (exit status 3) when the server sends nothing for SECONDS
+    /// while a reply is owed; `history --follow` waits for new messages
+    /// without limit
+    #[arg(long, value_name = "SECONDS", default_value_t = client::REPLY_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
+    pub timeout: u64,
 }
+
+/// The longest `--timeout`: a day is already more than any reply needs.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
 
 impl ConnectArgs {
     /// Checks the options and gathers the password (which may read the
@@ -78,6 +88,7 @@ impl ConnectArgs {
             user: self.user.clone(),
             password: self.password()?,
             tls,
+            reply_timeout: std::time::Duration::from_secs(self.timeout),
         })
     }
 
@@ -180,9 +191,10 @@ pub async fn connect(login: &Login) -> Result<Client, Failure> {
 pub fn failure(e: ClientError) -> Failure {
     let code = match e {
         ClientError::Setup(_) => exit::USAGE,
-        ClientError::Connect(_) | ClientError::Closed(_) | ClientError::Protocol(_) => {
-            exit::CONNECT
-        }
+        ClientError::Connect(_)
+        | ClientError::Closed(_)
+        | ClientError::Timeout(_)
+        | ClientError::Protocol(_) => exit::CONNECT,
         ClientError::AuthFailed => exit::AUTH,
         ClientError::LoginRefused(_) => exit::REFUSED,
     };

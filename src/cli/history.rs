@@ -35,10 +35,10 @@ pub const PAGE: u64 = 500;
 /// connection closes (exit status 3). Output is flushed after each message.
 ///
 /// Exit status: 0 done; 2 bad arguments, a bad address or no password; 3
-/// cannot connect, or the connection closed; 4 the server refused the user
-/// name or password (client auth failed, 0x01); 5 the server refused the
-/// request (not found 0x02: no such user or channel; unauthorized 0x03: not
-/// a member of the channel).
+/// cannot connect, the connection closed, or no reply within --timeout; 4
+/// the server refused the user name or password (client auth failed, 0x01);
+/// 5 the server refused the request (not found 0x02: no such user or
+/// channel; unauthorized 0x03: not a member of the channel).
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// User or channel whose conversation to print

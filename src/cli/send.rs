@@ -46,11 +46,12 @@ pub const PROGRESS_AFTER: u64 = 1000;
 ///
 /// Exit status: 0 every message was stored; 2 bad arguments, a bad address
 /// or no password, or a line that is not UTF-8 or too long for one PDU (the
-/// line is skipped); 3 cannot connect, or the connection closed before every
-/// message was answered; 4 the server refused the user name or password
-/// (client auth failed, 0x01); 5 the server refused a message (not found
-/// 0x02, unauthorized 0x03, too large 0x81, ...). When lines fail for
-/// different reasons, the status is that of the first failure.
+/// line is skipped); 3 cannot connect, or the connection closed or the
+/// server fell silent (--timeout) before every message was answered; 4 the
+/// server refused the user name or password (client auth failed, 0x01); 5
+/// the server refused a message (not found 0x02, unauthorized 0x03, too
+/// large 0x81, ...). When lines fail for different reasons, the status is
+/// that of the first failure.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// User or channel to send to
@@ -221,7 +222,7 @@ impl<'a> Batch<'a> {
         if self.in_flight.is_empty() {
             return line.await;
         }
-        let event = async { Wake::Event(self.client.next_event().await) };
+        let event = async { Wake::Event(self.client.next_reply_event().await) };
         if room {
             line.or(event).await
         } else {
