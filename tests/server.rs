@@ -570,10 +570,10 @@ fn unauthenticated_connections_time_out() {
     std::fs::write(&cfg, "(handshake_timeout_secs: 1)").unwrap();
     let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
     s.add_user("alice", "pw");
+    let started = std::time::Instant::now();
     let mut idle = s.connect();
     let mut half = s.connect();
     half.send(&handshake(0, 5, 1));
-    let started = std::time::Instant::now();
     idle.expect_closed();
     half.expect_closed();
     assert!(started.elapsed() >= Duration::from_millis(900));
@@ -601,13 +601,23 @@ fn sigterm_finishes_and_exits_zero() {
     let mut a = s.login("alice", "pw");
     // Pipelined requests the server has received are answered before it exits.
     let m = message("alice@localhost", "bob@localhost", T, "last words");
-    let burst: Vec<u8> = std::iter::repeat_n(m.clone(), 50).flatten().collect();
+    let n = 500;
+    let burst: Vec<u8> = std::iter::repeat_n(m.clone(), n).flatten().collect();
     a.send(&burst);
-    a.expect(&SUCCESS.repeat(50));
+    // Stop while the burst is in flight; whatever was acknowledged is kept.
     let status = s.stop();
     assert_eq!(status.code(), Some(0), "{}", s.log_text());
-    a.expect_closed();
+    let mut replies = Vec::new();
+    std::io::Read::read_to_end(&mut a.stream, &mut replies).unwrap();
+    assert_eq!(replies.len() % 3, 0, "the stream ends on a PDU boundary");
+    assert_bytes!(replies, SUCCESS.repeat(replies.len() / 3));
     assert!(!s.dir.join("admin.sock").exists());
+    s.restart();
+    let mut b = s.login("bob", "pw");
+    b.send(&history("alice@localhost", 0, i64::MAX, 0));
+    let acknowledged = replies.len() / 3;
+    let stored = b.read_exact(acknowledged * m.len());
+    assert_bytes!(stored, m.repeat(acknowledged));
 }
 
 /// Many simultaneous logins must not each hold argon2's memory at once.
@@ -651,6 +661,7 @@ fn a_session_that_does_not_read_is_dropped() {
     a.expect(&SUCCESS);
     b.send(&contact_add("alice@localhost"));
     b.expect(&SUCCESS);
+    shrink_receive_buffer(&b.stream);
     // Far more than the socket buffers hold, and bob reads nothing.
     let m = message("alice@localhost", "bob@localhost", T, &"x".repeat(4000));
     let n = 4000;
@@ -666,7 +677,7 @@ fn a_session_that_does_not_read_is_dropped() {
     };
     a.expect(&SUCCESS.repeat(n));
     writer.join().unwrap();
-    assert!(s.log_text().contains("not reading"), "{}", s.log_text());
+    wait_for_log(&s, "not reading");
     // Bob gets what was already on its way, then the close.
     let mut got = Vec::new();
     std::io::Read::read_to_end(&mut b.stream, &mut got).unwrap();
@@ -723,4 +734,172 @@ fn the_data_directory_and_store_are_owner_only() {
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("solec.redb")), 0o600);
+}
+
+/// Makes the kernel buffer little for this socket, so a test that stops
+/// reading fills it quickly whatever the host's TCP tuning.
+fn shrink_receive_buffer(stream: &std::net::TcpStream) {
+    set_receive_buffer(stream, 4096);
+}
+
+fn set_receive_buffer(stream: &std::net::TcpStream, size: libc::c_int) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: setsockopt on a socket we own, with a valid int option.
+    let rc = unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&size as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    assert_eq!(rc, 0);
+}
+
+/// Waits (boundedly) for a line containing `text` in the server log.
+fn wait_for_log(s: &Server, text: &str) {
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !s.log_text().contains(text) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no `{text}` in log:\n{}",
+            s.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A client that asks for a lot and stops reading is let go after
+/// `write_timeout_secs`, instead of holding its replies (and the store's
+/// old pages) forever; others are served meanwhile.
+#[test]
+fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(write_timeout_secs: 1)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    let mut a = s.login("alice", "pw");
+    let ch = "#big@localhost";
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    let m = message("alice@localhost", ch, T, &"x".repeat(4000));
+    a.send(&m.repeat(200));
+    a.expect(&SUCCESS.repeat(200));
+    let mut stalled = s.login("alice", "pw");
+    shrink_receive_buffer(&stalled.stream);
+    // 10 replies of 800 kB each; nothing is read.
+    stalled.send(&history(ch, 0, 200, 0).repeat(10));
+    wait_for_log(&s, "peer stopped reading");
+    // Meanwhile the server answers others.
+    a.send(&history(ch, 0, 1, 0));
+    a.expect(&[m.clone(), SUCCESS.to_vec()].concat());
+    // Draining what the kernel already holds through a tiny window takes
+    // long; the log line above is the server's decision to close.
+}
+
+/// The login deadline covers the password check too: a flood of logins
+/// cannot hold connection slots past it.
+#[test]
+fn the_login_deadline_covers_password_checks() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(handshake_timeout_secs: 1)").unwrap();
+    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    s.add_user("alice", "pw");
+    let started = std::time::Instant::now();
+    let mut clients: Vec<Raw> = (0..300)
+        .map(|_| {
+            let mut c = s.connect();
+            c.send(&[handshake(0, 5, 1), user_auth("alice", "wrong")].concat());
+            c
+        })
+        .collect();
+    let mut silent = 0;
+    for c in &mut clients {
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut c.stream, &mut got).unwrap();
+        match &got[..] {
+            [] => silent += 1,
+            [0x02, 0x00, 0x01, 0x01] => {}
+            other => panic!("unexpected reply {}", spaced_hex(other)),
+        }
+    }
+    // 300 checks take several seconds of CPU; past the deadline they are
+    // dropped, not answered late.
+    assert!(silent > 0, "every login was answered, none timed out");
+    assert!(started.elapsed() < Duration::from_secs(6));
+}
+
+#[test]
+fn sigterm_does_not_wait_for_connections_still_logging_in() {
+    let mut s = Server::start();
+    let mut idle = s.connect();
+    idle.send(&handshake(0, 5, 1));
+    let started = std::time::Instant::now();
+    assert_eq!(s.stop().code(), Some(0));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "waited for the drain timeout"
+    );
+    idle.expect_closed();
+}
+
+#[test]
+fn a_recreated_user_does_not_inherit_direct_messages() {
+    let s = three_users();
+    let mut b = s.login("bob", "pw");
+    b.send(&message("bob@localhost", "alice@localhost", T, "secret"));
+    b.expect(&SUCCESS);
+    let out = run(&["user", "del", "alice", "--data", s.data()], b"");
+    assert!(out.status.success(), "{out:?}");
+    s.add_user("alice", "new");
+    let mut a = s.login("alice", "new");
+    a.send(&history("bob@localhost", 0, 10, 0));
+    a.expect(&SUCCESS);
+}
+
+#[test]
+fn the_admin_socket_checks_names_and_hashes() {
+    use std::io::{BufRead, Write};
+    let s = Server::start();
+    let sock = std::os::unix::net::UnixStream::connect(s.dir.join("admin.sock")).unwrap();
+    let mut lines = std::io::BufReader::new(sock.try_clone().unwrap());
+    let mut ask = |req: &str| {
+        (&sock).write_all(format!("{req}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        lines.read_line(&mut line).unwrap();
+        line
+    };
+    let bad_name = ask(
+        r##"{"op":"add","name":"#x","hash":"$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"}"##,
+    );
+    assert!(bad_name.contains("not a valid user name"), "{bad_name}");
+    let bad_hash = ask(r#"{"op":"add","name":"x","hash":"junk"}"#);
+    assert!(bad_hash.contains("not an argon2"), "{bad_hash}");
+    let long = ask(&"x".repeat(5000));
+    assert!(long.contains("too long"), "{long}");
+    assert_eq!(ask(r#"{"op":"list"}"#), "{\"ok\":true,\"users\":[]}\n");
+}
+
+#[test]
+fn impossible_limits_stop_the_server_with_a_usage_error() {
+    let dir = TempDir::new();
+    let cfg = dir.join("solec.ron");
+    std::fs::write(&cfg, "(handshake_timeout_secs: 18446744073709551615)").unwrap();
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--data",
+            dir.path().to_str().unwrap(),
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("handshake_timeout_secs"));
 }

@@ -266,9 +266,12 @@ impl Server {
         }
     }
 
-    /// Stops and starts again on the same data directory (new port).
+    /// Stops (if running) and starts again on the same data directory
+    /// (new port).
     pub fn restart(&mut self) {
-        assert!(self.stop().success());
+        if self.child.is_some() {
+            assert!(self.stop().success());
+        }
         self.spawn();
     }
 

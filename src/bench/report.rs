@@ -139,7 +139,7 @@ impl Ratio {
 impl Report {
     /// Every message of every run arrived exactly once.
     pub fn complete(&self) -> bool {
-        self.solec.complete() && self.baseline.as_ref().map_or(true, Run::complete)
+        self.solec.complete() && self.baseline.as_ref().is_none_or(Run::complete)
     }
 }
 

@@ -47,7 +47,7 @@ pub fn stamp(out: &mut String, seq: u64, ns: u64, size: usize) {
     use std::fmt::Write as _;
     out.clear();
     let _ = write!(out, "{seq:08x}{ns:016x}");
-    out.extend(std::iter::repeat('.').take(size.saturating_sub(STAMP_LEN)));
+    out.extend(std::iter::repeat_n('.', size.saturating_sub(STAMP_LEN)));
 }
 
 /// The (sequence number, send time) a message_content starts with.

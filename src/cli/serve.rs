@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         .unwrap_or_else(|| "info".into());
     super::logger::init(super::logger::parse_level(&level).map_err(usage)?);
     let config = Config::from_file(file);
+    config.check().map_err(usage)?;
     if !crate::proto::address::is_server_name(&config.name) {
         return Err(usage(format!(
             "server name `{}` is not a lowercase DNS host name",

@@ -9,7 +9,7 @@ use super::{exit, Failure};
 use crate::server::admin::{self, Reply, Request};
 use crate::server::config::Config;
 use crate::server::hub::{Admin, Hub};
-use crate::server::{passwords, state};
+use crate::server::passwords;
 use crate::store::Store;
 use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
 use std::os::unix::net::UnixStream;
@@ -25,8 +25,8 @@ pub struct Args {
 pub enum UserCommand {
     /// Create a user; the password is asked twice on a terminal.
     Add(NameArgs),
-    /// Delete a user, their contacts and channel memberships; their
-    /// sessions are closed. Messages they sent stay in others' history.
+    /// Delete a user with their contacts, channel memberships and direct
+    /// conversations; their sessions are closed. Their channel messages stay.
     Del(NameArgs),
     /// List user names, one per line.
     List(ListArgs),
@@ -96,7 +96,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// Validates the name and hashes the password the user gives.
 fn new_hash(args: &NameArgs) -> Result<String, Failure> {
-    if !state::valid_user_name(&args.name) {
+    if !crate::proto::address::is_user_name(&args.name) {
         return Err(Failure::new(
             exit::USAGE,
             format!(

@@ -81,8 +81,11 @@ async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>) {
     let mut writer = stream;
     let mut line = String::new();
     while matches!(lines.read_line(&mut line).await, Ok(n) if n > 0) {
-        let answer = match serde_json::from_str::<Request>(line.trim()) {
-            Ok(_) if line.len() > MAX_LINE => reply(Err("request too long".into()), false),
+        let request = match line.len() {
+            0..=MAX_LINE => serde_json::from_str::<Request>(line.trim()).map_err(|e| e.to_string()),
+            _ => Err("request too long".into()),
+        };
+        let answer = match request {
             Ok(request) => {
                 let listing = request == Request::List;
                 let (tx, rx) = smol::channel::bounded(1);

@@ -21,6 +21,14 @@ pub const STORE_FILE: &str = "solec.redb";
 /// The local admin socket inside the data directory.
 pub const ADMIN_SOCKET: &str = "admin.sock";
 
+/// Longest timeout accepted from a config file: a day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
+
+/// Bytes of a Message payload besides its content, at the longest
+/// addresses: two strings of `#` + 64 + `@` + 253 bytes, the timestamp, and
+/// the content's length prefix.
+pub const MESSAGE_OVERHEAD: usize = 2 * (2 + 1 + 64 + 1 + 253) + 8 + 2;
+
 /// The RON config file. Every key is optional; absent keys take defaults.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -35,6 +43,9 @@ pub struct FileConfig {
     pub tls: Option<TlsConfig>,
     /// Seconds a connection may take to authenticate.
     pub handshake_timeout_secs: Option<u64>,
+    /// Seconds a write to a client may make no progress before the
+    /// connection is closed.
+    pub write_timeout_secs: Option<u64>,
     /// Largest `message_content` accepted, in bytes.
     pub max_message_bytes: Option<usize>,
     /// Largest inbound PDU payload, in bytes.
@@ -66,6 +77,7 @@ pub struct TlsConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub handshake_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_message_bytes: usize,
     pub max_pdu_bytes: usize,
     pub max_history_count: u64,
@@ -78,6 +90,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             handshake_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(60),
             max_message_bytes: 4096,
             max_pdu_bytes: 8192,
             max_history_count: 500,
@@ -113,6 +126,9 @@ impl Config {
                 handshake_timeout: file
                     .handshake_timeout_secs
                     .map_or(d.handshake_timeout, Duration::from_secs),
+                write_timeout: file
+                    .write_timeout_secs
+                    .map_or(d.write_timeout, Duration::from_secs),
                 max_message_bytes: file.max_message_bytes.unwrap_or(d.max_message_bytes),
                 max_pdu_bytes: file.max_pdu_bytes.unwrap_or(d.max_pdu_bytes),
                 max_history_count: file.max_history_count.unwrap_or(d.max_history_count),
@@ -121,6 +137,34 @@ impl Config {
                 max_channels: file.max_channels.unwrap_or(d.max_channels),
             },
         }
+    }
+
+    /// Refuses limits the server cannot honour.
+    pub fn check(&self) -> Result<(), String> {
+        let l = &self.limits;
+        for (key, t) in [
+            ("handshake_timeout_secs", l.handshake_timeout),
+            ("write_timeout_secs", l.write_timeout),
+        ] {
+            if t.is_zero() || t > MAX_TIMEOUT {
+                return Err(format!(
+                    "{key} must be 1 to {} seconds",
+                    MAX_TIMEOUT.as_secs()
+                ));
+            }
+        }
+        let least_pdu = l.max_message_bytes + MESSAGE_OVERHEAD;
+        if !(least_pdu..=crate::proto::MAX_PAYLOAD).contains(&l.max_pdu_bytes) {
+            return Err(format!(
+                "max_pdu_bytes must be {least_pdu} (max_message_bytes plus a Message's \
+                 other fields) to {}",
+                crate::proto::MAX_PAYLOAD
+            ));
+        }
+        if l.max_outbound_queue == 0 || l.max_connections == 0 {
+            return Err("max_outbound_queue and max_connections must be at least 1".into());
+        }
+        Ok(())
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -183,6 +227,27 @@ mod tests {
         assert_eq!(cfg.limits.max_message_bytes, 4096);
         assert_eq!(cfg.limits.max_history_count, 500);
         assert_eq!(cfg.limits.handshake_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn impossible_limits_are_refused() {
+        let check = |text: &str| Config::from_file(parse(text).unwrap()).check();
+        assert_eq!(check("()"), Ok(()));
+        for bad in [
+            "(handshake_timeout_secs: 18446744073709551615)",
+            "(handshake_timeout_secs: 0)",
+            "(write_timeout_secs: 86401)",
+            "(max_pdu_bytes: 70000)",
+            "(max_message_bytes: 8000)",
+            "(max_outbound_queue: 0)",
+            "(max_connections: 0)",
+        ] {
+            assert!(check(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            check("(max_message_bytes: 7540, write_timeout_secs: 86400)"),
+            Ok(())
+        );
     }
 
     #[test]

@@ -16,13 +16,14 @@ use smol::Timer;
 use std::future::Future;
 use std::io;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Bytes read per call while a client is busy.
 pub const READ_CHUNK: usize = 16 * 1024;
 
-/// How often a connection whose replies are backed up checks again.
-pub const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(2);
+/// Bytes written between checks that the peer is still reading.
+pub const WRITE_CHUNK: usize = 16 * 1024;
 
 /// Bytes gathered before one socket write.
 pub const WRITE_BATCH: usize = 64 * 1024;
@@ -36,20 +37,28 @@ pub const MAX_PASSWORD_CHECKS: usize = 4;
 pub struct Shared {
     pub hub: smol::channel::Sender<Event>,
     pub limits: Limits,
-    password_checks: smol::lock::Semaphore,
+    password_checks: Arc<smol::lock::Semaphore>,
     next_id: AtomicU64,
     /// Connections alive now, checked against `max_connections`.
     pub live: AtomicUsize,
+    /// Yields (with an error) once the server is stopping: its sender is
+    /// dropped then, which wakes every waiting receiver at once.
+    pub stopping: smol::channel::Receiver<()>,
 }
 
 impl Shared {
-    pub fn new(hub: smol::channel::Sender<Event>, limits: Limits) -> Shared {
+    pub fn new(
+        hub: smol::channel::Sender<Event>,
+        limits: Limits,
+        stopping: smol::channel::Receiver<()>,
+    ) -> Shared {
         Shared {
             hub,
             limits,
-            password_checks: smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS),
+            password_checks: Arc::new(smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS)),
             next_id: AtomicU64::new(1),
             live: AtomicUsize::new(0),
+            stopping,
         }
     }
 }
@@ -59,20 +68,28 @@ pub trait Inbound: AsyncRead + Unpin {
     fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
 }
 
-/// Serves one connection until it closes.
-pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(reader: R, writer: W, shared: &Shared) {
+/// Serves one connection until it closes. It must be logged in by
+/// `deadline`, counted from when it was accepted.
+pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
+    reader: R,
+    writer: W,
+    deadline: Instant,
+    shared: &Shared,
+) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = super::outbox::new();
     let reading = async {
-        read_loop(id, reader, tx, shared).await;
+        read_loop(id, reader, tx, deadline, shared).await;
         // Let the writer drain what the hub still queues, then end it.
         future::pending::<()>().await
     };
-    write_loop(rx, writer).or(reading).await;
+    write_loop(rx, writer, shared.limits.write_timeout)
+        .or(reading)
+        .await;
     let _ = shared.hub.send(Event::Detach { conn: id }).await;
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W) {
+async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W, timeout: Duration) {
     while let Some(first) = rx.recv().await {
         let mut buf = Vec::new();
         let mut next = Some(first);
@@ -93,7 +110,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W) {
                 next = rx.try_recv();
             }
         }
-        if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {
+        if let Err(e) = write_or_give_up(&mut w, &buf, timeout).await {
+            match e.kind() {
+                io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
+                _ => log::debug!("closing a connection: {e}"),
+            }
             return;
         }
         if close {
@@ -103,11 +124,50 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W) {
     let _ = w.close().await;
 }
 
+/// Writes `buf`, failing if any `WRITE_CHUNK` of it makes no progress for
+/// `timeout`: a peer that stops reading is let go instead of holding its
+/// queued replies forever.
+async fn write_or_give_up<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &[u8],
+    timeout: Duration,
+) -> io::Result<()> {
+    for chunk in buf.chunks(WRITE_CHUNK) {
+        let stalled = async {
+            Timer::after(timeout).await;
+            Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "peer stopped reading",
+            ))
+        };
+        async { w.write_all(chunk).await }.or(stalled).await?;
+    }
+    w.flush().await
+}
+
 /// Reads until EOF, error, timeout or a refusal; always detaches.
-async fn read_loop<R: Inbound>(id: ConnId, mut reader: R, out: Outbox, shared: &Shared) {
+async fn read_loop<R: Inbound>(
+    id: ConnId,
+    mut reader: R,
+    out: Outbox,
+    deadline: Instant,
+    shared: &Shared,
+) {
     let mut buf = Vec::new();
-    if authenticate(id, &mut reader, &mut buf, &out, shared).await {
+    let login = authenticate(id, &mut reader, &mut buf, &out, shared);
+    let expired = async {
+        Timer::at(deadline).await;
+        false
+    };
+    let stopping = async {
+        // The server drops the sender when it stops.
+        let _ = shared.stopping.recv().await;
+        false
+    };
+    if login.or(expired).or(stopping).await {
         forward(id, &mut reader, &mut buf, &out, shared).await;
+    } else {
+        let _ = out.try_send(Out::Close);
     }
     let _ = shared.hub.send(Event::Detach { conn: id }).await;
 }
@@ -117,7 +177,8 @@ fn refuse(out: &Outbox, e: ErrorType) {
     let _ = out.try_send(Out::Close);
 }
 
-/// Runs the client sequence; true once the hub has the session.
+/// Runs the client sequence; true once the hub has the session. The caller
+/// bounds it with the handshake deadline and closes on false.
 async fn authenticate<R: Inbound>(
     id: ConnId,
     reader: &mut R,
@@ -126,22 +187,25 @@ async fn authenticate<R: Inbound>(
     shared: &Shared,
 ) -> bool {
     let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
-    let deadline = Instant::now() + shared.limits.handshake_timeout;
     let mut session = Session::default();
     loop {
+        let mut done = 0;
         while session.phase() != Phase::Ready {
-            let (action, used) = match deframer.decode(buf) {
+            let (action, used) = match deframer.decode(&buf[done..]) {
                 Ok(Some((pdu, used))) => (session.on_pdu(&pdu), used),
                 Ok(None) => break,
                 Err(_) => (session.on_malformed(), 0),
             };
-            let verdict: Option<Action<'static>> = match action {
-                Action::Nothing => None,
-                Action::Refuse(e) => Some(Action::Refuse(e)),
-                Action::Close => Some(Action::Close),
+            let verdict = match action {
+                Action::Nothing => Action::Nothing,
+                Action::Refuse(e) => Action::Refuse(e),
+                Action::Close => Action::Close,
                 Action::Verify { username, password } => {
                     let (u, p) = (username.to_owned(), password.to_owned());
-                    let user = check_password(u, p, shared).await;
+                    // The hub is gone only when the server stops.
+                    let Ok(user) = check_password(u, p, shared).await else {
+                        return false;
+                    };
                     let action = session.on_verified(user.is_some());
                     if let Some(user) = user {
                         let attach = Event::Attach {
@@ -153,58 +217,58 @@ async fn authenticate<R: Inbound>(
                             return false;
                         }
                     }
-                    Some(action)
+                    action
                 }
             };
-            buf.drain(..used);
+            done += used;
             match verdict {
-                Some(Action::Refuse(e)) => {
+                Action::Refuse(e) => {
                     refuse(out, e);
                     return false;
                 }
-                Some(Action::Close) => {
-                    let _ = out.try_send(Out::Close);
-                    return false;
-                }
+                Action::Close => return false,
                 _ => {}
             }
         }
+        buf.drain(..done);
         if session.phase() == Phase::Ready {
             return true;
         }
-        let timeout = async {
-            Timer::at(deadline).await;
-            Err(io::ErrorKind::TimedOut.into())
-        };
-        match read_more(reader, buf).or(timeout).await {
-            Ok(0) | Err(_) => {
-                let _ = out.try_send(Out::Close);
-                return false;
-            }
-            Ok(_) => {}
+        if !matches!(read_more(reader, buf).await, Ok(n) if n > 0) {
+            return false;
         }
     }
 }
 
+/// The hub has stopped: the server is shutting down.
+struct HubGone;
+
 /// The user's canonical name when `password` is right. Unknown users are
 /// checked against a fixed hash so both failures take the same time.
-async fn check_password(username: String, password: String, shared: &Shared) -> Option<String> {
+async fn check_password(
+    username: String,
+    password: String,
+    shared: &Shared,
+) -> Result<Option<String>, HubGone> {
     let (tx, rx) = smol::channel::bounded(1);
     let lookup = Event::Lookup {
         username,
         reply: tx,
     };
-    shared.hub.send(lookup).await.ok()?;
-    let found = rx.recv().await.ok()?;
-    let _slot = shared.password_checks.acquire().await;
-    smol::unblock(move || {
+    shared.hub.send(lookup).await.map_err(|_| HubGone)?;
+    let found = rx.recv().await.map_err(|_| HubGone)?;
+    // The permit goes with the check onto its thread: a login abandoned
+    // at its deadline must not free the slot while argon2 still runs.
+    let slot = shared.password_checks.acquire_arc().await;
+    Ok(smol::unblock(move || {
+        let _slot = slot;
         let hash = found
             .as_ref()
             .map_or(&*super::passwords::DECOY_HASH, |(_, h)| h);
         let ok = super::passwords::verify(&password, hash);
         found.filter(|_| ok).map(|(name, _)| name)
     })
-    .await
+    .await)
 }
 
 /// After authentication: hand every whole frame to the hub, in order.
@@ -239,11 +303,8 @@ async fn forward<R: Inbound>(
         }
         // A client that sends requests without reading the replies is
         // not read from until it catches up, so its replies stay bounded.
-        while out.len() >= shared.limits.max_outbound_queue {
-            if out.is_closed() {
-                return;
-            }
-            Timer::after(BACKPRESSURE_POLL).await;
+        if !out.wait_for_room(shared.limits.max_outbound_queue).await {
+            return;
         }
         match read_more(reader, buf).await {
             Ok(0) => {

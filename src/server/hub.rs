@@ -124,7 +124,8 @@ enum Effect {
 /// The hub's state. Create with [`Hub::new`], run with [`Hub::run`].
 pub struct Hub {
     dir: Directory,
-    store: Store,
+    /// Shared with deferred History reads, which run on other threads.
+    store: Arc<Store>,
     limits: Limits,
     next_seq: u64,
     sessions: HashMap<ConnId, Online>,
@@ -144,7 +145,7 @@ impl Hub {
         Ok(Hub {
             next_seq: snap.next_seq,
             dir: Directory::new(name, limits.max_channels, snap),
-            store,
+            store: Arc::new(store),
             limits,
             sessions: HashMap::new(),
             by_user: HashMap::new(),
@@ -155,8 +156,8 @@ impl Hub {
     }
 
     /// Handles events until Shutdown or until every sender is gone; returns
-    /// the store so the caller closes it.
-    pub fn run(mut self, events: smol::channel::Receiver<Event>) -> Store {
+    /// the store so the caller closes it once the last History read is done.
+    pub fn run(mut self, events: smol::channel::Receiver<Event>) -> Arc<Store> {
         while let Ok(first) = events.recv_blocking() {
             let mut stop = self.handle(first);
             let mut handled = 1;
@@ -353,19 +354,18 @@ impl Hub {
             .dir
             .history_target(user, h.channel_address)?
             .conversation(user);
-        // The snapshot must hold every message acknowledged before this
-        // request, so commit first; it is taken here, in request order.
-        self.flush();
-        let reader = self.store.reader().map_err(|e| {
-            log::error!("cannot start a read transaction: {e}");
-            ErrorType::ServerError
-        })?;
         let (since, count) = (h.since, count.min(self.limits.max_history_count));
-        // The scan runs when the connection's writer reaches it, off this
-        // thread, so a long conversation never stalls other sessions.
+        let store = self.store.clone();
+        // The scan runs when the connection's writer reaches this reply:
+        // off this thread, so a long conversation never stalls other
+        // sessions, and after the commit of everything acknowledged before
+        // it (replies are only released after their batch commits). The
+        // snapshot is taken and dropped within the scan, so a client that
+        // stops reading pins no old pages.
         Ok(Out::Deferred(Box::pin(async move {
             let _permit = HISTORY_READS.acquire().await;
-            let read = smol::unblock(move || reader.history(&conversation, since, offset, count));
+            let read =
+                smol::unblock(move || store.reader()?.history(&conversation, since, offset, count));
             match read.await {
                 Ok(mut bytes) => {
                     bytes.extend_from_slice(&SUCCESS);
@@ -437,6 +437,16 @@ impl Hub {
     fn admin(&mut self, command: Admin) -> AdminReply {
         match command {
             Admin::List => return Ok(self.dir.user_names()),
+            Admin::Add { name, .. } | Admin::Passwd { name, .. }
+                if !crate::proto::address::is_user_name(&name) =>
+            {
+                return Err(format!("`{name}` is not a valid user name"));
+            }
+            Admin::Add { hash, .. } | Admin::Passwd { hash, .. }
+                if !super::passwords::is_phc(&hash) =>
+            {
+                return Err("the hash is not an argon2 PHC string".into());
+            }
             Admin::Add { name, hash } => {
                 if self.dir.has_user(&name) {
                     return Err(format!("user {name} already exists"));

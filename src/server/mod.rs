@@ -25,7 +25,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::fs::PermissionsExt as _;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a stopping server waits for queued replies to be written.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
@@ -42,11 +42,12 @@ pub fn run(config: Config) -> Result<(), String> {
     let stop = signals()?;
 
     let (events, queue) = smol::channel::bounded(hub::EVENT_QUEUE);
+    let (stopping_tx, stopping) = smol::channel::bounded::<()>(1);
     let hub_thread = std::thread::Builder::new()
         .name("solec-hub".into())
         .spawn(move || hub.run(queue))
         .map_err(|e| format!("cannot start the hub thread: {e}"))?;
-    let shared = Arc::new(Shared::new(events.clone(), config.limits));
+    let shared = Arc::new(Shared::new(events.clone(), config.limits, stopping));
     log::info!("serving {} from {}", config.name, config.data.display());
 
     smol::block_on(async {
@@ -60,6 +61,8 @@ pub fn run(config: Config) -> Result<(), String> {
         for task in tasks {
             task.cancel().await;
         }
+        // Connections still logging in close now.
+        drop(stopping_tx);
         let _ = events.send(Event::Shutdown).await;
         let drained = async {
             while shared.live.load(Ordering::Relaxed) > 0 {
@@ -77,6 +80,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let store = hub_thread
         .join()
         .map_err(|_| "the hub thread panicked".to_owned())?;
+    // The store closes when the last History read still running lets go.
     drop(store);
     let _ = std::fs::remove_file(config.admin_socket());
     log::info!("stopped");
@@ -161,24 +165,47 @@ async fn accept_loop(
                 continue;
             }
         };
-        if shared.live.load(Ordering::Relaxed) >= shared.limits.max_connections {
+        let deadline = Instant::now() + shared.limits.handshake_timeout;
+        let Some(live) = Live::enter(&shared) else {
             log::warn!("refusing a connection: max_connections reached");
             continue;
-        }
-        shared.live.fetch_add(1, Ordering::Relaxed);
-        let shared = shared.clone();
+        };
         let tls = tls.clone();
         smol::spawn(async move {
+            let shared = &live.0;
             match tls {
                 None => {
                     let stream = Arc::new(stream);
-                    conn::serve(Tcp(stream.clone()), Tcp(stream), &shared).await
+                    conn::serve(Tcp(stream.clone()), Tcp(stream), deadline, shared).await
                 }
-                Some(acceptor) => tls::serve(acceptor, stream, &shared).await,
+                Some(acceptor) => tls::serve(acceptor, stream, deadline, shared).await,
             }
-            shared.live.fetch_sub(1, Ordering::Relaxed);
         })
         .detach();
+    }
+}
+
+/// One counted connection; leaving the count happens on drop, so a
+/// connection task that ends in any way frees its slot.
+struct Live(Arc<Shared>);
+
+impl Live {
+    /// Takes a slot if fewer than `max_connections` are taken.
+    fn enter(shared: &Arc<Shared>) -> Option<Live> {
+        let max = shared.limits.max_connections;
+        shared
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Live(shared.clone()))
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.0.live.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

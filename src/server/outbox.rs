@@ -18,6 +18,9 @@ use std::task::{Poll, Waker};
 struct State {
     queue: VecDeque<Out>,
     waker: Option<Waker>,
+    /// The connection's reader, waiting until fewer than this many items
+    /// are queued.
+    room: Option<(usize, Waker)>,
     closed: bool,
     senders: usize,
 }
@@ -78,16 +81,31 @@ impl Outbox {
     pub fn close(&self) -> bool {
         let mut s = self.0.lock();
         let was_open = !std::mem::replace(&mut s.closed, true);
-        let waker = s.waker.take();
+        let wakers = [s.waker.take(), s.room.take().map(|(_, w)| w)];
         drop(s);
-        if let Some(w) = waker {
-            w.wake();
-        }
+        wakers.into_iter().flatten().for_each(Waker::wake);
         was_open
     }
 
     pub fn is_closed(&self) -> bool {
         self.0.lock().closed
+    }
+
+    /// Waits until fewer than `limit` items are queued; false if the queue
+    /// was closed instead.
+    pub async fn wait_for_room(&self, limit: usize) -> bool {
+        poll_fn(|cx| {
+            let mut s = self.0.lock();
+            if s.closed {
+                return Poll::Ready(false);
+            }
+            if s.queue.len() < limit {
+                return Poll::Ready(true);
+            }
+            s.room = Some((limit, cx.waker().clone()));
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -115,9 +133,14 @@ impl Inbox {
     /// closed or without senders.
     pub async fn recv(&self) -> Option<Out> {
         poll_fn(|cx| {
-            let mut s = self.0.lock();
-            if let Some(out) = s.pop() {
+            if let Some(out) = self.try_recv() {
                 return Poll::Ready(Some(out));
+            }
+            let mut s = self.0.lock();
+            if !s.queue.is_empty() {
+                // Filled between the two locks: poll again at once.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
             if s.closed || s.senders == 0 {
                 return Poll::Ready(None);
@@ -130,7 +153,17 @@ impl Inbox {
 
     /// The next item if one is waiting.
     pub fn try_recv(&self) -> Option<Out> {
-        self.0.lock().pop()
+        let mut s = self.0.lock();
+        let out = s.pop();
+        let room = match s.room {
+            Some((limit, _)) if s.queue.len() < limit => s.room.take(),
+            _ => None,
+        };
+        drop(s);
+        if let Some((_, w)) = room {
+            w.wake();
+        }
+        out
     }
 }
 
@@ -197,6 +230,30 @@ mod tests {
         });
         assert_eq!(first(smol::block_on(rx.recv())), Some(7));
         sender.join().unwrap();
+    }
+
+    #[test]
+    fn a_full_queue_makes_the_reader_wait_until_it_drains() {
+        let (tx, rx) = new();
+        for i in 0..3 {
+            tx.try_send(bytes(i)).unwrap();
+        }
+        let waiter = {
+            let tx = tx.clone();
+            std::thread::spawn(move || smol::block_on(tx.wait_for_room(2)))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(
+            !waiter.is_finished(),
+            "3 queued, room below 2 needs 2 popped"
+        );
+        rx.try_recv();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!waiter.is_finished());
+        rx.try_recv();
+        assert!(waiter.join().unwrap());
+        tx.close();
+        assert!(!smol::block_on(tx.wait_for_room(10)), "closed");
     }
 
     #[test]

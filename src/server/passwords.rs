@@ -42,6 +42,11 @@ pub fn verify(password: &str, phc: &str) -> bool {
     PasswordHash::new(phc).is_ok_and(|h| argon2().verify_password(password.as_bytes(), &h).is_ok())
 }
 
+/// Whether `s` is a PHC string this module can verify against.
+pub fn is_phc(s: &str) -> bool {
+    PasswordHash::new(s).is_ok_and(|h| h.algorithm.as_str().starts_with("argon2"))
+}
+
 /// A hash no password is known for, checked when the user does not exist so
 /// that an unknown name and a wrong password cost the same time.
 pub static DECOY_HASH: LazyLock<String> = LazyLock::new(|| hash("solec decoy").unwrap_or_default());
@@ -57,6 +62,8 @@ mod tests {
         assert!(verify("pw", &phc));
         assert!(!verify("pW", &phc));
         assert!(!verify("pw", "not a hash"));
+        assert!(is_phc(&phc));
+        assert!(!is_phc("junk"));
         assert_ne!(hash("pw").unwrap(), phc, "salts differ");
     }
 }

@@ -5,7 +5,7 @@
 //! request and returns either the error to answer or the changes to make.
 //! The hub applies the changes to memory here and to the store together.
 
-use crate::proto::address::{self, Address};
+use crate::proto::address::Address;
 use crate::proto::{ErrorType, Mode};
 use crate::store::Snapshot;
 use std::collections::{BTreeSet, HashMap};
@@ -359,11 +359,6 @@ impl Directory {
 /// The full address of local user `name` on server `server`.
 pub fn user_address(name: &str, server: &str) -> String {
     format!("{name}@{server}")
-}
-
-/// Whether `name` may be a user name here (admin commands check this).
-pub fn valid_user_name(name: &str) -> bool {
-    address::is_user_name(name)
 }
 
 #[cfg(test)]

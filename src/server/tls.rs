@@ -22,14 +22,16 @@ pub fn acceptor(tls: &TlsConfig) -> Result<async_native_tls::TlsAcceptor, String
     Ok(acceptor.into())
 }
 
-/// Completes the TLS handshake (within the handshake timeout), then serves.
+/// Completes the TLS handshake, then serves; both must be done by
+/// `deadline`, so TLS does not add to the login time allowed.
 pub async fn serve(
     acceptor: async_native_tls::TlsAcceptor,
     stream: Async<TcpStream>,
+    deadline: std::time::Instant,
     shared: &Shared,
 ) {
     let timeout = async {
-        smol::Timer::after(shared.limits.handshake_timeout).await;
+        smol::Timer::at(deadline).await;
         None
     };
     let accepted = smol::future::or(async { acceptor.accept(stream).await.ok() }, timeout).await;
@@ -38,7 +40,7 @@ pub async fn serve(
         return;
     };
     let (reader, writer) = smol::io::split(stream);
-    conn::serve(TlsIn(reader), writer, shared).await;
+    conn::serve(TlsIn(reader), writer, deadline, shared).await;
 }
 
 /// The read side of a TLS stream. TLS may hold decrypted bytes the socket

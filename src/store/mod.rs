@@ -8,7 +8,7 @@
 mod schema;
 
 use crate::proto::{Deframer, Mode, Pdu};
-use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
+use redb::{Database, ReadableTable, WriteTransaction};
 use schema::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -142,25 +142,17 @@ impl Store {
             txn: self.db.begin_read()?,
         })
     }
-
-    /// See [`Reader::history`].
-    pub fn history(
-        &self,
-        conversation: &str,
-        since: u64,
-        offset: u64,
-        count: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        self.reader()?.history(conversation, since, offset, count)
-    }
-
-    /// Number of stored messages (for tests and `user list` summaries).
-    pub fn message_count(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        Ok(txn.open_table(MESSAGES)?.len()?)
-    }
 }
 
+/// Whether `conversation` is a direct conversation key with `user` on one
+/// side (see [`schema::MESSAGES`]).
+fn is_direct_with(conversation: &str, user: &str) -> bool {
+    conversation
+        .split_once(' ')
+        .is_some_and(|(a, b)| a == user || b == user)
+}
+
+/// The `send_time` of a stored Message PDU.
 fn send_time(pdu: &[u8]) -> Option<u64> {
     match Deframer::default().decode(pdu) {
         Ok(Some((Pdu::Message(m), _))) => Some(m.send_time),
@@ -184,15 +176,22 @@ impl Reader {
         count: u64,
     ) -> Result<Vec<u8>, StoreError> {
         let table = self.txn.open_table(MESSAGES)?;
+        let (mut skip, mut take) = (offset, count);
         let mut out = Vec::new();
-        let matching = table
-            .range((conversation, 0)..=(conversation, u64::MAX))?
-            .filter_map(|row| row.ok())
-            .filter(|(_, v)| send_time(v.value()).is_some_and(|t| t >= since));
-        let take = usize::try_from(count).unwrap_or(usize::MAX);
-        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
-        for (_, v) in matching.skip(skip).take(take) {
-            out.extend_from_slice(v.value());
+        for row in table.range((conversation, 0)..=(conversation, u64::MAX))? {
+            if take == 0 {
+                break;
+            }
+            let (_, pdu) = row?;
+            if send_time(pdu.value()).is_none_or(|t| t < since) {
+                continue;
+            }
+            if skip > 0 {
+                skip -= 1;
+                continue;
+            }
+            out.extend_from_slice(pdu.value());
+            take -= 1;
         }
         Ok(out)
     }
@@ -211,14 +210,19 @@ impl Batch {
         Ok(())
     }
 
-    /// Removes a user with their contacts in both directions and their
-    /// channel modes. Their messages stay in the history of others.
+    /// Removes a user with their contacts in both directions, their
+    /// channel modes and their direct conversations, so a later user of the
+    /// same name inherits nothing. Their channel messages stay.
     pub fn delete_user(&mut self, name: &str) -> Result<bool, StoreError> {
         let existed = self.txn.open_table(USERS)?.remove(name)?.is_some();
         let mut contacts = self.txn.open_table(CONTACTS)?;
         contacts.retain(|(owner, contact), ()| owner != name && contact != name)?;
         let mut modes = self.txn.open_table(MODES)?;
         modes.retain(|(_, user), _| user != name)?;
+        let mut messages = self.txn.open_table(MESSAGES)?;
+        messages.retain(|(conversation, _), _| !is_direct_with(conversation, name))?;
+        self.appends
+            .retain(|(conversation, _, _)| !is_direct_with(conversation, name));
         Ok(existed)
     }
 
@@ -305,7 +309,10 @@ mod tests {
         assert!(snap.contacts.contains(&("alice".into(), "bob".into())));
         assert_eq!(snap.channels["c"]["alice"], Mode::Operator);
         assert_eq!(snap.next_seq, 1);
-        assert_eq!(store.history("#c", 0, 0, 10).unwrap(), message("one", 5));
+        assert_eq!(
+            store.reader().unwrap().history("#c", 0, 0, 10).unwrap(),
+            message("one", 5)
+        );
     }
 
     #[test]
@@ -325,15 +332,23 @@ mod tests {
         };
         // Receive order, not send_time order.
         assert_eq!(
-            store.history("#c", 0, 0, 9).unwrap(),
+            store.reader().unwrap().history("#c", 0, 0, 9).unwrap(),
             want(&[(0, 30), (1, 10), (2, 20), (3, 40)])
         );
         assert_eq!(
-            store.history("#c", 20, 0, 9).unwrap(),
+            store.reader().unwrap().history("#c", 20, 0, 9).unwrap(),
             want(&[(0, 30), (2, 20), (3, 40)])
         );
-        assert_eq!(store.history("#c", 20, 1, 1).unwrap(), want(&[(2, 20)]));
-        assert!(store.history("#c", 0, 4, 9).unwrap().is_empty());
+        assert_eq!(
+            store.reader().unwrap().history("#c", 20, 1, 1).unwrap(),
+            want(&[(2, 20)])
+        );
+        assert!(store
+            .reader()
+            .unwrap()
+            .history("#c", 0, 4, 9)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -347,10 +362,17 @@ mod tests {
         b.add_contact("bob", "alice").unwrap();
         b.create_channel("c", 0).unwrap();
         b.set_mode("c", "alice", Mode::Member).unwrap();
-        b.commit(0).unwrap();
+        b.append("alice bob".into(), 0, message("private", 1).into());
+        b.append("bob carol".into(), 1, message("others'", 1).into());
+        b.append("#c".into(), 2, message("public", 1).into());
+        b.commit(3).unwrap();
         let mut b = store.batch().unwrap();
         assert!(b.delete_user("alice").unwrap());
-        b.commit(0).unwrap();
+        b.commit(3).unwrap();
+        let read = |conv| store.reader().unwrap().history(conv, 0, 0, 9).unwrap();
+        assert!(read("alice bob").is_empty());
+        assert_eq!(read("bob carol"), message("others'", 1));
+        assert_eq!(read("#c"), message("public", 1));
         let snap = store.load().unwrap();
         assert!(snap.contacts.is_empty());
         assert!(snap.channels["c"].is_empty());
