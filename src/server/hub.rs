@@ -391,11 +391,12 @@ impl Hub {
     }
 
     fn persist(&mut self, changes: &[Change]) {
+        let next_seq = self.next_seq;
         for change in changes {
             let res = self.with_batch(|b| match change {
                 Change::AddContact { owner, contact } => b.add_contact(owner, contact),
                 Change::RemoveContact { owner, contact } => b.remove_contact(owner, contact),
-                Change::CreateChannel { channel } => b.create_channel(channel, 0),
+                Change::CreateChannel { channel } => b.create_channel(channel, next_seq),
                 Change::SetMode {
                     channel,
                     user,

@@ -14,7 +14,8 @@ pub const CONTACTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("co
 /// 3 banned. A channel exists once it has a row in [`CHANNELS`].
 pub const MODES: TableDefinition<(&str, &str), u8> = TableDefinition::new("modes");
 
-/// Channel name without `#` → creation sequence number.
+/// Channel name without `#` → the message sequence number when it was
+/// created (messages with a lower number predate the channel).
 pub const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels");
 
 /// (conversation key, receive sequence) → the Message PDU as received.
