@@ -3,17 +3,19 @@
 //!
 //! Two layers. [`Inbox`] is sans-IO: fed the bytes the server sent, it
 //! hands back [`Event`]s, knowing which requests still wait for a reply;
-//! [`parse`] is the pure function under it. [`Client`] owns the socket (TCP,
-//! or TLS inside it) and pumps bytes between it and the inbox. Clap types
-//! never reach here: the CLI builds a [`Login`], and refusals come back as
-//! the server's [`ErrorType`] for the caller to word.
+//! [`parse`] is the pure function under it. [`Pager`], sans-IO too, plans
+//! the History requests that read a whole conversation. [`Client`] owns
+//! the socket (TCP, or TLS inside it) and pumps bytes between it and the
+//! inbox. Clap types never reach here: the CLI builds a [`Login`], and
+//! refusals come back as the server's [`ErrorType`] for the caller to word.
 //!
 //! Replies come in request order, one final Success or Error per request,
 //! so any number of requests may be in flight. A Message that arrives while
 //! no History reply is being read is a push. The draft gives pushes and
 //! History items the same bytes, so while a History reply is awaited a
 //! Message is taken as an item only if it belongs to the conversation asked
-//! for (see [`Client::history`] for the one case that remains ambiguous).
+//! for; a push of that very conversation can still pass for an item, and
+//! [`Pager`] sorts those out while paging.
 
 use crate::proto::{
     self, ConnType, Deframer, EncodeError, ErrorType, Handshake, Pdu, UserAuth, VERSION_MAJOR,
@@ -240,6 +242,189 @@ impl Inbox {
         }
         Ok(Some(event))
     }
+}
+
+/// One History request a [`Pager`] wants sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub offset: u64,
+    pub count: u64,
+}
+
+/// Pages through one conversation's history, sans-IO: it says which
+/// History request to send next, and is given each reply's Messages.
+///
+/// A push of the conversation that arrives just before a reply has the
+/// bytes of an item, so a reply is some pushes followed by the genuine
+/// items, and only the split is unknown. Counting a push as an item would
+/// move the next offset past a stored message (the server's cap on a reply
+/// may be below the page asked for, so a reply's length says nothing), and
+/// a push that is also in the reply would print twice.
+///
+/// So each page is held back until the next request confirms where it
+/// ended: that request starts at the held page's last message (the anchor)
+/// and must return it first, after any pushes. If it does not, the held
+/// page began with pushes: the request steps back one message at a time
+/// until the anchor is found, and as many leading messages of the held page
+/// are pushes as steps were taken. Offsets only count messages the server
+/// confirmed at their place, so none is skipped; the one overlapping
+/// message per page is the price. A reply longer than asked began with
+/// pushes too, and those are dropped at once.
+///
+/// What stays ambiguous: the anchor itself pushed just before the reply
+/// that confirms it reads as a genuine repeat of it, and is shown twice.
+/// Guessing the other way would drop genuinely repeated messages.
+#[derive(Debug)]
+pub struct Pager {
+    page: u64,
+    /// Messages still to hand out, besides those held (`--count`).
+    left: u64,
+    /// The offset of the first message not yet handed out.
+    start: u64,
+    /// The last reply's messages, waiting for confirmation.
+    held: Vec<Msg>,
+    /// Leading held messages the current request takes for pushes.
+    back: usize,
+    /// The most confirmed messages one reply has held: the server's cap on
+    /// a reply is at least this.
+    most: usize,
+    done: bool,
+    /// Pushes found in replies and not handed out since, oldest first.
+    pushes: VecDeque<Msg>,
+}
+
+impl Pager {
+    /// From `offset`, at most `count` messages (all without it), asking
+    /// for `page` at a time.
+    pub fn new(offset: u64, count: Option<u64>, page: u64) -> Pager {
+        let left = count.unwrap_or(u64::MAX);
+        Pager {
+            page: page.max(1),
+            left,
+            start: offset,
+            held: Vec::new(),
+            back: 0,
+            most: 0,
+            done: left == 0,
+            pushes: VecDeque::new(),
+        }
+    }
+
+    /// The History request to send next; `None` once the history is done.
+    pub fn request(&self) -> Option<Page> {
+        if self.done {
+            return None;
+        }
+        let want = self.page.min(self.left);
+        if self.held.is_empty() {
+            return Some(Page {
+                offset: self.start,
+                count: want,
+            });
+        }
+        let anchor = self
+            .start
+            .saturating_add((self.held.len() - 1 - self.back) as u64);
+        Some(Page {
+            offset: anchor,
+            count: want + 1,
+        })
+    }
+
+    /// Takes the Messages of the reply to [`Pager::request`] and returns
+    /// those now known to be history, oldest first.
+    pub fn take(&mut self, mut reply: Vec<Msg>) -> Vec<Msg> {
+        let Some(asked) = self.request() else {
+            return Vec::new();
+        };
+        // "At most count": anything more came first, and was pushed.
+        let extra = reply.len().saturating_sub(to_usize(asked.count));
+        let pushed: Vec<Msg> = reply.drain(..extra).collect();
+        if self.held.is_empty() {
+            self.pushes.extend(pushed);
+            self.hold(reply);
+            return Vec::new();
+        }
+        self.confirm_with(pushed, reply, asked.count > 1)
+    }
+
+    /// Pushes taken out of replies that were not handed out as history
+    /// afterwards (a `--count` may end it first), oldest first.
+    pub fn into_pushes(self) -> Vec<Msg> {
+        self.pushes.into()
+    }
+
+    /// A reply to a request that started after everything handed out.
+    fn hold(&mut self, reply: Vec<Msg>) {
+        self.done = reply.is_empty();
+        self.left -= reply.len() as u64;
+        self.held = reply;
+        self.back = 0;
+    }
+
+    /// A reply that should start, after pushes, with the held anchor;
+    /// `pushed` came before it, and `wanted_more` if it was asked for
+    /// messages past the anchor.
+    fn confirm_with(
+        &mut self,
+        mut pushed: Vec<Msg>,
+        mut reply: Vec<Msg>,
+        wanted_more: bool,
+    ) -> Vec<Msg> {
+        let anchor = self.held.last().expect("a held page");
+        let Some(at) = reply.iter().position(|m| m == anchor) else {
+            self.pushes.extend(pushed);
+            return self.step_back();
+        };
+        pushed.extend(reply.drain(..at));
+        self.most = self.most.max(reply.len());
+        let fresh = reply.split_off(1);
+        // The held page's pushes came before this reply's.
+        let shown = self.hand_out();
+        self.most = self.most.max(shown.len());
+        self.pushes.extend(pushed);
+        if fresh.is_empty() {
+            // Fewer than asked means the end only if the cap allowed more.
+            self.done = self.left == 0 || (wanted_more && self.most >= 2);
+        } else {
+            self.hold(fresh);
+        }
+        shown
+    }
+
+    /// The anchor is not where the held page put it: one more of the held
+    /// messages is taken for a push. Past the last one, the held page is
+    /// handed out as it came.
+    fn step_back(&mut self) -> Vec<Msg> {
+        if self.back + 1 < self.held.len() {
+            self.back += 1;
+            return Vec::new();
+        }
+        self.back = 0;
+        self.hand_out()
+    }
+
+    /// Hands out the held page but its `back` leading pushes.
+    fn hand_out(&mut self) -> Vec<Msg> {
+        let mut held = std::mem::take(&mut self.held);
+        let shown = held.split_off(self.back);
+        self.left += self.back as u64;
+        self.back = 0;
+        self.pushes.extend(held);
+        self.start = self.start.saturating_add(shown.len() as u64);
+        // The history lists pushes in the order they came: one shown is
+        // not a push still to be shown.
+        for m in &shown {
+            if self.pushes.front() == Some(m) {
+                self.pushes.pop_front();
+            }
+        }
+        shown
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 /// Where and how to log in.
@@ -478,21 +663,14 @@ impl Client {
         self.reply().await
     }
 
-    /// One History request: the messages of `conversation` from `since`,
-    /// skipping `offset`, at most `count` (the server may cap it lower).
+    /// One History request: the Messages of `conversation` from `since`
+    /// that arrive before its Success, skipping `offset`, at most `count`
+    /// (the server may cap it lower).
     ///
-    /// The draft gives pushes and History items the same bytes, and a push
-    /// of this very conversation may arrive just before the reply starts.
-    /// Two cases are settled here. A reply longer than `count` began with
-    /// such pushes, so the extra messages at its front become pushes. And a
-    /// push equal to an item was stored before the reply was read, so the
-    /// item stands for it and the push is dropped: a caller that prints the
-    /// history and then the pushes shows each message once.
-    ///
-    /// What remains: such a push, when the reply also holds it, is taken for
-    /// an item too, so that message is returned twice. Nothing on the wire
-    /// tells the two apart, and guessing (dropping repeats) would hide
-    /// genuinely repeated messages instead.
+    /// The draft gives pushes and History items the same bytes, so a push
+    /// of this very conversation that arrives just before the reply is
+    /// among the items returned: a [`Pager`] sorts them out, and hands such
+    /// pushes back through [`Client::unread`].
     pub async fn history(
         &mut self,
         conversation: &Conversation,
@@ -520,19 +698,17 @@ impl Client {
                 Event::Push(m) => self.pushes.push_back(m),
                 Event::Contact(_) => {}
                 Event::Reply(Err(e)) => return Ok(Err(e)),
-                Event::Reply(Ok(())) => break,
+                Event::Reply(Ok(())) => return Ok(Ok(items)),
             }
         }
-        let extra = items
-            .len()
-            .saturating_sub(count.try_into().unwrap_or(usize::MAX));
-        self.pushes.extend(items.drain(..extra));
-        for item in &items {
-            if let Some(i) = self.pushes.iter().position(|p| p == item) {
-                self.pushes.remove(i);
-            }
+    }
+
+    /// Puts back messages that came as items of a reply but were pushes,
+    /// so that [`Client::push`] yields them before anything newer.
+    pub fn unread(&mut self, pushes: Vec<Msg>) {
+        for m in pushes.into_iter().rev() {
+            self.pushes.push_front(m);
         }
-        Ok(Ok(items))
     }
 
     /// The ContactList extension: my contacts, sorted by the server.
@@ -726,6 +902,155 @@ mod tests {
             ]
         );
         assert_eq!(inbox.in_flight(), 0);
+    }
+
+    /// A server for a [`Pager`] to page through: messages in receive
+    /// order, a cap on each reply, and pushes of new messages that arrive
+    /// just before given replies, stored before or after that reply's scan.
+    struct Sim {
+        stored: Vec<Msg>,
+        cap: u64,
+        /// (before which reply, stored before its scan)
+        pushes: Vec<(usize, bool)>,
+        replies: usize,
+    }
+
+    impl Sim {
+        fn new(n: usize, cap: u64, pushes: &[(usize, bool)]) -> Sim {
+            let stored = (0..n)
+                .map(|i| msg("bob@x", "alice@x", 1, &format!("m{i}")))
+                .collect();
+            Sim {
+                stored,
+                cap,
+                pushes: pushes.to_vec(),
+                replies: 0,
+            }
+        }
+
+        /// The Messages of the reply to `page`, pushes first.
+        fn answer(&mut self, page: Page) -> Vec<Msg> {
+            let k = self.replies;
+            self.replies += 1;
+            let due: Vec<bool> = self
+                .pushes
+                .iter()
+                .filter(|p| p.0 == k)
+                .map(|p| p.1)
+                .collect();
+            let mut pushed = Vec::new();
+            for (j, &early) in due.iter().enumerate() {
+                let m = msg("bob@x", "alice@x", 2, &format!("push {k}.{j}"));
+                if early {
+                    self.stored.push(m.clone());
+                }
+                pushed.push(m);
+            }
+            let from = to_usize(page.offset).min(self.stored.len());
+            let n = to_usize(page.count.min(self.cap));
+            let items = self.stored.iter().skip(from).take(n).cloned();
+            let reply: Vec<Msg> = pushed.iter().cloned().chain(items).collect();
+            for (m, early) in pushed.into_iter().zip(due) {
+                if !early {
+                    self.stored.push(m);
+                }
+            }
+            reply
+        }
+    }
+
+    /// Runs a pager against `sim`: what it hands out, and the pushes it
+    /// found but did not hand out.
+    fn page_through(sim: &mut Sim, mut pager: Pager) -> (Vec<Msg>, Vec<Msg>) {
+        let mut shown = Vec::new();
+        for _ in 0..1000 {
+            let Some(page) = pager.request() else {
+                return (shown, pager.into_pushes());
+            };
+            shown.extend(pager.take(sim.answer(page)));
+        }
+        panic!("the pager did not finish");
+    }
+
+    /// Whatever the cap, the history's length and when pushes arrive, the
+    /// stored messages are handed out once each, in order, nothing skipped;
+    /// the only ones not handed out are pushes stored after the last scan,
+    /// and those are kept for --follow.
+    #[test]
+    fn pager_hands_out_every_message_once() {
+        // No push; one before any of the first replies; two, together or
+        // apart; each stored before or after the scan of its reply (and in
+        // the order pushed, as a server pushes in the order it stores).
+        let mut timings: Vec<Vec<(usize, bool)>> = vec![vec![]];
+        for k in 0..8 {
+            for early in [true, false] {
+                timings.push(vec![(k, early)]);
+                for k2 in k..6 {
+                    if k2 > k || early {
+                        timings.push(vec![(k, early), (k2, true)]);
+                    }
+                    timings.push(vec![(k, early), (k2, false)]);
+                }
+            }
+        }
+        for cap in [1, 2, 3, 4, 500] {
+            for n in [0, 1, 2, 3, 7, 10] {
+                for pushes in &timings {
+                    let mut sim = Sim::new(n, cap, pushes);
+                    let (shown, left) = page_through(&mut sim, Pager::new(0, None, 500));
+                    let case = format!("cap {cap}, {n} stored, pushes {pushes:?}");
+                    assert_eq!([shown, left].concat(), sim.stored, "{case}");
+                }
+            }
+        }
+    }
+
+    /// The two cases the old paging got wrong: a push before a capped page
+    /// moved the offset past a stored message, and a push also stored in
+    /// the last page was shown twice.
+    #[test]
+    fn pager_neither_skips_nor_repeats() {
+        let mut sim = Sim::new(10, 3, &[(0, false)]);
+        let (shown, _) = page_through(&mut sim, Pager::new(0, None, 500));
+        let texts: Vec<&str> = shown.iter().map(|m| m.message_content.as_str()).collect();
+        let mut want: Vec<String> = (0..10).map(|i| format!("m{i}")).collect();
+        want.push("push 0.0".into());
+        assert_eq!(texts, want);
+
+        let mut sim = Sim::new(3, 500, &[(0, true)]);
+        let (shown, _) = page_through(&mut sim, Pager::new(0, None, 500));
+        let texts: Vec<&str> = shown.iter().map(|m| m.message_content.as_str()).collect();
+        assert_eq!(texts, ["m0", "m1", "m2", "push 0.0"]);
+    }
+
+    /// --offset and --count select exactly, pushes or not; a push not
+    /// handed out as history is kept for --follow.
+    #[test]
+    fn pager_keeps_to_offset_and_count() {
+        for cap in [1, 3, 500] {
+            for pushes in [&[][..], &[(0, true)], &[(1, false)]] {
+                let mut sim = Sim::new(10, cap, pushes);
+                let (shown, left) = page_through(&mut sim, Pager::new(2, Some(4), 500));
+                let case = format!("cap {cap}, pushes {pushes:?}");
+                assert_eq!(shown, sim.stored[2..6], "{case}");
+                assert_eq!(left.len(), pushes.len(), "{case}");
+            }
+        }
+        let mut sim = Sim::new(10, 500, &[]);
+        assert_eq!(page_through(&mut sim, Pager::new(0, Some(0), 500)).0, []);
+        assert_eq!(sim.replies, 0);
+    }
+
+    /// What it costs on a default server: one request for the page and one
+    /// to confirm it, which is also the one that finds the end.
+    #[test]
+    fn pager_costs_one_request_more_than_the_pages() {
+        let mut sim = Sim::new(37, 500, &[]);
+        page_through(&mut sim, Pager::new(0, None, 500));
+        assert_eq!(sim.replies, 2);
+        let mut sim = Sim::new(10, 3, &[]);
+        page_through(&mut sim, Pager::new(0, None, 500));
+        assert_eq!(sim.replies, 6);
     }
 
     #[test]

@@ -932,3 +932,138 @@ fn follow_outlasts_the_reply_timeout() {
     signal(follower.child.id(), libc::SIGINT);
     assert_eq!(follower.status(), (Some(0), String::new()));
 }
+
+/// A server capping each History reply at 3 (max_history_count) answers
+/// the client's pages of 500 with 3 messages each: short pages are not the
+/// end, and all 10 messages print exactly once.
+#[test]
+fn history_pages_through_a_server_capped_below_the_page() {
+    let dir = TempDir::new();
+    let config = dir.join("solec.ron");
+    std::fs::write(&config, "(max_history_count: 3)").unwrap();
+    let server = Server::start_with(dir, &["--config", config.to_str().unwrap()]);
+    for name in ["alice", "bob"] {
+        server.add_user(name, PW);
+    }
+    befriend(&server, "alice", "bob");
+    let mut bob = server.login("bob", PW);
+    let mut want = String::new();
+    for i in 0..10 {
+        let time = 1_700_000_000 + i;
+        bob.send(&message(
+            "bob@localhost",
+            "alice@localhost",
+            time,
+            &format!("m{i}"),
+        ));
+        bob.expect(&SUCCESS);
+        want += &format!("{} bob@localhost: m{i}\n", rfc3339(time));
+    }
+    check(
+        &cli(&server, "alice", &["history", "bob"], ""),
+        0,
+        &want,
+        "",
+    );
+    let out = cli(
+        &server,
+        "alice",
+        &["history", "bob", "--offset", "2", "--count", "5"],
+        "",
+    );
+    let middle: String = want
+        .lines()
+        .skip(2)
+        .take(5)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    check(&out, 0, &middle, "");
+}
+
+/// The next request from the client, or `None` once it hangs up.
+fn read_request(conn: &mut Raw) -> Option<Vec<u8>> {
+    let mut header = [0u8; 3];
+    std::io::Read::read_exact(&mut conn.stream, &mut header).ok()?;
+    let len = u16::from_be_bytes([header[1], header[2]]) as usize;
+    let mut pdu = header.to_vec();
+    pdu.extend(conn.read_exact(len));
+    Some(pdu)
+}
+
+/// Answers History requests from `stored`, at most `cap` messages a reply.
+/// Just before the first reply it pushes `push`, and stores it too: before
+/// that reply's scan when `stored_first`, else after it.
+fn serve_history(
+    conn: &mut Raw,
+    mut stored: Vec<Vec<u8>>,
+    cap: usize,
+    push: Vec<u8>,
+    stored_first: bool,
+) {
+    let mut push = Some(push);
+    while let Some(request) = read_request(conn) {
+        assert_eq!(request[0], 0x08, "a History request: {request:02x?}");
+        // channel_address (u16 length, bytes), since u64, count i64, offset i64.
+        let at = 5 + u16::from_be_bytes([request[3], request[4]]) as usize + 8;
+        let number = |i: usize| i64::from_be_bytes(request[i..i + 8].try_into().unwrap());
+        let (count, offset) = (number(at) as usize, number(at + 8) as usize);
+        let mut reply = Vec::new();
+        if let Some(p) = &push {
+            reply.extend(p);
+            if stored_first {
+                stored.push(p.clone());
+            }
+        }
+        for m in stored.iter().skip(offset).take(count.min(cap)) {
+            reply.extend(m);
+        }
+        reply.extend(SUCCESS);
+        conn.send(&reply);
+        if let Some(p) = push.take() {
+            if !stored_first {
+                stored.push(p);
+            }
+        }
+    }
+}
+
+/// Ten messages from bob to alice (m0..m9), the push `new`, and what
+/// `solec history bob` must print for them all.
+fn pushed_history(n: u64) -> (Vec<Vec<u8>>, Vec<u8>, String) {
+    let (mut stored, mut want) = (Vec::new(), String::new());
+    for i in 0..n {
+        let time = 1_700_000_000 + i;
+        stored.push(message(
+            "bob@localhost",
+            "alice@localhost",
+            time,
+            &format!("m{i}"),
+        ));
+        want += &format!("{} bob@localhost: m{i}\n", rfc3339(time));
+    }
+    let push = message("bob@localhost", "alice@localhost", 1_800_000_000, "new");
+    want += &format!("{} bob@localhost: new\n", rfc3339(1_800_000_000));
+    (stored, push, want)
+}
+
+/// A message pushed just before a History reply has the bytes of an item.
+/// On a server capping replies at 3, taking it for one moved the offset
+/// past m3 (never printed) and printed `new` twice; it must print once,
+/// last, where the server stored it, and m3 must print.
+#[test]
+fn a_push_before_a_capped_reply_skips_nothing() {
+    let (stored, push, want) = pushed_history(10);
+    let fake = Fake::start(move |conn| serve_history(conn, stored, 3, push, false));
+    check(&fake.run(&["history", "bob"]), 0, &want, "");
+    fake.join();
+}
+
+/// The same push stored before the reply's scan is also the reply's last
+/// item: it prints once.
+#[test]
+fn a_push_also_in_the_last_page_prints_once() {
+    let (stored, push, want) = pushed_history(3);
+    let fake = Fake::start(move |conn| serve_history(conn, stored, 500, push, true));
+    check(&fake.run(&["history", "bob"]), 0, &want, "");
+    fake.join();
+}

@@ -3,13 +3,14 @@
 
 use super::connect::{self, ConnectArgs};
 use super::{exit, text, Failure};
-use crate::client::{Client, Conversation, Msg};
+use crate::client::{Client, Conversation, Msg, Pager};
 use smol::future::FutureExt as _;
 use std::io::{BufWriter, Write};
 
 /// Messages asked for per History request: the server's default cap, so
 /// one request is one page on a default server. A server with a lower cap
-/// just answers shorter pages; paging stops at an empty one.
+/// just answers shorter pages; [`Pager`] does not take a short page for the
+/// end.
 pub const PAGE: u64 = 500;
 
 /// Print the messages of a conversation with a user or in a channel.
@@ -109,32 +110,28 @@ pub fn run(args: Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Pages through the history: offsets advance by what each page held, and
-/// an empty page (or --count reached) ends it.
+/// Pages through the history as [`Pager`] plans it. Pushes it finds in
+/// replies and does not print as history go back to the client, for
+/// --follow.
 async fn print_history(
     client: &mut Client,
     conversation: &Conversation,
     args: &Args,
     out: &mut impl Write,
 ) -> Result<(), Failure> {
-    let (since, mut offset) = (args.since.unwrap_or(0), args.offset);
-    let mut left = args.count.unwrap_or(u64::MAX);
-    while left > 0 {
-        let want = left.min(PAGE);
-        let page = client
-            .history(conversation, since, want, offset)
+    let since = args.since.unwrap_or(0);
+    let mut pager = Pager::new(args.offset, args.count, PAGE);
+    while let Some(page) = pager.request() {
+        let reply = client
+            .history(conversation, since, page.count, page.offset)
             .await
             .map_err(connect::failure)?
             .map_err(|e| connect::refused(&format!("history {}", conversation.address()), e))?;
-        if page.is_empty() {
-            break;
+        for m in pager.take(reply) {
+            print(out, &m, args.json)?;
         }
-        for m in &page {
-            print(out, m, args.json)?;
-        }
-        offset = offset.saturating_add(page.len() as u64);
-        left = left.saturating_sub(page.len() as u64);
     }
+    client.unread(pager.into_pushes());
     Ok(())
 }
 
