@@ -164,7 +164,10 @@ async fn read_loop<R: Inbound>(
         let _ = shared.stopping.recv().await;
         false
     };
-    if login.or(expired).or(stopping).await {
+    // Boxed: the login's state is large and short-lived, and an idle
+    // session should not carry room for it in its task for good.
+    let logged_in = Box::pin(login.or(expired).or(stopping)).await;
+    if logged_in {
         forward(id, &mut reader, &mut buf, &out, shared).await;
     } else {
         let _ = out.try_send(Out::Close);

@@ -178,7 +178,8 @@ async fn accept_loop(
                     let stream = Arc::new(stream);
                     conn::serve(Tcp(stream.clone()), Tcp(stream), deadline, shared).await
                 }
-                Some(acceptor) => tls::serve(acceptor, stream, deadline, shared).await,
+                // Boxed so plain connections do not carry room for TLS state.
+                Some(acceptor) => Box::pin(tls::serve(acceptor, stream, deadline, shared)).await,
             }
         })
         .detach();
