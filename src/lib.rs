@@ -9,6 +9,7 @@
 //! - [`client`]: log in, pipeline requests, tell replies from pushes; the
 //!   `send`, `history`, `contact` and `channel` commands use it.
 //! - [`time`]: Unix seconds to RFC 3339 and back.
+//! - [`signals`]: SIGINT/SIGTERM as an async event.
 //! - [`bench`](mod@bench): `solec bench`: a private server, sender/receiver load,
 //!   idle connections, /proc readings, and a bare relay as the baseline.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
@@ -18,5 +19,6 @@ pub mod cli;
 pub mod client;
 pub mod proto;
 pub mod server;
+pub mod signals;
 pub mod store;
 pub mod time;

@@ -120,14 +120,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         "mode" => format!("mode {channel} {user} {}", mode.describe()),
         _ => format!("{what} {channel}"),
     };
-    smol::block_on(async {
-        let mut client = connect::connect(&login).await?;
-        client
-            .request(&request)
-            .await
-            .map_err(connect::failure)?
-            .map_err(|e| connect::refused(&described, e))
-    })
+    connect::one_request(&login, &request, &described)
 }
 
 #[cfg(test)]

@@ -188,6 +188,23 @@ pub async fn connect(login: &Login) -> Result<Client, Failure> {
 }
 
 /// The exit code and message for a client error.
+/// Logs in, sends one request and waits for its Success; `what` names the
+/// request in the refusal message.
+pub fn one_request(
+    login: &Login,
+    request: &crate::proto::Pdu<'_>,
+    what: &str,
+) -> Result<(), Failure> {
+    smol::block_on(async {
+        let mut client = connect(login).await?;
+        client
+            .request(request)
+            .await
+            .map_err(failure)?
+            .map_err(|e| refused(what, e))
+    })
+}
+
 pub fn failure(e: ClientError) -> Failure {
     let code = match e {
         ClientError::Setup(_) => exit::USAGE,

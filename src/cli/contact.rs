@@ -69,14 +69,7 @@ fn change(args: &AddressArgs, add: bool) -> Result<(), Failure> {
         true => (Pdu::ContactAdd(contact), "contact add"),
         false => (Pdu::ContactRemove(contact), "contact remove"),
     };
-    smol::block_on(async {
-        let mut client = connect::connect(&login).await?;
-        client
-            .request(&request)
-            .await
-            .map_err(connect::failure)?
-            .map_err(|e| connect::refused(&format!("{what} {address}"), e))
-    })
+    connect::one_request(&login, &request, &format!("{what} {address}"))
 }
 
 fn list(args: &ConnectArgs) -> Result<(), Failure> {

@@ -86,7 +86,10 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let target = args.connect.address(&args.target)?;
     let conversation = Conversation::new(&login.user, &target);
     // Installed before connecting, so an early SIGINT is already a clean stop.
-    let stop = if args.follow { Some(signals()?) } else { None };
+    let stop = match args.follow {
+        true => Some(crate::signals::interrupted().map_err(|e| Failure::new(exit::FAILURE, e))?),
+        false => None,
+    };
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let body = async {
@@ -150,24 +153,6 @@ async fn follow(
             out.flush()?;
         }
     }
-}
-
-/// A channel that yields once SIGINT or SIGTERM arrives.
-fn signals() -> Result<smol::channel::Receiver<()>, Failure> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).map_err(|e| {
-        Failure::new(
-            exit::FAILURE,
-            format!("cannot install signal handlers: {e}"),
-        )
-    })?;
-    let (tx, rx) = smol::channel::bounded(1);
-    std::thread::spawn(move || {
-        if signals.forever().next().is_some() {
-            let _ = tx.try_send(());
-        }
-    });
-    Ok(rx)
 }
 
 fn print(out: &mut impl Write, m: &Msg, json: bool) -> std::io::Result<()> {

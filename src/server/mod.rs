@@ -39,7 +39,7 @@ pub fn run(config: Config) -> Result<(), String> {
     let listeners = bind_all(&config)?;
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let admin = bind_admin(&config)?;
-    let stop = signals()?;
+    let stop = crate::signals::interrupted()?;
 
     let (events, queue) = smol::channel::bounded(hub::EVENT_QUEUE);
     let (stopping_tx, stopping) = smol::channel::bounded::<()>(1);
@@ -131,23 +131,6 @@ fn bind_admin(config: &Config) -> Result<smol::net::unix::UnixListener, String> 
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
     Ok(listener)
-}
-
-/// A channel that yields once SIGINT or SIGTERM arrives.
-fn signals() -> Result<smol::channel::Receiver<()>, String> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])
-        .map_err(|e| format!("cannot install signal handlers: {e}"))?;
-    let (tx, rx) = smol::channel::bounded(1);
-    std::thread::Builder::new()
-        .name("solec-signals".into())
-        .spawn(move || {
-            if signals.forever().next().is_some() {
-                let _ = tx.try_send(());
-            }
-        })
-        .map_err(|e| e.to_string())?;
-    Ok(rx)
 }
 
 async fn accept_loop(
