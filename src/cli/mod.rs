@@ -70,7 +70,7 @@ Exit status:
   0  success
   1  another failure (malformed input to decode, an IO error)
   2  bad command line or bad input value
-  3  the server could not be reached, or the connection broke
+  3  the server could not be reached, did not answer in time, or the connection broke
   4  the server refused the user name or password (Error 0x01)
   5  the server refused a request (not found, unauthorized, too large, ...)";
 
@@ -82,7 +82,7 @@ pub mod exit {
     pub const FAILURE: u8 = 1;
     /// Bad command line or bad input value.
     pub const USAGE: u8 = 2;
-    /// The server could not be reached, or the connection broke.
+    /// The server could not be reached, did not answer in time, or the connection broke.
     pub const CONNECT: u8 = 3;
     /// The server refused the user name or password (Error 0x01).
     pub const AUTH: u8 = 4;
