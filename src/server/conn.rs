@@ -286,7 +286,12 @@ async fn forward<R: Inbound>(
     loop {
         let (whole, malformed) = whole_frames(&deframer, buf);
         if whole > 0 {
-            let bytes = buf.drain(..whole).collect();
+            // The usual case, no partial frame left: hand over the buffer
+            // itself instead of copying it.
+            let bytes = match whole == buf.len() {
+                true => std::mem::take(buf),
+                false => buf.drain(..whole).collect(),
+            };
             if shared
                 .hub
                 .send(Event::Frames { conn: id, bytes })
@@ -301,7 +306,7 @@ async fn forward<R: Inbound>(
             return;
         }
         if buf.is_empty() {
-            // Idle: give the buffer back until the peer speaks again.
+            // Idle: hold no memory until the peer speaks again.
             *buf = Vec::new();
         }
         // A client that sends requests without reading the replies is
