@@ -794,9 +794,11 @@ fn tls_round_trip_with_a_self_signed_certificate() {
             .env("SOLEC_PASSWORD", PW);
         run_cmd(&mut cmd, b"")
     };
+    // Longer than the server's first read of a TLS connection after a pause.
+    let text = format!("over tls {}", "x".repeat(3000));
     let before = now();
     check(
-        &tls("alice", "localhost", &["send", "bob", "over tls"]),
+        &tls("alice", "localhost", &["send", "bob", &text]),
         0,
         "",
         "",
@@ -806,7 +808,7 @@ fn tls_round_trip_with_a_self_signed_certificate() {
         let args: &[&str] = if json { &["--json"] } else { &[] };
         tls("bob", "127.0.0.1", &[&["history", "alice"], args].concat())
     };
-    let want = [("alice@localhost", "bob@localhost", "over tls")];
+    let want = [("alice@localhost", "bob@localhost", text.as_str())];
     check_history(history, &want, before..=after);
 
     // Without --ca the certificate is not trusted: a connection failure.

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 /// Bytes read per call while a client is busy.
 pub const READ_CHUNK: usize = 16 * 1024;
 
+/// Bytes a TLS connection offers its first read after a pause.
+pub const FIRST_READ: usize = 1024;
+
 /// Bytes written between checks that the peer is still reading.
 pub const WRITE_CHUNK: usize = 16 * 1024;
 
@@ -66,6 +69,13 @@ impl Shared {
 /// A byte source that can say when it has data without a buffer.
 pub trait Inbound: AsyncRead + Unpin {
     fn readable(&mut self) -> impl Future<Output = io::Result<()>>;
+
+    /// Bytes to offer the first read after a pause. A source whose
+    /// `readable` really waits can take a full chunk; one that cannot
+    /// wait would hold that buffer while its peer is idle.
+    fn first_read(&self) -> usize {
+        READ_CHUNK
+    }
 }
 
 /// Serves one connection until it closes. It must be logged in by
@@ -344,11 +354,24 @@ fn whole_frames(deframer: &Deframer, buf: &[u8]) -> (usize, bool) {
 }
 
 /// Waits for data, then reads what is there; 0 means EOF.
+///
+/// Without room for a full chunk it offers the reader's `first_read`
+/// bytes, and makes room for a full chunk if that small read fills.
 async fn read_more<R: Inbound>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
     reader.readable().await?;
     let start = buf.len();
-    buf.resize(start + READ_CHUNK, 0);
+    let busy = buf.capacity() >= start + READ_CHUNK;
+    let size = if busy {
+        READ_CHUNK
+    } else {
+        reader.first_read()
+    };
+    buf.resize(start + size, 0);
     let res = reader.read(&mut buf[start..]).await;
-    buf.truncate(start + *res.as_ref().unwrap_or(&0));
+    let read = *res.as_ref().unwrap_or(&0);
+    buf.truncate(start + read);
+    if read == size && size < READ_CHUNK {
+        buf.reserve(READ_CHUNK);
+    }
     res
 }

@@ -61,4 +61,8 @@ impl<S: AsyncRead + Unpin> Inbound for TlsIn<S> {
     async fn readable(&mut self) -> std::io::Result<()> {
         Ok(())
     }
+
+    fn first_read(&self) -> usize {
+        conn::FIRST_READ
+    }
 }
