@@ -336,10 +336,7 @@ fn direct_history_pages() {
 
 #[test]
 fn history_count_is_capped_by_config() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(max_history_count: 2)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(max_history_count: 2)");
     s.add_user("alice", "pw");
     let mut a = s.login("alice", "pw");
     let ch = "#cap@localhost";
@@ -565,10 +562,7 @@ fn malformed_input_matrix() {
 
 #[test]
 fn unauthenticated_connections_time_out() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(handshake_timeout_secs: 1)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(handshake_timeout_secs: 1)");
     s.add_user("alice", "pw");
     let started = std::time::Instant::now();
     let mut idle = s.connect();
@@ -584,10 +578,7 @@ fn unauthenticated_connections_time_out() {
 
 #[test]
 fn connections_over_the_limit_are_closed() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(max_connections: 2)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(max_connections: 2)");
     s.add_user("alice", "pw");
     let _a = s.login("alice", "pw");
     let _b = s.login("alice", "pw");
@@ -648,10 +639,7 @@ fn concurrent_logins_are_bounded_in_memory() {
 /// wait for it; the sender and the store are not held back.
 #[test]
 fn a_session_that_does_not_read_is_dropped() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(max_outbound_queue: 16)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(max_outbound_queue: 16)");
     for u in ["alice", "bob"] {
         s.add_user(u, "pw");
     }
@@ -695,10 +683,7 @@ fn a_session_that_does_not_read_is_dropped() {
 
 #[test]
 fn channel_creation_stops_at_max_channels() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(max_channels: 2)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(max_channels: 2)");
     s.add_user("alice", "pw");
     s.add_user("bob", "pw");
     let mut a = s.login("alice", "pw");
@@ -775,10 +760,7 @@ fn wait_for_log(s: &Server, text: &str) {
 /// old pages) forever; others are served meanwhile.
 #[test]
 fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(write_timeout_secs: 1)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(write_timeout_secs: 1)");
     s.add_user("alice", "pw");
     let mut a = s.login("alice", "pw");
     let ch = "#big@localhost";
@@ -803,10 +785,7 @@ fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
 /// cannot hold connection slots past it.
 #[test]
 fn the_login_deadline_covers_password_checks() {
-    let dir = TempDir::new();
-    let cfg = dir.join("solec.ron");
-    std::fs::write(&cfg, "(handshake_timeout_secs: 1)").unwrap();
-    let s = Server::start_with(dir, &["--config", cfg.to_str().unwrap()]);
+    let s = Server::start_with_config("(handshake_timeout_secs: 1)");
     s.add_user("alice", "pw");
     let started = std::time::Instant::now();
     let mut clients: Vec<Raw> = (0..300)

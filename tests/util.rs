@@ -146,6 +146,15 @@ impl Server {
         Server::start_with(TempDir::new(), &[])
     }
 
+    /// Starts a server whose config file holds `ron`.
+    pub fn start_with_config(ron: &str) -> Server {
+        let dir = TempDir::new();
+        let cfg = dir.join("solec.ron");
+        std::fs::write(&cfg, ron).unwrap();
+        let cfg = cfg.to_str().unwrap().to_owned();
+        Server::start_with(dir, &["--config", &cfg])
+    }
+
     /// Starts a server on `dir` with extra `serve` arguments.
     pub fn start_with(dir: TempDir, extra: &[&str]) -> Server {
         let mut server = Server {
