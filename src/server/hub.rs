@@ -510,7 +510,7 @@ impl Hub {
     /// the connection detaches itself. Replies are never refused here; the
     /// connection stops reading requests while its queue is full instead.
     fn send(&self, outbox: &Outbox, out: Out) {
-        if matches!(out, Out::Shared(_)) && outbox.len() >= self.limits.max_outbound_queue {
+        if matches!(out, Out::Shared(_)) && outbox.queued() >= self.limits.max_outbound_queue {
             if outbox.close() {
                 log::warn!("dropping a session that is not reading its messages");
             }

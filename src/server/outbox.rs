@@ -67,13 +67,8 @@ impl Outbox {
     }
 
     /// Items waiting to be written.
-    pub fn len(&self) -> usize {
+    pub fn queued(&self) -> usize {
         self.0.lock().queue.len()
-    }
-
-    /// Whether nothing is waiting.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Refuses further items; the writer drains what is queued, then ends.
@@ -85,10 +80,6 @@ impl Outbox {
         drop(s);
         wakers.into_iter().flatten().for_each(Waker::wake);
         was_open
-    }
-
-    pub fn is_closed(&self) -> bool {
-        self.0.lock().closed
     }
 
     /// Waits until fewer than `limit` items are queued; false if the queue
@@ -199,7 +190,7 @@ mod tests {
         let tx2 = tx.clone();
         tx.try_send(bytes(1)).unwrap();
         tx2.try_send(bytes(2)).unwrap();
-        assert_eq!(tx.len(), 2);
+        assert_eq!(tx.queued(), 2);
         assert_eq!(first(smol::block_on(rx.recv())), Some(1));
         assert_eq!(first(rx.try_recv()), Some(2));
         assert!(rx.try_recv().is_none());

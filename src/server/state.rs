@@ -52,7 +52,7 @@ impl Target {
 }
 
 /// The conversation key of the direct conversation between two users.
-pub fn direct_key(a: &str, b: &str) -> String {
+fn direct_key(a: &str, b: &str) -> String {
     let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
     format!("{lo} {hi}")
 }
