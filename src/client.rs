@@ -12,9 +12,12 @@
 //! Replies come in request order, one final Success or Error per request,
 //! so any number of requests may be in flight. A Message that arrives while
 //! no History reply is being read is a push. The draft gives pushes and
-//! History items the same bytes, so while a History reply is awaited a
-//! Message is taken as an item only if it belongs to the conversation asked
-//! for; a push of that very conversation can still pass for an item, and
+//! History items the same bytes, so right after logging in the client asks
+//! for the HistoryItem extension (Features, 0x84): a server that turns it
+//! on sends History items as HistoryItem (0x85), and any Message is a push.
+//! With a server that does not, while a History reply is awaited a Message
+//! is taken as an item only if it belongs to the conversation asked for; a
+//! push of that very conversation can still pass for an item, and
 //! [`Pager`] sorts those out while paging.
 
 use crate::proto::{
@@ -39,8 +42,12 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waiting for pushes (`history --follow`) has no limit.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How often a client waiting only for pushes shows the server it is still
+/// there: well inside the server's default idle timeout of an hour.
+pub const KEEPALIVE: Duration = Duration::from_secs(300);
+
 /// The port used when `--server` names only a host (SOLEC's own port).
-pub const DEFAULT_PORT: u16 = crate::server::config::DEFAULT_PORT;
+pub use crate::proto::DEFAULT_PORT;
 
 /// Bytes asked of the socket per read.
 const READ_CHUNK: usize = 16 * 1024;
@@ -134,6 +141,8 @@ pub enum Expect {
     },
     /// Contact PDUs, then Success; or Error.
     Contacts,
+    /// A Features PDU; or Error from a server without the extension.
+    Features,
 }
 
 /// One thing the server said.
@@ -148,6 +157,8 @@ pub enum Event {
     Contact(String),
     /// The final reply to the oldest unanswered request.
     Reply(Result<(), ErrorType>),
+    /// The final reply to a Features request: what the server turned on.
+    Features(u16),
 }
 
 /// The server sent bytes the protocol does not allow here.
@@ -163,9 +174,13 @@ impl fmt::Display for ProtocolError {
 /// Reads the PDU at the start of `buf`, given the oldest request still
 /// waiting for its reply. `Ok(None)` until a whole PDU is there; otherwise
 /// the event and the bytes it used.
+///
+/// `history_items` says the server sends History items as HistoryItem, so
+/// a Message is always a push.
 pub fn parse(
     buf: &[u8],
     waiting: Option<&Expect>,
+    history_items: bool,
 ) -> Result<Option<(Event, usize)>, ProtocolError> {
     let decoded = Deframer::default()
         .decode(buf)
@@ -174,8 +189,14 @@ pub fn parse(
         return Ok(None);
     };
     let event = match (pdu, waiting) {
-        (Pdu::Success, Some(_)) => Event::Reply(Ok(())),
+        (Pdu::Success, Some(w)) if *w != Expect::Features => Event::Reply(Ok(())),
         (Pdu::Error(e), Some(_)) => Event::Reply(Err(e.error_type)),
+        (Pdu::Features(f), Some(Expect::Features)) => Event::Features(f.flags),
+        (Pdu::HistoryItem(m), Some(Expect::History { conversation, .. }))
+            if history_items && conversation.contains(&Msg::from(m)) =>
+        {
+            Event::Item(m.into())
+        }
         (
             Pdu::Message(m),
             Some(Expect::History {
@@ -184,7 +205,7 @@ pub fn parse(
             }),
         ) => {
             let m = Msg::from(m);
-            if m.send_time >= *since && conversation.contains(&m) {
+            if !history_items && m.send_time >= *since && conversation.contains(&m) {
                 Event::Item(m)
             } else {
                 Event::Push(m)
@@ -212,6 +233,8 @@ pub struct Inbox {
     /// event costs no copy of the rest of the buffer.
     used: usize,
     waiting: VecDeque<Expect>,
+    /// The server turned on HistoryItem for this session.
+    history_items: bool,
 }
 
 impl Inbox {
@@ -233,12 +256,29 @@ impl Inbox {
 
     /// The next event, or `Ok(None)` when more bytes are needed.
     pub fn next_event(&mut self) -> Result<Option<Event>, ProtocolError> {
-        let Some((event, used)) = parse(&self.buf[self.used..], self.waiting.front())? else {
+        let waiting = self.waiting.front();
+        let Some((event, used)) = parse(&self.buf[self.used..], waiting, self.history_items)?
+        else {
             return Ok(None);
         };
         self.used += used;
-        if let Event::Reply(_) = event {
-            self.waiting.pop_front();
+        let features_refused = self.waiting.front() == Some(&Expect::Features);
+        match event {
+            // A server without the extension: it stays off, and the Error
+            // is no reply to any request of the caller's.
+            Event::Reply(_) if features_refused => {
+                self.waiting.pop_front();
+                self.history_items = false;
+                return Ok(Some(Event::Features(0)));
+            }
+            Event::Reply(_) => {
+                self.waiting.pop_front();
+            }
+            Event::Features(flags) => {
+                self.waiting.pop_front();
+                self.history_items = flags & proto::feature::HISTORY_ITEMS != 0;
+            }
+            _ => {}
         }
         Ok(Some(event))
     }
@@ -569,7 +609,17 @@ impl Client {
         client
             .queue(&auth.into(), Expect::Reply)
             .map_err(|_| ClientError::Setup("the user name or password is too long".into()))?;
+        // Pipelined behind the login, so it costs no round trip: the
+        // server reads it once the login has succeeded.
+        let features = proto::Features {
+            flags: proto::feature::HISTORY_ITEMS,
+        };
+        client
+            .queue(&Pdu::Features(features), Expect::Features)
+            .expect("Features always encodes");
         client.flush().await?;
+        // The Features answer is taken in passing by whatever reads next;
+        // a server without the extension answers Error, and it stays off.
         match client.reply().await? {
             Ok(()) => Ok(client),
             Err(ErrorType::AuthFailed) => Err(ClientError::AuthFailed),
@@ -650,7 +700,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Reply(r) => return Ok(r),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Item(_) | Event::Contact(_) => {}
+                Event::Item(_) | Event::Contact(_) | Event::Features(_) => {}
             }
         }
     }
@@ -696,7 +746,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Item(m) => items.push(m),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Contact(_) => {}
+                Event::Contact(_) | Event::Features(_) => {}
                 Event::Reply(Err(e)) => return Ok(Err(e)),
                 Event::Reply(Ok(())) => return Ok(Ok(items)),
             }
@@ -721,7 +771,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Contact(c) => contacts.push(c),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Item(_) => {}
+                Event::Item(_) | Event::Features(_) => {}
                 Event::Reply(r) => return Ok(r.map(|()| contacts)),
             }
         }
@@ -734,12 +784,33 @@ impl Client {
             return Ok(m);
         }
         loop {
-            match self.next_event().await? {
+            let quiet = async {
+                smol::Timer::after(KEEPALIVE).await;
+                None
+            };
+            let Some(event) = async { Some(self.next_event().await) }.or(quiet).await else {
+                self.keepalive().await?;
+                continue;
+            };
+            match event? {
                 Event::Push(m) => return Ok(m),
                 // Only reachable if the caller left requests unanswered.
-                Event::Item(_) | Event::Contact(_) | Event::Reply(_) => {}
+                Event::Item(_) | Event::Contact(_) | Event::Reply(_) | Event::Features(_) => {}
             }
         }
+    }
+
+    /// Sends a Test PDU, which gets no reply, so the server does not take a
+    /// quiet follower for a vanished one (`idle_timeout_secs`).
+    async fn keepalive(&mut self) -> Result<(), ClientError> {
+        let test = Pdu::Test(proto::Test {
+            num1: 0,
+            num2: 0,
+            num3: 0,
+            num4: 0,
+        });
+        test.encode(&mut self.out).expect("Test always encodes");
+        self.flush().await
     }
 
     fn closed(&self) -> ClientError {
@@ -806,9 +877,9 @@ mod tests {
     #[test]
     fn parse_waits_for_a_whole_pdu() {
         let success = bytes(&[Pdu::Success]);
-        assert_eq!(parse(&success[..2], Some(&Expect::Reply)), Ok(None));
+        assert_eq!(parse(&success[..2], Some(&Expect::Reply), false), Ok(None));
         assert_eq!(
-            parse(&success, Some(&Expect::Reply)),
+            parse(&success, Some(&Expect::Reply), false),
             Ok(Some((Event::Reply(Ok(())), 3)))
         );
     }
@@ -816,12 +887,12 @@ mod tests {
     #[test]
     fn parse_rejects_what_the_server_may_not_send() {
         // A reply with no request waiting.
-        assert!(parse(&bytes(&[Pdu::Success]), None).is_err());
+        assert!(parse(&bytes(&[Pdu::Success]), None, false).is_err());
         // A Contact outside a ContactList reply.
         let contact = Pdu::Contact(proto::Contact { address: "bob@x" });
-        assert!(parse(&bytes(&[contact]), Some(&Expect::Reply)).is_err());
+        assert!(parse(&bytes(&[contact]), Some(&Expect::Reply), false).is_err());
         // Malformed: a Success with a payload byte.
-        assert!(parse(&[0x01, 0x00, 0x01, 0x00], Some(&Expect::Reply)).is_err());
+        assert!(parse(&[0x01, 0x00, 0x01, 0x00], Some(&Expect::Reply), false).is_err());
     }
 
     #[test]
@@ -829,8 +900,8 @@ mod tests {
         let m = msg("bob@x", "alice@x", 5, "hi");
         let wire = bytes(&[m.to_pdu()]);
         let want = Ok(Some((Event::Push(m.clone()), wire.len())));
-        assert_eq!(parse(&wire, None), want);
-        assert_eq!(parse(&wire, Some(&Expect::Reply)), want);
+        assert_eq!(parse(&wire, None, false), want);
+        assert_eq!(parse(&wire, Some(&Expect::Reply), false), want);
     }
 
     #[test]
@@ -844,7 +915,7 @@ mod tests {
             (msg("bob@x", "#c@x", 12, "a channel"), false),
         ];
         for (m, item) in cases {
-            let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&expect))
+            let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&expect), false)
                 .unwrap()
                 .unwrap();
             let want = if item { Event::Item(m) } else { Event::Push(m) };
@@ -852,7 +923,7 @@ mod tests {
         }
         let channel = history_of("alice@x", "#c@x", 0);
         let m = msg("carol@x", "#c@x", 1, "in the channel");
-        let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&channel))
+        let (event, _) = parse(&bytes(&[m.to_pdu()]), Some(&channel), false)
             .unwrap()
             .unwrap();
         assert_eq!(event, Event::Item(m));

@@ -1004,6 +1004,11 @@ fn serve_history(
 ) {
     let mut push = Some(push);
     while let Some(request) = read_request(conn) {
+        if request[0] == 0x84 {
+            // A draft server: the HistoryItem extension is refused.
+            conn.send(&error(0x82));
+            continue;
+        }
         assert_eq!(request[0], 0x08, "a History request: {request:02x?}");
         // channel_address (u16 length, bytes), since u64, count i64, offset i64.
         let at = 5 + u16::from_be_bytes([request[3], request[4]]) as usize + 8;

@@ -614,7 +614,7 @@ fn sigterm_finishes_and_exits_zero() {
 /// Many simultaneous logins must not each hold argon2's memory at once.
 #[test]
 fn concurrent_logins_are_bounded_in_memory() {
-    let s = Server::start();
+    let s = Server::start_with_config("(max_sessions_per_user: 32)");
     s.add_user("alice", "pw");
     let logins: Vec<_> = (0..32)
         .map(|_| {

@@ -9,6 +9,9 @@ mod util;
 /// `solec serve` over loopback TCP: sequence, rules, history, limits, malformed input.
 mod server;
 
+/// The server core's limits and extensions: reply budgets, session caps, migration.
+mod sessions;
+
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
 

@@ -161,7 +161,8 @@ fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
             ),
         ],
         Pdu::UserAuth(a) => vec![("username", Str(a.username)), ("password", Str(a.password))],
-        Pdu::Message(m) => vec![
+        Pdu::Features(f) => vec![("flags", Unsigned(f.flags.into()))],
+        Pdu::Message(m) | Pdu::HistoryItem(m) => vec![
             ("source_address", Str(m.source_address)),
             ("target_address", Str(m.target_address)),
             ("send_time", Time(m.send_time)),

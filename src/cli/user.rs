@@ -8,7 +8,6 @@ use super::serve::DataArgs;
 use super::{exit, Failure};
 use crate::server::admin::{self, Reply, Request};
 use crate::server::config::Config;
-use crate::server::hub::{Admin, Hub};
 use crate::server::passwords;
 use crate::store::Store;
 use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
@@ -156,14 +155,23 @@ fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
         .map_err(|e| Failure::new(exit::FAILURE, format!("admin socket answered badly: {e}")))
 }
 
-/// No server runs: apply the command to the store in this process.
+/// No server runs: apply the command to the store in this process, with
+/// the server name the store was written for.
 fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
     config
         .create_data_dir()
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
-    let fail = |e: String| Failure::new(exit::FAILURE, e);
-    let store = Store::open(&config.store_path()).map_err(|e| fail(e.to_string()))?;
-    let mut hub = Hub::new(store, &config.name, config.limits).map_err(|e| fail(e.to_string()))?;
+    let fail = |e: crate::store::StoreError| Failure::new(exit::FAILURE, e.to_string());
+    let path = config.store_path();
+    let name = Store::recorded_name(&path).map_err(fail)?;
+    let name = name.as_deref().unwrap_or(&config.name);
+    let store = Store::open(&path, name, OFFLINE_CACHE).map_err(fail)?;
     let listing = request == Request::List;
-    Ok(admin::reply(hub.admin_now(Admin::from(request)), listing))
+    Ok(admin::reply(
+        admin::apply_offline(&store, request.into()),
+        listing,
+    ))
 }
+
+/// The page cache of a one-change `solec user`: it reads a few pages.
+const OFFLINE_CACHE: usize = 1 << 20;

@@ -21,9 +21,14 @@ pub use address::Address;
 pub use error::{DecodeError, EncodeError, ErrorKind};
 pub use frame::Deframer;
 pub use pdu::{
-    code, type_name, ConnType, Contact, Error, ErrorType, Handshake, History, Message, Mode, Pdu,
-    ServerAuth, Test, UserAuth, UserMode, HEADER_LEN, MAX_PAYLOAD,
+    code, error_frame, feature, type_name, ConnType, Contact, Error, ErrorType, Features,
+    Handshake, History, Message, Mode, Pdu, ServerAuth, Test, UserAuth, UserMode, HEADER_LEN,
+    MAX_PAYLOAD, SUCCESS_PDU,
 };
+
+/// The port SOLEC servers listen on unless told otherwise; clients and
+/// servers both use it.
+pub const DEFAULT_PORT: u16 = 7447;
 
 /// Protocol version implemented here: draft revision 0.5.
 pub const VERSION_MAJOR: u8 = 0;

@@ -33,7 +33,30 @@ pub mod code {
     pub const CONTACT_LIST: u8 = 0x82;
     /// Extension: one contact in the reply to a ContactList.
     pub const CONTACT: u8 = 0x83;
+    /// Extension: ask for optional behaviour (request), or say what is on
+    /// (the server's reply).
+    pub const FEATURES: u8 = 0x84;
+    /// Extension: one message of a History reply, to a session that turned
+    /// on [`super::feature::HISTORY_ITEMS`]; the payload is a Message's.
+    pub const HISTORY_ITEM: u8 = 0x85;
     pub const TEST: u8 = 0xFF;
+}
+
+/// Bits of a [`Features`] PDU.
+pub mod feature {
+    /// History replies carry their messages as HistoryItem (0x85), so a
+    /// client tells them from pushed Messages by type alone.
+    pub const HISTORY_ITEMS: u16 = 0x0001;
+    /// Every bit this build knows.
+    pub const KNOWN: u16 = HISTORY_ITEMS;
+}
+
+/// The whole Success PDU.
+pub const SUCCESS_PDU: [u8; 3] = [code::SUCCESS, 0, 0];
+
+/// The whole Error PDU of type `e`.
+pub fn error_frame(e: ErrorType) -> [u8; 4] {
+    [code::ERROR, 0, 1, e.into()]
 }
 
 macro_rules! wire_enum {
@@ -179,6 +202,13 @@ pub struct Contact<'a> {
     pub address: &'a str,
 }
 
+/// 0x84 Features (extension): a client asks for the optional behaviours in
+/// `flags`; the server answers with a Features PDU of those it turned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    pub flags: u16,
+}
+
 /// 0xFF Test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Test {
@@ -203,6 +233,8 @@ pub enum Pdu<'a> {
     ContactRemove(Contact<'a>),
     ContactList,
     Contact(Contact<'a>),
+    Features(Features),
+    HistoryItem(Message<'a>),
     Test(Test),
     /// A type this crate does not know, with its raw payload.
     Unknown {
@@ -264,6 +296,15 @@ impl<'a> Pdu<'a> {
             code::CONTACT => Pdu::Contact(Contact {
                 address: r.string("address")?,
             }),
+            code::FEATURES => Pdu::Features(Features {
+                flags: r.u16("flags")?,
+            }),
+            code::HISTORY_ITEM => Pdu::HistoryItem(Message {
+                source_address: r.string("source_address")?,
+                target_address: r.string("target_address")?,
+                send_time: r.u64("send_time")?,
+                message_content: r.string("message_content")?,
+            }),
             code::TEST => Pdu::Test(Test {
                 num1: r.u8("num1")?,
                 num2: r.u16("num2")?,
@@ -291,6 +332,8 @@ impl<'a> Pdu<'a> {
             Pdu::ContactRemove(_) => code::CONTACT_REMOVE,
             Pdu::ContactList => code::CONTACT_LIST,
             Pdu::Contact(_) => code::CONTACT,
+            Pdu::Features(_) => code::FEATURES,
+            Pdu::HistoryItem(_) => code::HISTORY_ITEM,
             Pdu::Test(_) => code::TEST,
             Pdu::Unknown { code, .. } => *code,
         }
@@ -340,7 +383,7 @@ impl<'a> Pdu<'a> {
                 out.put_str(a.username)?;
                 out.put_str(a.password)?;
             }
-            Pdu::Message(m) => {
+            Pdu::Message(m) | Pdu::HistoryItem(m) => {
                 out.put_str(m.source_address)?;
                 out.put_str(m.target_address)?;
                 out.put_u64(m.send_time);
@@ -361,6 +404,7 @@ impl<'a> Pdu<'a> {
             Pdu::ContactAdd(c) | Pdu::ContactRemove(c) | Pdu::Contact(c) => {
                 out.put_str(c.address)?
             }
+            Pdu::Features(f) => out.put_u16(f.flags),
             Pdu::Test(t) => {
                 out.put_u8(t.num1);
                 out.put_u16(t.num2);
@@ -389,6 +433,8 @@ pub fn type_name(code: u8) -> &'static str {
         code::CONTACT_REMOVE => "ContactRemove",
         code::CONTACT_LIST => "ContactList",
         code::CONTACT => "Contact",
+        code::FEATURES => "Features",
+        code::HISTORY_ITEM => "HistoryItem",
         code::TEST => "Test",
         _ => "Unknown",
     }
@@ -412,6 +458,7 @@ into_pdu! {
     ServerAuth<'a> => ServerAuth,
     UserMode<'a> => UserMode,
     History<'a> => History,
+    Features => Features,
     Test => Test,
 }
 

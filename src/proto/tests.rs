@@ -68,6 +68,16 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
             "83 0005 0003 634062",
             Pdu::Contact(Contact { address: "c@b" }),
         ),
+        ("84 0002 0001", Pdu::Features(Features { flags: 1 })),
+        (
+            "85 0016 0003 614062 0003 634062 0000000065000000 0002 6869",
+            Pdu::HistoryItem(Message {
+                source_address: "a@b",
+                target_address: "c@b",
+                send_time: 0x65000000,
+                message_content: "hi",
+            }),
+        ),
         (
             "ff 000f 01 0002 00000003 0000000000000004",
             Pdu::Test(Test {
@@ -273,6 +283,8 @@ enum Owned {
     ContactRemove(String),
     ContactList,
     Contact(String),
+    Features(u16),
+    HistoryItem(String, String, u64, String),
     Test(u8, u16, u32, u64),
     Unknown(u8, Vec<u8>),
 }
@@ -313,6 +325,13 @@ impl Owned {
             Owned::ContactRemove(a) => Pdu::ContactRemove(Contact { address: a }),
             Owned::ContactList => Pdu::ContactList,
             Owned::Contact(a) => Pdu::Contact(Contact { address: a }),
+            Owned::Features(f) => Pdu::Features(Features { flags: *f }),
+            Owned::HistoryItem(s, t, time, c) => Pdu::HistoryItem(Message {
+                source_address: s,
+                target_address: t,
+                send_time: *time,
+                message_content: c,
+            }),
             Owned::Test(a, b, c, d) => Pdu::Test(Test {
                 num1: *a,
                 num2: *b,
@@ -329,7 +348,7 @@ impl Owned {
 
 fn owned() -> impl Strategy<Value = Owned> {
     let s = || ".{0,40}";
-    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x83).contains(c));
+    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x85).contains(c));
     prop_oneof![
         Just(Owned::Success),
         any::<u8>().prop_map(Owned::Error),
@@ -344,6 +363,8 @@ fn owned() -> impl Strategy<Value = Owned> {
         s().prop_map(Owned::ContactRemove),
         Just(Owned::ContactList),
         s().prop_map(Owned::Contact),
+        any::<u16>().prop_map(Owned::Features),
+        (s(), s(), any::<u64>(), s()).prop_map(|(a, b, t, c)| Owned::HistoryItem(a, b, t, c)),
         any::<(u8, u16, u32, u64)>().prop_map(|(a, b, c, d)| Owned::Test(a, b, c, d)),
         (unknown_code, proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(c, p)| Owned::Unknown(c, p)),

@@ -5,7 +5,9 @@
 //! way (see `docs/protocol.md`, "Local admin socket"). The command hashes
 //! passwords itself, so the hub never spends time on argon2.
 
-use super::hub::{Admin, AdminReply, Event};
+use super::core::{check_user, Admin, AdminReply};
+use super::hub::Event;
+use crate::store::{Change, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use smol::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use smol::net::unix::{UnixListener, UnixStream};
@@ -108,4 +110,36 @@ async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>) {
         }
         line.clear();
     }
+}
+
+/// Applies one admin command straight to the store, for `solec user` when
+/// no server runs: one transaction, reading only the rows it needs.
+pub fn apply_offline(store: &Store, command: Admin) -> AdminReply {
+    let failed = |e: StoreError| format!("the store refused the change: {e}");
+    let exists = |name: &str| store.has_user(name).map_err(failed);
+    let change = match command {
+        Admin::List => return store.user_names().map_err(failed),
+        Admin::Add { name, hash } => {
+            check_user(&name, &hash)?;
+            if exists(&name)? {
+                return Err(format!("user {name} already exists"));
+            }
+            Change::PutUser { name, hash }
+        }
+        Admin::Passwd { name, hash } => {
+            check_user(&name, &hash)?;
+            if !exists(&name)? {
+                return Err(format!("no user {name}"));
+            }
+            Change::PutUser { name, hash }
+        }
+        Admin::Del { name } => {
+            if !exists(&name)? {
+                return Err(format!("no user {name}"));
+            }
+            Change::DeleteUser { name }
+        }
+    };
+    store.apply_now(&change).map_err(failed)?;
+    Ok(Vec::new())
 }

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The port `solec serve` listens on when nothing else is said.
-pub const DEFAULT_PORT: u16 = 7447;
+pub use crate::proto::DEFAULT_PORT;
 
 /// The server name when nothing else is said.
 pub const DEFAULT_NAME: &str = "localhost";
@@ -28,6 +28,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// addresses: two strings of `#` + 64 + `@` + 253 bytes, the timestamp, and
 /// the content's length prefix.
 pub const MESSAGE_OVERHEAD: usize = 2 * (2 + 1 + 64 + 1 + 253) + 8 + 2;
+
+/// The smallest reply budget: one PDU of the largest size, so every
+/// request can be answered.
+pub const MIN_REPLY_BUDGET: usize = crate::proto::HEADER_LEN + crate::proto::MAX_PAYLOAD;
 
 /// The RON config file. Every key is optional; absent keys take defaults.
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
@@ -58,6 +62,16 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// Channels this server holds; joining a new one past it is refused.
     pub max_channels: Option<usize>,
+    /// Bytes of replies queued for one session before its further requests
+    /// wait undecoded.
+    pub reply_budget_bytes: Option<usize>,
+    /// Sessions one user may have open at once.
+    pub max_sessions_per_user: Option<usize>,
+    /// Seconds a logged-in session may send nothing before it is closed;
+    /// 0 never closes.
+    pub idle_timeout_secs: Option<u64>,
+    /// Bytes of the store's page cache.
+    pub store_cache_bytes: Option<usize>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
 }
@@ -84,6 +98,10 @@ pub struct Limits {
     pub max_outbound_queue: usize,
     pub max_connections: usize,
     pub max_channels: usize,
+    pub reply_budget: usize,
+    pub max_sessions_per_user: usize,
+    pub idle_timeout: Option<Duration>,
+    pub store_cache_bytes: usize,
 }
 
 impl Default for Limits {
@@ -97,6 +115,13 @@ impl Default for Limits {
             max_outbound_queue: 1024,
             max_connections: 10_000,
             max_channels: 10_000,
+            // Four History chunks: a Pi with a thousand busy sessions
+            // holds at most a quarter of a GiB of replies.
+            reply_budget: 256 * 1024,
+            max_sessions_per_user: 16,
+            idle_timeout: Some(Duration::from_secs(3600)),
+            // redb's default is 1 GiB, more than many Pis have.
+            store_cache_bytes: 32 << 20,
         }
     }
 }
@@ -135,6 +160,16 @@ impl Config {
                 max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
                 max_connections: file.max_connections.unwrap_or(d.max_connections),
                 max_channels: file.max_channels.unwrap_or(d.max_channels),
+                reply_budget: file.reply_budget_bytes.unwrap_or(d.reply_budget),
+                max_sessions_per_user: file
+                    .max_sessions_per_user
+                    .unwrap_or(d.max_sessions_per_user),
+                idle_timeout: match file.idle_timeout_secs {
+                    None => d.idle_timeout,
+                    Some(0) => None,
+                    Some(secs) => Some(Duration::from_secs(secs)),
+                },
+                store_cache_bytes: file.store_cache_bytes.unwrap_or(d.store_cache_bytes),
             },
         }
     }
@@ -161,8 +196,22 @@ impl Config {
                 crate::proto::MAX_PAYLOAD
             ));
         }
-        if l.max_outbound_queue == 0 || l.max_connections == 0 {
-            return Err("max_outbound_queue and max_connections must be at least 1".into());
+        if l.max_outbound_queue == 0 || l.max_connections == 0 || l.max_sessions_per_user == 0 {
+            return Err(
+                "max_outbound_queue, max_connections and max_sessions_per_user must be at least 1"
+                    .into(),
+            );
+        }
+        if l.reply_budget < MIN_REPLY_BUDGET {
+            return Err(format!(
+                "reply_budget_bytes must be at least {MIN_REPLY_BUDGET}"
+            ));
+        }
+        if l.idle_timeout.is_some_and(|t| t > MAX_TIMEOUT) {
+            return Err(format!(
+                "idle_timeout_secs must be 0 (never) to {}",
+                MAX_TIMEOUT.as_secs()
+            ));
         }
         Ok(())
     }
@@ -227,6 +276,11 @@ mod tests {
         assert_eq!(cfg.limits.max_message_bytes, 4096);
         assert_eq!(cfg.limits.max_history_count, 500);
         assert_eq!(cfg.limits.handshake_timeout, Duration::from_secs(10));
+        assert_eq!(cfg.limits.max_sessions_per_user, 16);
+        assert_eq!(cfg.limits.reply_budget, 256 * 1024);
+        assert_eq!(cfg.limits.idle_timeout, Some(Duration::from_secs(3600)));
+        let never = Config::from_file(parse("(idle_timeout_secs: 0)").unwrap());
+        assert_eq!(never.limits.idle_timeout, None);
     }
 
     #[test]
@@ -241,6 +295,9 @@ mod tests {
             "(max_message_bytes: 8000)",
             "(max_outbound_queue: 0)",
             "(max_connections: 0)",
+            "(max_sessions_per_user: 0)",
+            "(reply_budget_bytes: 1000)",
+            "(idle_timeout_secs: 86401)",
         ] {
             assert!(check(bad).is_err(), "{bad}");
         }

@@ -7,9 +7,10 @@
 //! clients cheap.
 
 use super::config::Limits;
-use super::hub::{ConnId, Event, Out, Outbox};
+use super::hub::{ConnId, Event, Out, Outbox, HISTORY_CHUNK};
 use super::session::{Action, Phase, Session};
-use crate::proto::{Deframer, ErrorType};
+use crate::proto::{self, Deframer, ErrorType};
+use crate::store::{HistoryCursor, Store};
 use smol::future::{self, FutureExt as _};
 use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use smol::Timer;
@@ -93,22 +94,32 @@ pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
         // Let the writer drain what the hub still queues, then end it.
         future::pending::<()>().await
     };
-    write_loop(rx, writer, shared.limits.write_timeout)
-        .or(reading)
-        .await;
+    write_loop(id, rx, writer, shared).or(reading).await;
     let _ = shared.hub.send(Event::Detach { conn: id }).await;
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W, timeout: Duration) {
+async fn write_loop<W: AsyncWrite + Unpin>(
+    id: ConnId,
+    rx: super::outbox::Inbox,
+    mut w: W,
+    shared: &Shared,
+) {
+    let timeout = shared.limits.write_timeout;
+    let low_water = shared.limits.reply_budget / 2;
     while let Some(first) = rx.recv().await {
         let mut buf = Vec::new();
         let mut next = Some(first);
         let mut close = false;
+        let mut written = Ok(());
         while let Some(out) = next.take() {
             match out {
                 Out::Shared(bytes) => buf.extend_from_slice(&bytes),
                 Out::Static(bytes) => buf.extend_from_slice(bytes),
-                Out::Deferred(reply) => buf.extend_from_slice(&reply.await),
+                Out::History {
+                    store,
+                    cursor,
+                    items,
+                } => written = write_history(&mut w, &mut buf, store, cursor, items, timeout).await,
                 Out::Owned(bytes) if buf.is_empty() => buf = bytes,
                 Out::Owned(bytes) => buf.extend_from_slice(&bytes),
                 Out::Close => {
@@ -116,11 +127,14 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W, t
                     break;
                 }
             }
-            if buf.len() < WRITE_BATCH {
+            if written.is_ok() && buf.len() < WRITE_BATCH {
                 next = rx.try_recv();
             }
         }
-        if let Err(e) = write_or_give_up(&mut w, &buf, timeout).await {
+        if written.is_ok() {
+            written = write_or_give_up(&mut w, &buf, timeout).await;
+        }
+        if let Err(e) = written {
             match e.kind() {
                 io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
                 _ => log::debug!("closing a connection: {e}"),
@@ -130,8 +144,62 @@ async fn write_loop<W: AsyncWrite + Unpin>(rx: super::outbox::Inbox, mut w: W, t
         if close {
             break;
         }
+        if rx.resume_due(low_water) && shared.hub.send(Event::Resume { conn: id }).await.is_err() {
+            return;
+        }
     }
     let _ = w.close().await;
+}
+
+/// History scans running at once, each on a blocking thread; more queue.
+pub const MAX_HISTORY_READS: usize = 4;
+
+static HISTORY_READS: smol::lock::Semaphore = smol::lock::Semaphore::new(MAX_HISTORY_READS);
+
+/// Streams a History reply after what `buf` holds: one chunk of at most
+/// [`HISTORY_CHUNK`] bytes read at a time, each from a fresh snapshot, so
+/// a client that reads slowly holds one chunk and pins no old pages. Ends
+/// with Success, or with Error 0x83 if the store fails.
+async fn write_history<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &mut Vec<u8>,
+    store: Arc<Store>,
+    mut cursor: HistoryCursor,
+    items: bool,
+    timeout: Duration,
+) -> io::Result<()> {
+    while !cursor.done() {
+        let permit = HISTORY_READS.acquire().await;
+        let store = store.clone();
+        let read = smol::unblock(move || {
+            let mut chunk = Vec::new();
+            let res = store.reader().and_then(|r| {
+                r.history_chunk(&mut cursor, HISTORY_CHUNK, &mut chunk, |pdu, out| {
+                    let at = out.len();
+                    out.extend_from_slice(pdu);
+                    if items {
+                        out[at] = proto::code::HISTORY_ITEM;
+                    }
+                })
+            });
+            (res, cursor, chunk)
+        });
+        let (res, next, chunk) = read.await;
+        drop(permit);
+        if let Err(e) = res {
+            log::error!("history read failed: {e}");
+            buf.extend_from_slice(&proto::error_frame(ErrorType::ServerError));
+            return Ok(());
+        }
+        cursor = next;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= WRITE_BATCH {
+            write_or_give_up(w, buf, timeout).await?;
+            buf.clear();
+        }
+    }
+    buf.extend_from_slice(&proto::SUCCESS_PDU);
+    Ok(())
 }
 
 /// Writes `buf`, failing if any `WRITE_CHUNK` of it makes no progress for
@@ -319,9 +387,13 @@ async fn forward<R: Inbound>(
             // Idle: hold no memory until the peer speaks again.
             *buf = Vec::new();
         }
-        // A client that sends requests without reading the replies is
-        // not read from until it catches up, so its replies stay bounded.
-        if !out.wait_for_room(shared.limits.max_outbound_queue).await {
+        // A client that sends requests without reading the replies is not
+        // read from until it catches up, nor while the hub holds requests
+        // of it back, so its replies and its input stay bounded.
+        if !out
+            .wait_for_room(shared.limits.max_outbound_queue, shared.limits.reply_budget)
+            .await
+        {
             return;
         }
         match read_more(reader, buf).await {

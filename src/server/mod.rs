@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod config;
 pub mod conn;
+pub mod core;
 pub mod hub;
 mod outbox;
 pub mod passwords;
@@ -33,9 +34,16 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(config: Config) -> Result<(), String> {
     fixed_mmap_threshold();
+    // Without randomness there is no safe decoy: stop now, not at a login.
+    std::sync::LazyLock::force(&passwords::DECOY_HASH);
     config.create_data_dir()?;
-    let store = Store::open(&config.store_path()).map_err(|e| e.to_string())?;
-    let hub = Hub::new(store, &config.name, config.limits).map_err(|e| e.to_string())?;
+    let store = Store::open(
+        &config.store_path(),
+        &config.name,
+        config.limits.store_cache_bytes,
+    )
+    .map_err(|e| e.to_string())?;
+    let hub = Hub::new(store, config.limits).map_err(|e| e.to_string())?;
     let listeners = bind_all(&config)?;
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let admin = bind_admin(&config)?;
@@ -51,7 +59,10 @@ pub fn run(config: Config) -> Result<(), String> {
     log::info!("serving {} from {}", config.name, config.data.display());
 
     smol::block_on(async {
-        let mut tasks = vec![smol::spawn(admin::serve(admin, events.clone()))];
+        let mut tasks = vec![
+            smol::spawn(admin::serve(admin, events.clone())),
+            smol::spawn(tick(events.clone(), tick_interval(&config.limits))),
+        ];
         for (listener, tls) in listeners {
             let acceptor = acceptor.clone().filter(|_| tls);
             tasks.push(smol::spawn(accept_loop(listener, acceptor, shared.clone())));
@@ -85,6 +96,26 @@ pub fn run(config: Config) -> Result<(), String> {
     let _ = std::fs::remove_file(config.admin_socket());
     log::info!("stopped");
     Ok(())
+}
+
+/// How often, at most, the core is told the time, to close idle sessions.
+pub const TICK: Duration = Duration::from_secs(10);
+
+/// Ticks often enough that a session is closed within half its idle
+/// timeout of expiring.
+fn tick_interval(limits: &config::Limits) -> Duration {
+    limits
+        .idle_timeout
+        .map_or(TICK, |t| (t / 2).clamp(Duration::from_millis(100), TICK))
+}
+
+async fn tick(events: smol::channel::Sender<Event>, every: Duration) {
+    loop {
+        Timer::after(every).await;
+        if events.send(Event::Tick).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// Keeps glibc from hoarding freed password-hash memory.

@@ -1,6 +1,11 @@
 //! A connection's outbound queue: many senders (the hub, the connection's
 //! own reader), one receiver (its writer).
 //!
+//! It counts the bytes it holds, so the hub can keep each session's replies
+//! within its budget: while a session is *parked* (the hub holds requests
+//! it has not decoded yet), its reader does not read, and the writer asks
+//! the hub to resume once the queue has drained below half the budget.
+//!
 //! It exists instead of an async channel because idle connections are the
 //! server's main memory cost: a general channel keeps over a kilobyte per
 //! connection (its state and a block of slots that stays allocated), while
@@ -8,15 +13,65 @@
 //! one waker. Its locking rule: the mutex guards only pushes, pops and the
 //! waker swap, never an `.await` or IO.
 
-use super::hub::Out;
+use crate::store::{HistoryCursor, Store};
 use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Poll, Waker};
 
+/// One item on a connection's way out.
+pub enum Out {
+    /// Bytes shared between sessions (a pushed Message).
+    Shared(Arc<[u8]>),
+    /// Bytes for this session alone (replies).
+    Owned(Vec<u8>),
+    /// A constant reply (Success).
+    Static(&'static [u8]),
+    /// A History reply, read from the store chunk by chunk as the writer
+    /// reaches it, then Success.
+    History {
+        store: Arc<Store>,
+        cursor: HistoryCursor,
+        items: bool,
+    },
+    /// Close the connection once everything before this is written.
+    Close,
+}
+
+impl Out {
+    /// Bytes this item counts for in the queue.
+    fn cost(&self) -> usize {
+        match self {
+            Out::Shared(b) => b.len(),
+            Out::Owned(b) => b.len(),
+            Out::Static(b) => b.len(),
+            Out::History { .. } => super::core::HISTORY_COST,
+            Out::Close => 0,
+        }
+    }
+}
+
+impl std::fmt::Debug for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Out::Shared(b) => f.debug_tuple("Shared").field(&b.len()).finish(),
+            Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
+            Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
+            Out::History { cursor, .. } => f.debug_tuple("History").field(cursor).finish(),
+            Out::Close => f.write_str("Close"),
+        }
+    }
+}
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<Out>,
+    /// Sum of the queued items' costs.
+    bytes: usize,
+    /// The hub holds undecoded input of this session (see the module doc).
+    parked: bool,
+    /// A resume for the current parking has been asked for.
+    resume_asked: bool,
     waker: Option<Waker>,
     /// The connection's reader, waiting until fewer than this many items
     /// are queued.
@@ -57,6 +112,7 @@ impl Outbox {
         if s.closed {
             return Err(out);
         }
+        s.bytes += out.cost();
         s.queue.push_back(out);
         let waker = s.waker.take();
         drop(s);
@@ -71,6 +127,29 @@ impl Outbox {
         self.0.lock().queue.len()
     }
 
+    /// Bytes waiting to be written (History replies at their fixed cost).
+    pub fn queued_bytes(&self) -> usize {
+        self.0.lock().bytes
+    }
+
+    /// The hub holds input of this session back: the reader must wait.
+    pub fn park(&self) {
+        let mut s = self.0.lock();
+        s.parked = true;
+        s.resume_asked = false;
+    }
+
+    /// The hub has used all it held: the reader may go on.
+    pub fn unpark(&self) {
+        let mut s = self.0.lock();
+        s.parked = false;
+        let room = s.room.take();
+        drop(s);
+        if let Some((_, w)) = room {
+            w.wake();
+        }
+    }
+
     /// Refuses further items; the writer drains what is queued, then ends.
     /// True if this call closed it.
     pub fn close(&self) -> bool {
@@ -82,18 +161,18 @@ impl Outbox {
         was_open
     }
 
-    /// Waits until fewer than `limit` items are queued; false if the queue
-    /// was closed instead.
-    pub async fn wait_for_room(&self, limit: usize) -> bool {
+    /// Waits until fewer than `limit` items and `bytes` bytes are queued
+    /// and the session is not parked; false if the queue was closed instead.
+    pub async fn wait_for_room(&self, limit: usize, bytes: usize) -> bool {
         poll_fn(|cx| {
             let mut s = self.0.lock();
             if s.closed {
                 return Poll::Ready(false);
             }
-            if s.queue.len() < limit {
+            if s.queue.len() < limit && s.bytes < bytes && !s.parked {
                 return Poll::Ready(true);
             }
-            s.room = Some((limit, cx.waker().clone()));
+            s.room = Some((limit.min(s.queue.len()), cx.waker().clone()));
             Poll::Pending
         })
         .await
@@ -142,12 +221,26 @@ impl Inbox {
         .await
     }
 
+    /// Whether the hub should be asked to resume this parked session now
+    /// that no more than `low_water` bytes are queued; true once per parking.
+    pub fn resume_due(&self, low_water: usize) -> bool {
+        let mut s = self.0.lock();
+        let due = s.parked && !s.resume_asked && s.bytes <= low_water;
+        s.resume_asked |= due;
+        due
+    }
+
     /// The next item if one is waiting.
     pub fn try_recv(&self) -> Option<Out> {
         let mut s = self.0.lock();
         let out = s.pop();
+        if let Some(out) = &out {
+            s.bytes -= out.cost();
+        }
+        // The reader waits for room by count or by bytes: any pop may be
+        // what it waits for, so it re-checks.
         let room = match s.room {
-            Some((limit, _)) if s.queue.len() < limit => s.room.take(),
+            Some((limit, _)) if s.queue.len() <= limit => s.room.take(),
             _ => None,
         };
         drop(s);
@@ -231,7 +324,7 @@ mod tests {
         }
         let waiter = {
             let tx = tx.clone();
-            std::thread::spawn(move || smol::block_on(tx.wait_for_room(2)))
+            std::thread::spawn(move || smol::block_on(tx.wait_for_room(2, usize::MAX)))
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
         assert!(
@@ -244,7 +337,29 @@ mod tests {
         rx.try_recv();
         assert!(waiter.join().unwrap());
         tx.close();
-        assert!(!smol::block_on(tx.wait_for_room(10)), "closed");
+        assert!(!smol::block_on(tx.wait_for_room(10, usize::MAX)), "closed");
+    }
+
+    #[test]
+    fn bytes_are_counted_and_parking_holds_the_reader() {
+        let (tx, rx) = new();
+        tx.try_send(Out::Owned(vec![0; 100])).unwrap();
+        tx.try_send(Out::Static(&[1, 0, 0])).unwrap();
+        assert_eq!(tx.queued_bytes(), 103);
+        assert!(
+            !smol::future::block_on(smol::future::poll_once(tx.wait_for_room(10, 100)))
+                .is_some_and(|ok| ok)
+        );
+        tx.park();
+        assert!(!rx.resume_due(50), "103 bytes queued");
+        rx.try_recv();
+        assert_eq!(tx.queued_bytes(), 3);
+        assert!(rx.resume_due(50));
+        assert!(!rx.resume_due(50), "asked once per parking");
+        let parked = smol::future::block_on(smol::future::poll_once(tx.wait_for_room(10, 100)));
+        assert!(parked.is_none(), "a parked session is not read");
+        tx.unpark();
+        assert!(smol::block_on(tx.wait_for_room(10, 100)));
     }
 
     #[test]

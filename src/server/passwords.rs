@@ -8,7 +8,6 @@
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use std::io::Read;
 use std::sync::LazyLock;
 
 /// Memory cost in KiB.
@@ -26,9 +25,8 @@ fn argon2() -> Argon2<'static> {
 /// Hashes `password` with a fresh random salt into a PHC string.
 pub fn hash(password: &str) -> Result<String, String> {
     let mut salt = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut salt))
-        .map_err(|e| format!("cannot read random salt: {e}"))?;
+    getrandom::getrandom(&mut salt)
+        .map_err(|e| format!("the system has no random numbers for a salt: {e}"))?;
     let salt = SaltString::encode_b64(&salt).map_err(|e| e.to_string())?;
     argon2()
         .hash_password(password.as_bytes(), &salt)
@@ -49,7 +47,12 @@ pub fn is_phc(s: &str) -> bool {
 
 /// A hash no password is known for, checked when the user does not exist so
 /// that an unknown name and a wrong password cost the same time.
-pub static DECOY_HASH: LazyLock<String> = LazyLock::new(|| hash("solec decoy").unwrap_or_default());
+///
+/// Without randomness the server cannot hash safely at all, so it stops
+/// rather than compare against an empty decoy (which would make unknown
+/// names answer faster than wrong passwords).
+pub static DECOY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash("solec decoy").expect("random numbers for the decoy salt"));
 
 #[cfg(test)]
 mod tests {

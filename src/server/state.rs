@@ -1,65 +1,46 @@
 //! The server's directory and its rules: who exists, who is whose contact,
 //! who is in which channel, and who may do what.
 //!
-//! Pure data and decisions, no IO: every rule takes the requester and the
-//! request and returns either the error to answer or the changes to make.
-//! The hub applies the changes to memory here and to the store together.
+//! Pure data and decisions, no IO: every rule takes the requester (by full
+//! address) and the request and returns either the error to answer or the
+//! changes to make, already applied here. The core hands the changes on to
+//! the store. Contacts, channels and modes are kept by full address, so
+//! they can name users and channels of other servers.
 
 use crate::proto::address::Address;
 use crate::proto::{ErrorType, Mode};
-use crate::store::Snapshot;
+use crate::store::{direct_key, Change, Snapshot};
 use std::collections::{BTreeSet, HashMap};
-
-/// A change to persist, produced by a rule after it has been applied here.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    AddContact {
-        owner: String,
-        contact: String,
-    },
-    RemoveContact {
-        owner: String,
-        contact: String,
-    },
-    CreateChannel {
-        channel: String,
-    },
-    SetMode {
-        channel: String,
-        user: String,
-        mode: Mode,
-    },
-}
 
 /// Where a Message goes, once the rules allow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
-    /// A direct message to this local user.
+    /// A direct message to this local user (full address).
     User(String),
-    /// A message to this local channel (name without `#`).
+    /// A message to this local channel (full address).
     Channel(String),
 }
 
 impl Target {
-    /// The store's conversation key: `#name`, or the two user names sorted
-    /// and joined by a space.
-    pub fn conversation(&self, sender: &str) -> String {
+    /// The store's conversation key, for a message from or a History of
+    /// `requester` (a full address).
+    pub fn conversation(&self, requester: &str) -> String {
         match self {
-            Target::Channel(name) => format!("#{name}"),
-            Target::User(user) => direct_key(sender, user),
+            Target::Channel(channel) => channel.clone(),
+            Target::User(user) => direct_key(requester, user),
         }
     }
 }
 
-/// The conversation key of the direct conversation between two users.
-fn direct_key(a: &str, b: &str) -> String {
-    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-    format!("{lo} {hi}")
+/// The local part of a full address.
+fn local(address: &str) -> &str {
+    address.split_once('@').map_or(address, |(l, _)| l)
 }
 
 #[derive(Debug, Default)]
 struct User {
     hash: String,
+    /// Full addresses.
     contacts: BTreeSet<String>,
 }
 
@@ -70,6 +51,7 @@ pub struct Directory {
     /// Channels users may create in all; each costs memory here.
     max_channels: usize,
     users: HashMap<String, User>,
+    /// Channel address → user address → mode.
     channels: HashMap<String, HashMap<String, Mode>>,
 }
 
@@ -85,13 +67,8 @@ impl Directory {
             ..Directory::default()
         };
         for (user, hash) in snap.users {
-            dir.users.insert(
-                user,
-                User {
-                    hash,
-                    contacts: BTreeSet::new(),
-                },
-            );
+            let contacts = BTreeSet::new();
+            dir.users.insert(user, User { hash, contacts });
         }
         for (owner, contact) in snap.contacts {
             if let Some(u) = dir.users.get_mut(&owner) {
@@ -106,6 +83,11 @@ impl Directory {
 
     pub fn server_name(&self) -> &str {
         &self.name
+    }
+
+    /// The full address of local user `name`.
+    pub fn address_of(&self, name: &str) -> String {
+        format!("{name}@{}", self.name)
     }
 
     /// The PHC hash of a user named by local part or by full local address.
@@ -131,23 +113,30 @@ impl Directory {
     }
 
     /// Adds or replaces a user's hash (admin commands).
-    pub fn put_user(&mut self, name: &str, hash: &str) {
+    pub fn put_user(&mut self, name: &str, hash: &str) -> Change {
         self.users.entry(name.to_owned()).or_default().hash = hash.to_owned();
+        Change::PutUser {
+            name: name.to_owned(),
+            hash: hash.to_owned(),
+        }
     }
 
     /// Removes a user, their contacts both ways and their channel modes.
-    pub fn delete_user(&mut self, name: &str) -> bool {
-        let existed = self.users.remove(name).is_some();
+    pub fn delete_user(&mut self, name: &str) -> Option<Change> {
+        self.users.remove(name)?;
+        let address = self.address_of(name);
         for u in self.users.values_mut() {
-            u.contacts.remove(name);
+            u.contacts.remove(&address);
         }
         for modes in self.channels.values_mut() {
-            modes.remove(name);
+            modes.remove(&address);
         }
-        existed
+        Some(Change::DeleteUser {
+            name: name.to_owned(),
+        })
     }
 
-    /// Resolves a local user address to its local part, or NotFound.
+    /// Whether `addr` is a local user's address; its local part if so.
     fn local_user<'a>(&self, addr: &'a str) -> Rule<&'a str> {
         match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
             Address::User { local, server } if server == self.name && self.has_user(local) => {
@@ -157,10 +146,10 @@ impl Directory {
         }
     }
 
-    /// Resolves a local channel address to its name, or NotFound / BadRequest.
-    fn local_channel<'a>(&self, addr: &'a str) -> Rule<&'a str> {
+    /// Checks that `addr` is a channel address of this server.
+    fn local_channel(&self, addr: &str) -> Rule<()> {
         match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
-            Address::Channel { name, server } if server == self.name => Ok(name),
+            Address::Channel { server, .. } if server == self.name => Ok(()),
             _ => Err(ErrorType::NotFound),
         }
     }
@@ -176,7 +165,7 @@ impl Directory {
         )
     }
 
-    /// Members and operators of a channel.
+    /// Full addresses of a channel's members and operators.
     pub fn members<'a>(&'a self, channel: &str) -> impl Iterator<Item = &'a str> + 'a {
         self.channels
             .get(channel)
@@ -196,25 +185,31 @@ impl Directory {
                 }
                 // "User can exchange messages with other users of the
                 // network if they are both in their contacts group."
-                if !self.mutual_contacts(sender, local) {
+                if !self.mutual_contacts(sender, target) {
                     return Err(ErrorType::Unauthorized);
                 }
-                Ok(Target::User(local.to_owned()))
+                Ok(Target::User(target.to_owned()))
             }
-            Address::Channel { name, server } => {
-                if server != self.name || !self.channels.contains_key(name) {
+            Address::Channel { server, .. } => {
+                if server != self.name || !self.channels.contains_key(target) {
                     return Err(ErrorType::NotFound);
                 }
-                if !self.is_member(name, sender) {
+                if !self.is_member(target, sender) {
                     return Err(ErrorType::Unauthorized);
                 }
-                Ok(Target::Channel(name.to_owned()))
+                Ok(Target::Channel(target.to_owned()))
             }
         }
     }
 
+    /// Whether two users have each other as contacts; a user of another
+    /// server has no contact list here.
     fn mutual_contacts(&self, a: &str, b: &str) -> bool {
-        let has = |x: &str, y: &str| self.users.get(x).is_some_and(|u| u.contacts.contains(y));
+        let has = |x: &str, y: &str| {
+            self.users
+                .get(local(x))
+                .is_some_and(|u| u.contacts.contains(y))
+        };
         a != b && has(a, b) && has(b, a)
     }
 
@@ -222,16 +217,16 @@ impl Directory {
     pub fn history_target(&self, requester: &str, addr: &str) -> Rule<Target> {
         match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
             Address::User { local, server } if server == self.name && self.has_user(local) => {
-                Ok(Target::User(local.to_owned()))
+                Ok(Target::User(addr.to_owned()))
             }
-            Address::Channel { name, server }
-                if server == self.name && self.channels.contains_key(name) =>
+            Address::Channel { server, .. }
+                if server == self.name && self.channels.contains_key(addr) =>
             {
                 // "User has to member of the channel to perform this action."
-                if !self.is_member(name, requester) {
+                if !self.is_member(addr, requester) {
                     return Err(ErrorType::Unauthorized);
                 }
-                Ok(Target::Channel(name.to_owned()))
+                Ok(Target::Channel(addr.to_owned()))
             }
             _ => Err(ErrorType::NotFound),
         }
@@ -239,56 +234,57 @@ impl Directory {
 
     /// ContactAdd: `owner` adds a local user to their contacts.
     pub fn contact_add(&mut self, owner: &str, addr: &str) -> Rule<Option<Change>> {
-        let contact = self.local_user(addr)?;
-        if contact == owner {
+        self.local_user(addr)?;
+        if addr == owner {
             return Err(ErrorType::BadRequest);
         }
+        let owner = local(owner);
         let user = self.users.get_mut(owner).ok_or(ErrorType::NotFound)?;
         Ok(user
             .contacts
-            .insert(contact.to_owned())
+            .insert(addr.to_owned())
             .then(|| Change::AddContact {
                 owner: owner.to_owned(),
-                contact: contact.to_owned(),
+                contact: addr.to_owned(),
             }))
     }
 
     /// ContactRemove: `owner` drops a contact.
     pub fn contact_remove(&mut self, owner: &str, addr: &str) -> Rule<Change> {
-        let contact = match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
-            Address::User { local, server } if server == self.name => local,
+        match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
+            Address::User { server, .. } if server == self.name => {}
             _ => return Err(ErrorType::NotFound),
         };
+        let owner = local(owner);
         let user = self.users.get_mut(owner).ok_or(ErrorType::NotFound)?;
-        if !user.contacts.remove(contact) {
+        if !user.contacts.remove(addr) {
             return Err(ErrorType::NotFound);
         }
         Ok(Change::RemoveContact {
             owner: owner.to_owned(),
-            contact: contact.to_owned(),
+            contact: addr.to_owned(),
         })
     }
 
     /// The full addresses of `owner`'s contacts, sorted.
-    pub fn contacts(&self, owner: &str) -> Vec<String> {
-        self.users.get(owner).map_or_else(Vec::new, |u| {
-            u.contacts
-                .iter()
-                .map(|c| format!("{c}@{}", self.name))
-                .collect()
-        })
+    pub fn contacts(&self, owner: &str) -> impl Iterator<Item = &str> + '_ {
+        let user = self.users.get(local(owner));
+        user.into_iter()
+            .flat_map(|u| u.contacts.iter().map(String::as_str))
     }
 
-    /// UserMode: `requester` sets `user_addr`'s mode in `channel_addr`.
+    /// UserMode: `requester` sets `user`'s mode in `channel` (addresses).
+    /// `seq` is the message counter, recorded when a join creates a channel.
     pub fn user_mode(
         &mut self,
         requester: &str,
-        user_addr: &str,
-        channel_addr: &str,
+        user: &str,
+        channel: &str,
         mode: Mode,
+        seq: u64,
     ) -> Rule<Vec<Change>> {
-        let channel = self.local_channel(channel_addr)?;
-        let user = self.local_user(user_addr)?;
+        self.local_channel(channel)?;
+        self.local_user(user)?;
         if let Mode::Unknown(_) = mode {
             return Err(ErrorType::BadRequest);
         }
@@ -314,7 +310,7 @@ impl Directory {
                     }
                     // Joining a channel that does not exist creates it and
                     // makes the creator its operator.
-                    return Ok(self.create(channel, user));
+                    return Ok(self.create(channel, user, seq));
                 }
                 Ok(self.set(channel, user, Mode::Member))
             }
@@ -333,10 +329,11 @@ impl Directory {
         }
     }
 
-    fn create(&mut self, channel: &str, user: &str) -> Vec<Change> {
+    fn create(&mut self, channel: &str, user: &str, seq: u64) -> Vec<Change> {
         self.channels.insert(channel.to_owned(), HashMap::new());
         let mut changes = vec![Change::CreateChannel {
             channel: channel.to_owned(),
+            seq,
         }];
         changes.extend(self.set(channel, user, Mode::Operator));
         changes
@@ -354,11 +351,6 @@ impl Directory {
             mode,
         }]
     }
-}
-
-/// The full address of local user `name` on server `server`.
-pub fn user_address(name: &str, server: &str) -> String {
-    format!("{name}@{server}")
 }
 
 #[cfg(test)]
@@ -386,100 +378,115 @@ mod tests {
     #[test]
     fn direct_messages_need_contacts_both_ways() {
         let mut d = dir();
-        assert_eq!(d.route("alice", "dave@x"), Err(NotFound));
-        assert_eq!(d.route("alice", "bob@y"), Err(NotFound));
-        assert_eq!(d.route("alice", "Bob@x"), Err(BadRequest));
-        assert_eq!(d.route("alice", "bob@x"), Err(Unauthorized));
-        d.contact_add("alice", "bob@x").unwrap();
-        assert_eq!(d.route("alice", "bob@x"), Err(Unauthorized));
-        assert_eq!(d.route("bob", "alice@x"), Err(Unauthorized));
-        d.contact_add("bob", "alice@x").unwrap();
-        assert_eq!(d.route("alice", "bob@x"), Ok(Target::User("bob".into())));
-        assert_eq!(d.route("bob", "alice@x"), Ok(Target::User("alice".into())));
-        d.contact_remove("bob", "alice@x").unwrap();
-        assert_eq!(d.route("alice", "bob@x"), Err(Unauthorized));
+        assert_eq!(d.route("alice@x", "dave@x"), Err(NotFound));
+        assert_eq!(d.route("alice@x", "bob@y"), Err(NotFound));
+        assert_eq!(d.route("alice@x", "Bob@x"), Err(BadRequest));
+        assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
+        d.contact_add("alice@x", "bob@x").unwrap();
+        assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
+        assert_eq!(d.route("bob@x", "alice@x"), Err(Unauthorized));
+        d.contact_add("bob@x", "alice@x").unwrap();
+        assert_eq!(
+            d.route("alice@x", "bob@x"),
+            Ok(Target::User("bob@x".into()))
+        );
+        assert_eq!(
+            d.route("bob@x", "alice@x"),
+            Ok(Target::User("alice@x".into()))
+        );
+        d.contact_remove("bob@x", "alice@x").unwrap();
+        assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
     }
 
     #[test]
     fn contact_rules() {
         let mut d = dir();
-        assert_eq!(d.contact_add("alice", "alice@x"), Err(BadRequest));
-        assert_eq!(d.contact_add("alice", "dave@x"), Err(NotFound));
-        assert!(d.contact_add("alice", "bob@x").unwrap().is_some());
-        assert_eq!(d.contact_add("alice", "bob@x"), Ok(None));
-        assert_eq!(d.contacts("alice"), ["bob@x"]);
-        assert_eq!(d.contact_remove("alice", "carol@x"), Err(NotFound));
+        assert_eq!(d.contact_add("alice@x", "alice@x"), Err(BadRequest));
+        assert_eq!(d.contact_add("alice@x", "dave@x"), Err(NotFound));
+        assert!(d.contact_add("alice@x", "bob@x").unwrap().is_some());
+        assert_eq!(d.contact_add("alice@x", "bob@x"), Ok(None));
+        assert_eq!(d.contacts("alice@x").collect::<Vec<_>>(), ["bob@x"]);
+        assert_eq!(d.contact_remove("alice@x", "carol@x"), Err(NotFound));
     }
 
     #[test]
     fn join_creates_and_makes_operator() {
         let mut d = dir();
-        assert_eq!(d.route("alice", "#c@x"), Err(NotFound));
+        assert_eq!(d.route("alice@x", "#c@x"), Err(NotFound));
         let changes = d
-            .user_mode("alice", "alice@x", "#c@x", Mode::Member)
+            .user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
             .unwrap();
         assert_eq!(changes.len(), 2);
-        assert_eq!(d.mode("c", "alice"), Some(Mode::Operator));
-        assert_eq!(d.route("alice", "#c@x"), Ok(Target::Channel("c".into())));
-        assert_eq!(d.route("bob", "#c@x"), Err(Unauthorized));
-        assert_eq!(d.history_target("bob", "#c@x"), Err(Unauthorized));
-        d.user_mode("bob", "bob@x", "#c@x", Mode::Member).unwrap();
-        assert_eq!(d.mode("c", "bob"), Some(Mode::Member));
-        assert_eq!(d.members("c").count(), 2);
+        assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
+        assert_eq!(
+            d.route("alice@x", "#c@x"),
+            Ok(Target::Channel("#c@x".into()))
+        );
+        assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
+        assert_eq!(d.history_target("bob@x", "#c@x"), Err(Unauthorized));
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+            .unwrap();
+        assert_eq!(d.mode("#c@x", "bob@x"), Some(Mode::Member));
+        assert_eq!(d.members("#c@x").count(), 2);
         // Joining again changes nothing, for a member or an operator.
         assert_eq!(
-            d.user_mode("bob", "bob@x", "#c@x", Mode::Member),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0),
             Ok(vec![])
         );
         assert_eq!(
-            d.user_mode("alice", "alice@x", "#c@x", Mode::Member),
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0),
             Ok(vec![])
         );
-        assert_eq!(d.mode("c", "alice"), Some(Mode::Operator));
+        assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
     }
 
     #[test]
     fn only_operators_change_others() {
         let mut d = dir();
-        d.user_mode("alice", "alice@x", "#c@x", Mode::Member)
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
             .unwrap();
-        d.user_mode("bob", "bob@x", "#c@x", Mode::Member).unwrap();
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+            .unwrap();
         for mode in [Mode::Leave, Mode::Member, Mode::Operator, Mode::Banned] {
             assert_eq!(
-                d.user_mode("bob", "alice@x", "#c@x", mode),
+                d.user_mode("bob@x", "alice@x", "#c@x", mode, 0),
                 Err(Unauthorized)
             );
         }
         assert_eq!(
-            d.user_mode("bob", "bob@x", "#c@x", Mode::Operator),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Operator, 0),
             Err(Unauthorized)
         );
         assert_eq!(
-            d.user_mode("bob", "carol@x", "#none@x", Mode::Banned),
+            d.user_mode("bob@x", "carol@x", "#none@x", Mode::Banned, 0),
             Err(NotFound)
         );
         // Ban a non-member; the ban holds against their join.
-        d.user_mode("alice", "carol@x", "#c@x", Mode::Banned)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Banned, 0)
             .unwrap();
         assert_eq!(
-            d.user_mode("carol", "carol@x", "#c@x", Mode::Member),
+            d.user_mode("carol@x", "carol@x", "#c@x", Mode::Member, 0),
             Err(Unauthorized)
         );
         // Kick, then the kicked member may rejoin; a ban removes membership.
-        d.user_mode("alice", "bob@x", "#c@x", Mode::Leave).unwrap();
-        assert_eq!(d.route("bob", "#c@x"), Err(Unauthorized));
-        d.user_mode("bob", "bob@x", "#c@x", Mode::Member).unwrap();
-        d.user_mode("alice", "bob@x", "#c@x", Mode::Banned).unwrap();
-        assert_eq!(d.route("bob", "#c@x"), Err(Unauthorized));
+        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Leave, 0)
+            .unwrap();
+        assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+            .unwrap();
+        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Banned, 0)
+            .unwrap();
+        assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
         // Operator lifts a ban with 0x01; promotes with 0x02.
-        d.user_mode("alice", "carol@x", "#c@x", Mode::Member)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Member, 0)
             .unwrap();
-        d.user_mode("alice", "carol@x", "#c@x", Mode::Operator)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Operator, 0)
             .unwrap();
-        d.user_mode("carol", "bob@x", "#c@x", Mode::Member).unwrap();
-        assert_eq!(d.route("bob", "#c@x"), Ok(Target::Channel("c".into())));
+        d.user_mode("carol@x", "bob@x", "#c@x", Mode::Member, 0)
+            .unwrap();
+        assert_eq!(d.route("bob@x", "#c@x"), Ok(Target::Channel("#c@x".into())));
         assert_eq!(
-            d.user_mode("alice", "bob@x", "#c@x", Mode::Unknown(9)),
+            d.user_mode("alice@x", "bob@x", "#c@x", Mode::Unknown(9), 0),
             Err(BadRequest)
         );
     }
@@ -488,30 +495,34 @@ mod tests {
     fn channel_creation_stops_at_the_limit() {
         let mut d = dir();
         for ch in ["#a@x", "#b@x", "#c@x"] {
-            d.user_mode("alice", "alice@x", ch, Mode::Member).unwrap();
+            d.user_mode("alice@x", "alice@x", ch, Mode::Member, 0)
+                .unwrap();
         }
         assert_eq!(
-            d.user_mode("alice", "alice@x", "#d@x", Mode::Member),
+            d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0),
             Err(TooLarge)
         );
         // Existing channels can still be joined.
-        d.user_mode("bob", "bob@x", "#a@x", Mode::Member).unwrap();
+        d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0)
+            .unwrap();
     }
 
     #[test]
     fn leaving() {
         let mut d = dir();
         assert_eq!(
-            d.user_mode("alice", "alice@x", "#c@x", Mode::Leave),
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Leave, 0),
             Err(NotFound)
         );
-        d.user_mode("alice", "alice@x", "#c@x", Mode::Member)
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
             .unwrap();
-        d.user_mode("bob", "bob@x", "#c@x", Mode::Member).unwrap();
-        d.user_mode("bob", "bob@x", "#c@x", Mode::Leave).unwrap();
-        assert_eq!(d.route("bob", "#c@x"), Err(Unauthorized));
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+            .unwrap();
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0)
+            .unwrap();
+        assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
         assert_eq!(
-            d.user_mode("bob", "bob@x", "#c@x", Mode::Leave),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0),
             Err(NotFound)
         );
     }
@@ -519,13 +530,13 @@ mod tests {
     #[test]
     fn conversation_keys_are_symmetric() {
         assert_eq!(
-            Target::User("bob".into()).conversation("alice"),
-            "alice bob"
+            Target::User("bob@x".into()).conversation("alice@x"),
+            "alice@x bob@x"
         );
         assert_eq!(
-            Target::User("alice".into()).conversation("bob"),
-            "alice bob"
+            Target::User("alice@x".into()).conversation("bob@x"),
+            "alice@x bob@x"
         );
-        assert_eq!(Target::Channel("c".into()).conversation("bob"), "#c");
+        assert_eq!(Target::Channel("#c@x".into()).conversation("bob@x"), "#c@x");
     }
 }

@@ -1,97 +1,212 @@
 //! The durable store: the only module that names redb types.
 //!
-//! One short function per transaction. [`Store::load`] reads everything the
-//! server keeps in memory (users, contacts, channels) at start-up; a
-//! [`Batch`] groups many changes and messages into one write transaction so
-//! the server pays one commit for many requests.
+//! One short function per transaction. [`Store::load`] reads what the
+//! server keeps in memory (users, contacts, channels) at start-up; every
+//! mutation is a [`Change`], applied through [`Batch::apply`], and a batch
+//! of them commits as one write transaction so the server pays one commit
+//! for many requests. [`Store::apply_now`] applies one change on its own,
+//! for `solec user` when no server runs.
 
+mod error;
+mod history;
+mod migrate;
 mod schema;
 
-use crate::proto::{Deframer, Mode, Pdu};
-use redb::{Database, ReadableTable, WriteTransaction};
+pub use error::StoreError;
+pub use history::HistoryCursor;
+
+use crate::proto::Mode;
+use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use schema::*;
-use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A store failure: ends one request or one admin command, never the server.
-#[derive(Debug)]
-pub struct StoreError(String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
-
-impl From<&str> for StoreError {
-    fn from(s: &str) -> Self {
-        StoreError(s.to_owned())
-    }
-}
-
-macro_rules! from_redb {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                StoreError(e.to_string())
-            }
-        }
-    )*};
-}
-
-from_redb!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+/// The schema version this build writes; older stores are migrated.
+pub const SCHEMA: u64 = schema::VERSION;
 
 /// Everything the server holds in memory, as loaded at start-up.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Snapshot {
-    /// User name → PHC hash.
+    /// Local user name → PHC hash.
     pub users: BTreeMap<String, String>,
-    /// (owner, contact) pairs.
+    /// (owner's local name, contact's full address) pairs.
     pub contacts: BTreeSet<(String, String)>,
-    /// Channel name → (user name → mode).
+    /// Channel's full address → (user's full address → mode).
     pub channels: BTreeMap<String, BTreeMap<String, Mode>>,
     pub next_seq: u64,
+}
+
+/// One mutation of the store. The server's core decides on changes; the
+/// driver applies a batch of them in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Adds a local user or replaces their hash.
+    PutUser {
+        name: String,
+        hash: String,
+    },
+    /// Removes a local user with their contacts both ways, channel modes
+    /// and direct conversations, so a later user of the same name
+    /// inherits nothing. Their channel messages stay.
+    DeleteUser {
+        name: String,
+    },
+    AddContact {
+        owner: String,
+        contact: String,
+    },
+    RemoveContact {
+        owner: String,
+        contact: String,
+    },
+    CreateChannel {
+        channel: String,
+        seq: u64,
+    },
+    /// Records `mode` for `user` in `channel`; [`Mode::Leave`] removes it.
+    SetMode {
+        channel: String,
+        user: String,
+        mode: Mode,
+    },
+    /// Stores a Message PDU in a conversation.
+    Append {
+        conversation: Arc<str>,
+        seq: u64,
+        send_time: u64,
+        pdu: Arc<[u8]>,
+    },
+}
+
+/// The conversation key of the direct conversation between two full
+/// addresses (see [`schema::MESSAGES`]).
+pub fn direct_key(a: &str, b: &str) -> String {
+    let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+    format!("{lo} {hi}")
 }
 
 /// The redb file. Cheap to share by reference; redb serialises writers.
 pub struct Store {
     db: Database,
+    name: String,
 }
 
 impl Store {
-    /// Opens or creates the store and its tables.
-    pub fn open(path: &Path) -> Result<Store, StoreError> {
-        let db = Database::create(path).map_err(|e| match e {
-            redb::DatabaseError::DatabaseAlreadyOpen => StoreError(format!(
-                "{} is in use by another process (is `solec serve` running on it?)",
-                path.display()
-            )),
-            e => StoreError(format!("cannot open {}: {e}", path.display())),
-        })?;
+    /// Opens or creates the store of server `name`, migrating an older
+    /// schema in one transaction. `cache_bytes` bounds redb's page cache.
+    ///
+    /// A store from a newer release is refused untouched. A store whose
+    /// rows were written for another server name is refused too, since
+    /// every full address in it would be wrong; one holding users only
+    /// takes the new name.
+    pub fn open(path: &Path, name: &str, cache_bytes: usize) -> Result<Store, StoreError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                e => StoreError::Open {
+                    path: path.to_owned(),
+                    source: Box::new(e.into()),
+                },
+            })?;
         // Password hashes and private messages: owner-only.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| StoreError(format!("cannot restrict {}: {e}", path.display())))?;
-        let txn = db.begin_write()?;
-        txn.open_table(USERS)?;
-        txn.open_table(CONTACTS)?;
-        txn.open_table(MODES)?;
-        txn.open_table(CHANNELS)?;
-        txn.open_table(MESSAGES)?;
-        txn.open_table(META)?;
+            .map_err(|e| StoreError::Restrict(path.to_owned(), e))?;
+        let store = Store {
+            db,
+            name: name.to_owned(),
+        };
+        let found = store.version()?;
+        if found > Some(SCHEMA) {
+            return Err(StoreError::NewerSchema {
+                path: path.to_owned(),
+                found: found.unwrap_or_default(),
+                supported: SCHEMA,
+            });
+        }
+        let txn = store.db.begin_write()?;
+        match found {
+            Some(SCHEMA) => store.check_name(&txn)?,
+            Some(found) => {
+                return Err(StoreError::UnknownSchema {
+                    path: path.to_owned(),
+                    found,
+                })
+            }
+            None => migrate::to_current(&txn, name)?,
+        }
+        migrate::create_tables(&txn, name)?;
         txn.commit()?;
-        Ok(Store { db })
+        Ok(store)
+    }
+
+    /// The server name the store's addresses are written for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The schema version, or None for a version 1 or a new store.
+    fn version(&self) -> Result<Option<u64>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let meta = match txn.open_table(META) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(meta.get(SCHEMA_VERSION)?.map(|v| v.value()))
+    }
+
+    fn check_name(&self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        let mut settings = txn.open_table(SETTINGS)?;
+        let stored = settings.get(SERVER_NAME)?.map(|v| v.value().to_owned());
+        match stored {
+            Some(stored) if stored != self.name => {
+                let has_addresses = !txn.open_table(CONTACTS)?.is_empty()?
+                    || !txn.open_table(CHANNELS)?.is_empty()?
+                    || !txn.open_table(MESSAGES)?.is_empty()?;
+                if has_addresses {
+                    return Err(StoreError::OtherServer {
+                        stored,
+                        configured: self.name.clone(),
+                    });
+                }
+                settings.insert(SERVER_NAME, self.name.as_str())?;
+            }
+            Some(_) => {}
+            None => {
+                settings.insert(SERVER_NAME, self.name.as_str())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The server name recorded in the store at `path`, if it exists and
+    /// has one; used by `solec user` so an offline change writes the same
+    /// addresses the server would.
+    pub fn recorded_name(path: &Path) -> Result<Option<String>, StoreError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        let db = redb::Builder::new()
+            .set_cache_size(0)
+            .create(path)
+            .map_err(|e| match e {
+                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+                e => StoreError::Open {
+                    path: path.to_owned(),
+                    source: Box::new(e.into()),
+                },
+            })?;
+        let txn = db.begin_read()?;
+        let settings = match txn.open_table(SETTINGS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(settings.get(SERVER_NAME)?.map(|v| v.value().to_owned()))
     }
 
     /// Reads users, contacts, channels and the message counter.
@@ -127,10 +242,34 @@ impl Store {
         Ok(snap)
     }
 
+    /// The local user names, sorted.
+    pub fn user_names(&self) -> Result<Vec<String>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let users = txn.open_table(USERS)?;
+        let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
+        names.collect()
+    }
+
+    /// Whether a local user exists.
+    pub fn has_user(&self, name: &str) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read()?;
+        let found = txn.open_table(USERS)?.get(name)?.is_some();
+        Ok(found)
+    }
+
+    /// Applies one change in its own transaction.
+    pub fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
+        let mut batch = self.batch()?;
+        batch.apply(change)?;
+        let next_seq = batch.next_seq()?;
+        batch.commit(next_seq)
+    }
+
     /// Starts a write transaction.
     pub fn batch(&self) -> Result<Batch, StoreError> {
         Ok(Batch {
             txn: self.db.begin_write()?,
+            name: self.name.clone(),
             appends: Vec::new(),
         })
     }
@@ -144,127 +283,169 @@ impl Store {
     }
 }
 
-/// Whether `conversation` is a direct conversation key with `user` on one
-/// side (see [`schema::MESSAGES`]).
-fn is_direct_with(conversation: &str, user: &str) -> bool {
-    conversation
-        .split_once(' ')
-        .is_some_and(|(a, b)| a == user || b == user)
-}
-
-/// The `send_time` of a stored Message PDU.
-fn send_time(pdu: &[u8]) -> Option<u64> {
-    match Deframer::default().decode(pdu) {
-        Ok(Some((Pdu::Message(m), _))) => Some(m.send_time),
-        _ => None,
-    }
-}
-
 /// A read-only snapshot of the store.
 pub struct Reader {
     txn: redb::ReadTransaction,
 }
 
-impl Reader {
-    /// The Message PDUs of one conversation with `send_time >= since`, in
-    /// receive order, skipping `offset` and at most `count`, concatenated.
-    pub fn history(
-        &self,
-        conversation: &str,
-        since: u64,
-        offset: u64,
-        count: u64,
-    ) -> Result<Vec<u8>, StoreError> {
-        let table = self.txn.open_table(MESSAGES)?;
-        let (mut skip, mut take) = (offset, count);
-        let mut out = Vec::new();
-        for row in table.range((conversation, 0)..=(conversation, u64::MAX))? {
-            if take == 0 {
-                break;
-            }
-            let (_, pdu) = row?;
-            if send_time(pdu.value()).is_none_or(|t| t < since) {
-                continue;
-            }
-            if skip > 0 {
-                skip -= 1;
-                continue;
-            }
-            out.extend_from_slice(pdu.value());
-            take -= 1;
-        }
-        Ok(out)
-    }
-}
-
 /// Changes that commit together, or not at all.
 pub struct Batch {
     txn: WriteTransaction,
-    /// Messages to insert at commit: (conversation, sequence, PDU).
-    appends: Vec<(String, u64, Arc<[u8]>)>,
+    name: String,
+    /// Messages to insert at commit, with their tables opened once.
+    appends: Vec<Append>,
+}
+
+/// A message waiting in a [`Batch`] for its commit.
+struct Append {
+    conversation: Arc<str>,
+    seq: u64,
+    send_time: u64,
+    pdu: Arc<[u8]>,
 }
 
 impl Batch {
-    pub fn put_user(&mut self, name: &str, hash: &str) -> Result<(), StoreError> {
-        self.txn.open_table(USERS)?.insert(name, hash)?;
+    /// Applies one change to the open transaction.
+    pub fn apply(&mut self, change: &Change) -> Result<(), StoreError> {
+        match change {
+            Change::PutUser { name, hash } => {
+                self.txn
+                    .open_table(USERS)?
+                    .insert(name.as_str(), hash.as_str())?;
+            }
+            Change::DeleteUser { name } => self.delete_user(name)?,
+            Change::AddContact { owner, contact } => {
+                let (o, c) = (owner.as_str(), contact.as_str());
+                self.txn.open_table(CONTACTS)?.insert((o, c), ())?;
+                self.txn.open_table(CONTACT_OF)?.insert((c, o), ())?;
+            }
+            Change::RemoveContact { owner, contact } => {
+                let (o, c) = (owner.as_str(), contact.as_str());
+                self.txn.open_table(CONTACTS)?.remove((o, c))?;
+                self.txn.open_table(CONTACT_OF)?.remove((c, o))?;
+            }
+            Change::CreateChannel { channel, seq } => {
+                self.txn
+                    .open_table(CHANNELS)?
+                    .insert(channel.as_str(), *seq)?;
+            }
+            Change::SetMode {
+                channel,
+                user,
+                mode,
+            } => self.set_mode(channel, user, *mode)?,
+            Change::Append {
+                conversation,
+                seq,
+                send_time,
+                pdu,
+            } => {
+                self.appends.push(Append {
+                    conversation: conversation.clone(),
+                    seq: *seq,
+                    send_time: *send_time,
+                    pdu: pdu.clone(),
+                });
+            }
+        }
         Ok(())
     }
 
-    /// Removes a user with their contacts in both directions, their
-    /// channel modes and their direct conversations, so a later user of the
-    /// same name inherits nothing. Their channel messages stay.
-    pub fn delete_user(&mut self, name: &str) -> Result<bool, StoreError> {
-        let existed = self.txn.open_table(USERS)?.remove(name)?.is_some();
-        let mut contacts = self.txn.open_table(CONTACTS)?;
-        contacts.retain(|(owner, contact), ()| owner != name && contact != name)?;
+    fn set_mode(&mut self, channel: &str, user: &str, mode: Mode) -> Result<(), StoreError> {
         let mut modes = self.txn.open_table(MODES)?;
-        modes.retain(|(_, user), _| user != name)?;
-        let mut messages = self.txn.open_table(MESSAGES)?;
-        messages.retain(|(conversation, _), _| !is_direct_with(conversation, name))?;
-        self.appends
-            .retain(|(conversation, _, _)| !is_direct_with(conversation, name));
-        Ok(existed)
-    }
-
-    pub fn add_contact(&mut self, owner: &str, contact: &str) -> Result<(), StoreError> {
-        self.txn
-            .open_table(CONTACTS)?
-            .insert((owner, contact), ())?;
-        Ok(())
-    }
-
-    pub fn remove_contact(&mut self, owner: &str, contact: &str) -> Result<(), StoreError> {
-        self.txn.open_table(CONTACTS)?.remove((owner, contact))?;
-        Ok(())
-    }
-
-    pub fn create_channel(&mut self, channel: &str, seq: u64) -> Result<(), StoreError> {
-        self.txn.open_table(CHANNELS)?.insert(channel, seq)?;
-        Ok(())
-    }
-
-    /// Records `mode` for `user` in `channel`; [`Mode::Leave`] removes the row.
-    pub fn set_mode(&mut self, channel: &str, user: &str, mode: Mode) -> Result<(), StoreError> {
-        let mut modes = self.txn.open_table(MODES)?;
+        let mut memberships = self.txn.open_table(MEMBERSHIPS)?;
         match mode {
-            Mode::Leave => modes.remove((channel, user))?,
-            mode => modes.insert((channel, user), u8::from(mode))?,
+            Mode::Leave => {
+                modes.remove((channel, user))?;
+                memberships.remove((user, channel))?;
+            }
+            mode => {
+                modes.insert((channel, user), u8::from(mode))?;
+                memberships.insert((user, channel), ())?;
+            }
         };
         Ok(())
     }
 
-    /// Appends a Message PDU to a conversation. Appends are written at
-    /// commit, with the table opened once for the whole batch.
-    pub fn append(&mut self, conversation: String, seq: u64, pdu: Arc<[u8]>) {
-        self.appends.push((conversation, seq, pdu));
+    /// Costs in proportion to the user's own rows: every table that holds
+    /// them has an index keyed by the user.
+    fn delete_user(&mut self, name: &str) -> Result<(), StoreError> {
+        let address = format!("{name}@{}", self.name);
+        let addr = address.as_str();
+        self.txn.open_table(USERS)?.remove(name)?;
+        {
+            let mut contacts = self.txn.open_table(CONTACTS)?;
+            let mut contact_of = self.txn.open_table(CONTACT_OF)?;
+            for contact in prefix(&contacts, name)? {
+                contacts.remove((name, contact.as_str()))?;
+                contact_of.remove((contact.as_str(), name))?;
+            }
+            for owner in prefix(&contact_of, addr)? {
+                contact_of.remove((addr, owner.as_str()))?;
+                contacts.remove((owner.as_str(), addr))?;
+            }
+        }
+        {
+            let mut memberships = self.txn.open_table(MEMBERSHIPS)?;
+            let mut modes = self.txn.open_table(MODES)?;
+            for channel in prefix(&memberships, addr)? {
+                memberships.remove((addr, channel.as_str()))?;
+                modes.remove((channel.as_str(), addr))?;
+            }
+        }
+        let mut conversations = self.txn.open_table(CONVERSATIONS)?;
+        let mut messages = self.txn.open_table(MESSAGES)?;
+        let mut rises = self.txn.open_table(RISES)?;
+        for conv in prefix(&conversations, addr)? {
+            let c = conv.as_str();
+            messages.retain_in((c, 0)..=(c, u64::MAX), |_, _| false)?;
+            rises.retain_in((c, 0)..=(c, u64::MAX), |_, _| false)?;
+            for side in c.split(' ') {
+                conversations.remove((side, c))?;
+            }
+        }
+        self.appends
+            .retain(|a| !is_direct_with(&a.conversation, addr));
+        Ok(())
+    }
+
+    /// The message counter as committed.
+    fn next_seq(&self) -> Result<u64, StoreError> {
+        let meta = self.txn.open_table(META)?;
+        let seq = meta.get(NEXT_SEQ)?.map_or(0, |v| v.value());
+        Ok(seq)
     }
 
     /// Commits, saving the message counter.
     pub fn commit(self, next_seq: u64) -> Result<(), StoreError> {
-        {
+        if !self.appends.is_empty() {
             let mut messages = self.txn.open_table(MESSAGES)?;
-            for (conversation, seq, pdu) in &self.appends {
-                messages.insert((conversation.as_str(), *seq), &pdu[..])?;
+            let mut rises = self.txn.open_table(RISES)?;
+            let mut conversations = self.txn.open_table(CONVERSATIONS)?;
+            // Each conversation's highest send_time, read once per batch;
+            // a direct conversation is indexed under both its users once
+            // per batch too (the insert is idempotent).
+            let mut highest: HashMap<Arc<str>, Option<u64>> = HashMap::new();
+            for a in &self.appends {
+                let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
+                messages.insert((&**conv, *seq), (*send_time, &a.pdu[..]))?;
+                let high = match highest.get_mut(conv) {
+                    Some(high) => high,
+                    None => {
+                        let last = rises.range((&**conv, 0)..=(&**conv, u64::MAX))?.next_back();
+                        let last = last.transpose()?.map(|(k, _)| k.value().1);
+                        if !conv.starts_with('#') {
+                            for side in conv.split(' ') {
+                                conversations.insert((side, &**conv), ())?;
+                            }
+                        }
+                        highest.entry(conv.clone()).or_insert(last)
+                    }
+                };
+                if high.is_none_or(|h| *send_time > h) {
+                    rises.insert((&**conv, *send_time), *seq)?;
+                    *high = Some(*send_time);
+                }
             }
         }
         self.txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
@@ -273,109 +454,30 @@ impl Batch {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn message(text: &str, time: u64) -> Vec<u8> {
-        Pdu::Message(crate::proto::Message {
-            source_address: "a@x",
-            target_address: "#c@x",
-            send_time: time,
-            message_content: text,
-        })
-        .to_vec()
-        .unwrap()
-    }
-
-    #[test]
-    fn everything_survives_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s.redb");
-        {
-            let store = Store::open(&path).unwrap();
-            let mut b = store.batch().unwrap();
-            b.put_user("alice", "h1").unwrap();
-            b.put_user("bob", "h2").unwrap();
-            b.add_contact("alice", "bob").unwrap();
-            b.create_channel("c", 0).unwrap();
-            b.set_mode("c", "alice", Mode::Operator).unwrap();
-            b.append("#c".into(), 0, message("one", 5).into());
-            b.commit(1).unwrap();
-        }
-        let store = Store::open(&path).unwrap();
-        let snap = store.load().unwrap();
-        assert_eq!(snap.users.len(), 2);
-        assert!(snap.contacts.contains(&("alice".into(), "bob".into())));
-        assert_eq!(snap.channels["c"]["alice"], Mode::Operator);
-        assert_eq!(snap.next_seq, 1);
-        assert_eq!(
-            store.reader().unwrap().history("#c", 0, 0, 10).unwrap(),
-            message("one", 5)
-        );
-    }
-
-    #[test]
-    fn history_filters_skips_and_caps() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let mut b = store.batch().unwrap();
-        for (seq, time) in [(0, 30), (1, 10), (2, 20), (3, 40)] {
-            b.append("#c".into(), seq, message(&seq.to_string(), time).into());
-        }
-        b.append("#d".into(), 4, message("other", 50).into());
-        b.commit(5).unwrap();
-        let want = |seqs: &[(u64, u64)]| -> Vec<u8> {
-            seqs.iter()
-                .flat_map(|(s, t)| message(&s.to_string(), *t))
-                .collect()
-        };
-        // Receive order, not send_time order.
-        assert_eq!(
-            store.reader().unwrap().history("#c", 0, 0, 9).unwrap(),
-            want(&[(0, 30), (1, 10), (2, 20), (3, 40)])
-        );
-        assert_eq!(
-            store.reader().unwrap().history("#c", 20, 0, 9).unwrap(),
-            want(&[(0, 30), (2, 20), (3, 40)])
-        );
-        assert_eq!(
-            store.reader().unwrap().history("#c", 20, 1, 1).unwrap(),
-            want(&[(2, 20)])
-        );
-        assert!(store
-            .reader()
-            .unwrap()
-            .history("#c", 0, 4, 9)
-            .unwrap()
-            .is_empty());
-    }
-
-    #[test]
-    fn deleting_a_user_drops_their_contacts_and_modes() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.redb")).unwrap();
-        let mut b = store.batch().unwrap();
-        b.put_user("alice", "h").unwrap();
-        b.put_user("bob", "h").unwrap();
-        b.add_contact("alice", "bob").unwrap();
-        b.add_contact("bob", "alice").unwrap();
-        b.create_channel("c", 0).unwrap();
-        b.set_mode("c", "alice", Mode::Member).unwrap();
-        b.append("alice bob".into(), 0, message("private", 1).into());
-        b.append("bob carol".into(), 1, message("others'", 1).into());
-        b.append("#c".into(), 2, message("public", 1).into());
-        b.commit(3).unwrap();
-        let mut b = store.batch().unwrap();
-        assert!(b.delete_user("alice").unwrap());
-        b.commit(3).unwrap();
-        let read = |conv| store.reader().unwrap().history(conv, 0, 0, 9).unwrap();
-        assert!(read("alice bob").is_empty());
-        assert_eq!(read("bob carol"), message("others'", 1));
-        assert_eq!(read("#c"), message("public", 1));
-        let snap = store.load().unwrap();
-        assert!(snap.contacts.is_empty());
-        assert!(snap.channels["c"].is_empty());
-        assert_eq!(snap.users.keys().collect::<Vec<_>>(), ["bob"]);
-    }
+/// Whether `conversation` is a direct conversation key with `address` on
+/// one side.
+fn is_direct_with(conversation: &str, address: &str) -> bool {
+    conversation
+        .split_once(' ')
+        .is_some_and(|(a, b)| a == address || b == address)
 }
+
+/// The second halves of the keys `(first, _)` of a two-string table.
+fn prefix<T>(table: &T, first: &str) -> Result<Vec<String>, StoreError>
+where
+    T: ReadableTable<(&'static str, &'static str), ()>,
+{
+    let mut out = Vec::new();
+    for row in table.range((first, "")..)? {
+        let key = row?.0;
+        let (a, b) = key.value();
+        if a != first {
+            break;
+        }
+        out.push(b.to_owned());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,31 +1,72 @@
 //! The redb schema: every table, its key and value, in one place.
 //!
-//! Names are the on-disk contract; changing one is a migration.
+//! Names are the on-disk contract; changing one is a migration (see
+//! [`super::migrate`]). Version 2 keys everything that can name a user or a
+//! channel of another server by its full address (`alice@a.example`,
+//! `#general@a.example`); only [`USERS`] and the owner side of [`CONTACTS`]
+//! hold local names, since only local users log in and own contacts.
 
 use redb::TableDefinition;
 
-/// User name (local part) → argon2id PHC string.
+/// The schema this build reads and writes.
+pub const VERSION: u64 = 2;
+
+/// Local user name → argon2id PHC string.
 pub const USERS: TableDefinition<&str, &str> = TableDefinition::new("users");
 
-/// (owner, contact) local user names → nothing. Owner's contact list.
+/// (owner's local name, contact's full address) → nothing.
 pub const CONTACTS: TableDefinition<(&str, &str), ()> = TableDefinition::new("contacts");
 
-/// (channel name without `#`, user name) → mode byte: 1 member, 2 operator,
-/// 3 banned. A channel exists once it has a row in [`CHANNELS`].
+/// (contact's full address, owner's local name) → nothing: [`CONTACTS`]
+/// turned around, so deleting a user finds who had them as a contact
+/// without a scan.
+pub const CONTACT_OF: TableDefinition<(&str, &str), ()> = TableDefinition::new("contact_of");
+
+/// (channel's full address, user's full address) → mode byte: 1 member,
+/// 2 operator, 3 banned. A channel exists once it has a row in [`CHANNELS`].
 pub const MODES: TableDefinition<(&str, &str), u8> = TableDefinition::new("modes");
 
-/// Channel name without `#` → the message sequence number when it was
-/// created (messages with a lower number predate the channel).
+/// (user's full address, channel's full address) → nothing: [`MODES`]
+/// turned around, for deleting a user.
+pub const MEMBERSHIPS: TableDefinition<(&str, &str), ()> = TableDefinition::new("memberships");
+
+/// Channel's full address → the message sequence number when it was created.
 pub const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels");
 
-/// (conversation key, receive sequence) → the Message PDU as received.
+/// (conversation key, receive sequence) → (`send_time`, the Message PDU
+/// as received). `send_time` is kept beside the PDU so History filters on
+/// it without decoding.
 ///
-/// The key is `#name` for a channel and `alice bob` (the two user names,
-/// sorted, joined by a space) for a direct conversation, so one range scan
-/// yields a conversation in the server's receive order.
-pub const MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+/// The key is the channel's full address (`#c@a.example`) for a channel
+/// and the two users' full addresses, sorted and joined by a space
+/// (`alice@a.example bob@b.example`), for a direct conversation.
+pub const MESSAGES: TableDefinition<(&str, u64), (u64, &[u8])> =
+    TableDefinition::new("conversation_messages");
 
-/// Counters: `next_seq`, the next message sequence number.
+/// (conversation key, t) → the receive sequence of the first message of
+/// the conversation whose `send_time` raised the conversation's highest
+/// `send_time` so far to t.
+///
+/// Every message sent at or after `since` comes at or after the sequence
+/// of the first row with t ≥ `since`: one seek finds where a History
+/// reply starts, and it is read in receive order from there.
+pub const RISES: TableDefinition<(&str, u64), u64> = TableDefinition::new("rises");
+
+/// (local user's full address, direct conversation key) → nothing: the
+/// direct conversations a user takes part in, for deleting a user.
+pub const CONVERSATIONS: TableDefinition<(&str, &str), ()> = TableDefinition::new("conversations");
+
+/// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
+/// Text settings: [`SERVER_NAME`].
+pub const SETTINGS: TableDefinition<&str, &str> = TableDefinition::new("settings");
+
+/// The next message sequence number.
 pub const NEXT_SEQ: &str = "next_seq";
+
+/// The schema version; absent in version 1.
+pub const SCHEMA_VERSION: &str = "schema_version";
+
+/// The server name every full address in this store was written for.
+pub const SERVER_NAME: &str = "server_name";

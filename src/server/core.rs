@@ -1,0 +1,538 @@
+//! The server's decision core: a pure state machine over sessions, the
+//! directory and time.
+//!
+//! The driver ([`super::hub`]) feeds it [`Input`]s with the time they
+//! happened and takes its [`Effect`]s: store changes, replies, pushes,
+//! History reads and closes. Nothing here touches a socket, the store or a
+//! clock, so every rule is tested by driving it with inputs and a virtual
+//! `now`. The driver's one promise to keep: apply the [`Effect::Store`]
+//! changes of a batch in one transaction and release the other effects
+//! only once it has committed.
+
+use super::config::Limits;
+use super::state::{Directory, Target};
+use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
+use crate::store::{Change, HistoryCursor, Snapshot};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Identifies one session for the lifetime of the server.
+pub type SessionId = u64;
+
+/// Who is on the other end of a session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A local user, logged in with their password.
+    User,
+}
+
+/// Optional behaviour a session turned on with a Features request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags {
+    /// History replies carry HistoryItem PDUs.
+    pub history_items: bool,
+}
+
+/// An admin command from the local socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admin {
+    Add { name: String, hash: String },
+    Passwd { name: String, hash: String },
+    Del { name: String },
+    List,
+}
+
+/// The answer to an [`Admin`] command.
+pub type AdminReply = Result<Vec<String>, String>;
+
+/// What happened, as the driver tells it.
+#[derive(Debug)]
+pub enum Input {
+    /// A connection authenticated as local user `user` (canonical name).
+    Opened { session: SessionId, user: String },
+    /// The connection sent a frame whose length is over the limit.
+    Malformed { session: SessionId },
+    /// The connection is gone.
+    Closed { session: SessionId },
+    /// An admin command; `token` comes back with its answer.
+    Admin { token: u64, command: Admin },
+    /// Time passed: close sessions idle for longer than the limit.
+    Tick,
+}
+
+/// A reply to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    Success,
+    Error(ErrorType),
+    /// Whole PDUs (a contact list, a Features answer).
+    Bytes(Vec<u8>),
+}
+
+impl Reply {
+    /// Its size on the wire.
+    pub fn len(&self) -> usize {
+        match self {
+            Reply::Success => proto::SUCCESS_PDU.len(),
+            Reply::Error(_) => 4,
+            Reply::Bytes(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What the driver must do, in order.
+#[derive(Debug)]
+pub enum Effect {
+    /// Part of this batch's one write transaction.
+    Store(Change),
+    Reply {
+        to: SessionId,
+        reply: Reply,
+    },
+    /// A Message for a session that did not send it.
+    Push {
+        to: SessionId,
+        pdu: Arc<[u8]>,
+    },
+    /// Stream a History reply from the store, then Success. `items` says
+    /// whether its messages go as HistoryItem PDUs.
+    History {
+        to: SessionId,
+        cursor: HistoryCursor,
+        items: bool,
+    },
+    /// Close the session once everything before this is written.
+    Close {
+        to: SessionId,
+    },
+    Admin {
+        token: u64,
+        answer: AdminReply,
+    },
+}
+
+impl Effect {
+    /// The session this effect writes to, if any.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Effect::Reply { to, .. }
+            | Effect::Push { to, .. }
+            | Effect::History { to, .. }
+            | Effect::Close { to } => Some(*to),
+            Effect::Store(_) | Effect::Admin { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Session {
+    kind: Kind,
+    /// The local user name; shared so requests hold it without a copy.
+    user: Arc<str>,
+    address: Arc<str>,
+    flags: Flags,
+    last_active: Instant,
+}
+
+/// The core's state. Create with [`Core::new`]; feed with [`Core::handle`]
+/// and [`Core::frames`]; drain with [`Core::effects`].
+pub struct Core {
+    dir: Directory,
+    limits: Limits,
+    next_seq: u64,
+    sessions: HashMap<SessionId, Session>,
+    by_user: HashMap<Arc<str>, Vec<SessionId>>,
+    effects: Vec<Effect>,
+}
+
+impl Core {
+    /// The core of server `name` with the store's contents.
+    pub fn new(name: &str, limits: Limits, snap: Snapshot) -> Core {
+        Core {
+            next_seq: snap.next_seq,
+            dir: Directory::new(name, limits.max_channels, snap),
+            limits,
+            sessions: HashMap::new(),
+            by_user: HashMap::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Replaces the directory with what the store holds, after a batch
+    /// failed to commit; sessions stay.
+    pub fn reload(&mut self, snap: Snapshot) {
+        self.next_seq = snap.next_seq;
+        let name = self.dir.server_name().to_owned();
+        self.dir = Directory::new(&name, self.limits.max_channels, snap);
+    }
+
+    /// The message counter to commit with this batch.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The effects produced since the last call, in order.
+    pub fn effects(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+
+    /// The canonical name and hash of a user about to log in.
+    pub fn lookup(&self, username: &str) -> Option<(String, String)> {
+        let (name, hash) = self.dir.lookup(username)?;
+        Some((name.to_owned(), hash.to_owned()))
+    }
+
+    /// Sessions open now.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Handles one input.
+    pub fn handle(&mut self, now: Instant, input: Input) {
+        match input {
+            Input::Opened { session, user } => self.open(now, session, user),
+            Input::Malformed { session } => {
+                self.reply(session, Reply::Error(ErrorType::BadRequest));
+                self.close(session);
+            }
+            Input::Closed { session } => self.forget(session),
+            Input::Admin { token, command } => {
+                let answer = self.admin(command);
+                self.effects.push(Effect::Admin { token, answer });
+            }
+            Input::Tick => self.expire(now),
+        }
+    }
+
+    fn open(&mut self, now: Instant, session: SessionId, user: String) {
+        if !self.dir.has_user(&user) {
+            // Deleted between the password check and now.
+            self.effects.push(Effect::Reply {
+                to: session,
+                reply: Reply::Error(ErrorType::AuthFailed),
+            });
+            self.effects.push(Effect::Close { to: session });
+            return;
+        }
+        let open = self.by_user.get(user.as_str()).map_or(0, Vec::len);
+        if open >= self.limits.max_sessions_per_user {
+            log::debug!("{user}: refusing session {session}: max_sessions_per_user");
+            self.effects.push(Effect::Reply {
+                to: session,
+                reply: Reply::Error(ErrorType::TooLarge),
+            });
+            self.effects.push(Effect::Close { to: session });
+            return;
+        }
+        let address: Arc<str> = Arc::from(self.dir.address_of(&user));
+        let user: Arc<str> = Arc::from(user);
+        self.by_user.entry(user.clone()).or_default().push(session);
+        self.effects.push(Effect::Reply {
+            to: session,
+            reply: Reply::Success,
+        });
+        let s = Session {
+            kind: Kind::User,
+            user,
+            address,
+            flags: Flags::default(),
+            last_active: now,
+        };
+        self.sessions.insert(session, s);
+    }
+
+    /// Drops a session from the tables (it closed, or is being closed).
+    fn forget(&mut self, session: SessionId) {
+        let Some(s) = self.sessions.remove(&session) else {
+            return;
+        };
+        if let Some(list) = self.by_user.get_mut(&s.user) {
+            list.retain(|&c| c != session);
+            if list.is_empty() {
+                self.by_user.remove(&s.user);
+            }
+        }
+    }
+
+    fn close(&mut self, session: SessionId) {
+        if self.sessions.contains_key(&session) {
+            self.effects.push(Effect::Close { to: session });
+        }
+        self.forget(session);
+    }
+
+    fn close_user(&mut self, user: &str) {
+        for session in self.by_user.get(user).cloned().unwrap_or_default() {
+            self.close(session);
+        }
+    }
+
+    fn expire(&mut self, now: Instant) {
+        let Some(limit) = self.limits.idle_timeout else {
+            return;
+        };
+        let idle: Vec<SessionId> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| now.saturating_duration_since(s.last_active) >= limit)
+            .map(|(&id, _)| id)
+            .collect();
+        for session in idle {
+            log::debug!("session {session}: idle for {} s, closing", limit.as_secs());
+            self.close(session);
+        }
+    }
+
+    fn reply(&mut self, to: SessionId, reply: Reply) {
+        if self.sessions.contains_key(&to) {
+            self.effects.push(Effect::Reply { to, reply });
+        }
+    }
+
+    /// Handles the whole frames at the start of `bytes` from `session`
+    /// until their replies add up to `room` bytes (History replies count
+    /// as [`HISTORY_COST`]); returns how many bytes it used. The driver
+    /// keeps the rest until the session's replies have drained.
+    pub fn frames(&mut self, now: Instant, session: SessionId, bytes: &[u8], room: usize) -> usize {
+        let deframer = Deframer::with_max_payload(self.limits.max_pdu_bytes);
+        let mut used = 0;
+        let mut spent = 0;
+        while used < bytes.len() && spent < room {
+            if !self.sessions.contains_key(&session) {
+                return bytes.len();
+            }
+            let (pdu, len) = match deframer.decode(&bytes[used..]) {
+                Ok(Some(found)) => found,
+                // The connection forwards whole frames only, so anything
+                // else is a malformed PDU.
+                Ok(None) | Err(_) => {
+                    self.handle(now, Input::Malformed { session });
+                    return bytes.len();
+                }
+            };
+            let frame = &bytes[used..used + len];
+            used += len;
+            if let Some(s) = self.sessions.get_mut(&session) {
+                s.last_active = now;
+            }
+            spent += match self.request(session, pdu, frame) {
+                Ok(None) => 0,
+                Ok(Some(Answer::Reply(reply))) => {
+                    let n = reply.len();
+                    self.reply(session, reply);
+                    n
+                }
+                Ok(Some(Answer::History(cursor))) => {
+                    let items = self.sessions[&session].flags.history_items;
+                    self.effects.push(Effect::History {
+                        to: session,
+                        cursor,
+                        items,
+                    });
+                    HISTORY_COST
+                }
+                Err(e) => {
+                    self.reply(session, Reply::Error(e));
+                    4
+                }
+            };
+        }
+        used
+    }
+
+    /// One authenticated request; `Ok(None)` means no reply (Test).
+    fn request(
+        &mut self,
+        session: SessionId,
+        pdu: Pdu<'_>,
+        frame: &[u8],
+    ) -> Result<Option<Answer>, ErrorType> {
+        let s = &self.sessions[&session];
+        let (address, kind) = (s.address.clone(), s.kind.clone());
+        let Kind::User = kind;
+        let success = Ok(Some(Answer::Reply(Reply::Success)));
+        match pdu {
+            Pdu::Test(_) => Ok(None),
+            Pdu::Message(m) => self.message(session, &address, m, frame).and(success),
+            Pdu::UserMode(u) => {
+                let changes = self.dir.user_mode(
+                    &address,
+                    u.user_address,
+                    u.channel_address,
+                    u.mode,
+                    self.next_seq,
+                )?;
+                self.store(changes);
+                success
+            }
+            Pdu::History(h) => self.history(&address, h).map(Some),
+            Pdu::ContactAdd(c) => {
+                let change = self.dir.contact_add(&address, c.address)?;
+                self.store(change);
+                success
+            }
+            Pdu::ContactRemove(c) => {
+                let change = self.dir.contact_remove(&address, c.address)?;
+                self.store([change]);
+                success
+            }
+            Pdu::ContactList => Ok(Some(Answer::Reply(self.contact_list(&address)))),
+            Pdu::Features(f) => Ok(Some(Answer::Reply(self.features(session, f.flags)))),
+            _ => Err(ErrorType::Unsupported),
+        }
+    }
+
+    fn store(&mut self, changes: impl IntoIterator<Item = Change>) {
+        self.effects.extend(changes.into_iter().map(Effect::Store));
+    }
+
+    fn message(
+        &mut self,
+        session: SessionId,
+        sender: &str,
+        m: proto::Message<'_>,
+        frame: &[u8],
+    ) -> Result<(), ErrorType> {
+        if m.source_address != sender {
+            return Err(ErrorType::Unauthorized);
+        }
+        if m.message_content.len() > self.limits.max_message_bytes {
+            return Err(ErrorType::TooLarge);
+        }
+        let target = self.dir.route(sender, m.target_address)?;
+        let pdu: Arc<[u8]> = Arc::from(frame);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.effects.push(Effect::Store(Change::Append {
+            conversation: Arc::from(target.conversation(sender)),
+            seq,
+            send_time: m.send_time,
+            pdu: pdu.clone(),
+        }));
+        let recipients: Vec<SessionId> = match &target {
+            Target::User(to) => {
+                let local = to.split_once('@').map_or(to.as_str(), |(l, _)| l);
+                let sender_local = &self.sessions[&session].user;
+                self.sessions_of(local)
+                    .chain(self.sessions_of(sender_local))
+                    .collect()
+            }
+            Target::Channel(ch) => self
+                .dir
+                .members(ch)
+                .filter_map(|addr| addr.strip_suffix(self.dir.server_name()))
+                .filter_map(|l| l.strip_suffix('@'))
+                .flat_map(|u| self.sessions_of(u))
+                .collect(),
+        };
+        for to in recipients.into_iter().filter(|&c| c != session) {
+            let pdu = pdu.clone();
+            self.effects.push(Effect::Push { to, pdu });
+        }
+        Ok(())
+    }
+
+    fn sessions_of<'a>(&'a self, user: &str) -> impl Iterator<Item = SessionId> + 'a {
+        self.by_user.get(user).into_iter().flatten().copied()
+    }
+
+    fn history(&mut self, requester: &str, h: proto::History<'_>) -> Result<Answer, ErrorType> {
+        let (Ok(count), Ok(offset)) = (u64::try_from(h.count), u64::try_from(h.offset)) else {
+            return Err(ErrorType::BadRequest);
+        };
+        let conversation = self
+            .dir
+            .history_target(requester, h.channel_address)?
+            .conversation(requester);
+        let count = count.min(self.limits.max_history_count);
+        // Messages accepted after this request are pushed, not replied.
+        let cursor = HistoryCursor::new(conversation, h.since, offset, count, self.next_seq);
+        Ok(Answer::History(cursor))
+    }
+
+    fn contact_list(&self, owner: &str) -> Reply {
+        let mut bytes = Vec::new();
+        for address in self.dir.contacts(owner) {
+            let pdu = Pdu::Contact(proto::Contact { address });
+            // A contact address is at most 64 + 1 + 253 bytes.
+            pdu.encode(&mut bytes).expect("contact fits a PDU");
+        }
+        bytes.extend_from_slice(&proto::SUCCESS_PDU);
+        Reply::Bytes(bytes)
+    }
+
+    /// Turns on the known behaviours of `asked`; answers with those on.
+    fn features(&mut self, session: SessionId, asked: u16) -> Reply {
+        let on = asked & feature::KNOWN;
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.flags.history_items = on & feature::HISTORY_ITEMS != 0;
+        }
+        let pdu = Pdu::Features(proto::Features { flags: on });
+        Reply::Bytes(pdu.to_vec().expect("two bytes fit"))
+    }
+
+    fn admin(&mut self, command: Admin) -> AdminReply {
+        match command {
+            Admin::List => Ok(self.dir.user_names()),
+            Admin::Add { name, hash } => {
+                check_user(&name, &hash)?;
+                if self.dir.has_user(&name) {
+                    return Err(format!("user {name} already exists"));
+                }
+                let change = self.dir.put_user(&name, &hash);
+                self.store([change]);
+                Ok(Vec::new())
+            }
+            Admin::Passwd { name, hash } => {
+                check_user(&name, &hash)?;
+                if !self.dir.has_user(&name) {
+                    return Err(format!("no user {name}"));
+                }
+                let change = self.dir.put_user(&name, &hash);
+                self.store([change]);
+                // Whoever knew the old password is logged out.
+                self.close_user(&name);
+                Ok(Vec::new())
+            }
+            Admin::Del { name } => {
+                let change = self
+                    .dir
+                    .delete_user(&name)
+                    .ok_or_else(|| format!("no user {name}"))?;
+                self.store([change]);
+                self.close_user(&name);
+                Ok(Vec::new())
+            }
+        }
+    }
+}
+
+/// What one request answers.
+enum Answer {
+    Reply(Reply),
+    History(HistoryCursor),
+}
+
+/// What a History reply counts against a session's reply budget when it
+/// is queued; its chunks are bounded by [`super::hub::HISTORY_CHUNK`] as
+/// they are read.
+pub const HISTORY_COST: usize = 16 * 1024;
+
+/// Checks an admin command's user name and hash.
+pub fn check_user(name: &str, hash: &str) -> Result<(), String> {
+    if !proto::address::is_user_name(name) {
+        return Err(format!("`{name}` is not a valid user name"));
+    }
+    if !super::passwords::is_phc(hash) {
+        return Err("the hash is not an argon2 PHC string".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,313 @@
+//! The core driven by inputs and a virtual clock: no threads, no sleeps,
+//! no sockets; assertions on the effects.
+
+use super::*;
+use crate::proto::Mode;
+use std::time::Duration;
+
+struct Harness {
+    core: Core,
+    t0: Instant,
+    now: Instant,
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_sessions_per_user: 2,
+        idle_timeout: Some(Duration::from_secs(60)),
+        ..Limits::default()
+    }
+}
+
+impl Harness {
+    fn new(limits: Limits) -> Harness {
+        let mut snap = Snapshot::default();
+        for u in ["alice", "bob"] {
+            snap.users.insert(u.into(), format!("hash-{u}"));
+        }
+        for (o, c) in [("alice", "bob@x"), ("bob", "alice@x")] {
+            snap.contacts.insert((o.into(), c.into()));
+        }
+        let now = Instant::now();
+        Harness {
+            core: Core::new("x", limits, snap),
+            t0: now,
+            now,
+        }
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+    }
+
+    fn run(&mut self, input: Input) -> Vec<Effect> {
+        self.core.handle(self.now, input);
+        self.core.effects().collect()
+    }
+
+    fn open(&mut self, session: SessionId, user: &str) -> Vec<Effect> {
+        let user = user.into();
+        self.run(Input::Opened { session, user })
+    }
+
+    /// Sends PDUs with no budget limit; returns the effects.
+    fn send(&mut self, session: SessionId, pdus: &[Pdu<'_>]) -> Vec<Effect> {
+        let bytes = frames(pdus);
+        let used = self.core.frames(self.now, session, &bytes, usize::MAX);
+        assert_eq!(used, bytes.len());
+        self.core.effects().collect()
+    }
+}
+
+fn frames(pdus: &[Pdu<'_>]) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for p in pdus {
+        p.encode(&mut bytes).unwrap();
+    }
+    bytes
+}
+
+fn message<'a>(from: &'a str, to: &'a str, text: &'a str) -> Pdu<'a> {
+    Pdu::Message(proto::Message {
+        source_address: from,
+        target_address: to,
+        send_time: 100,
+        message_content: text,
+    })
+}
+
+fn replies(effects: &[Effect], session: SessionId) -> Vec<Reply> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Reply { to, reply } if *to == session => Some(reply.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn closed(effects: &[Effect]) -> Vec<SessionId> {
+    let closes = effects.iter().filter_map(|e| match e {
+        Effect::Close { to } => Some(*to),
+        _ => None,
+    });
+    closes.collect()
+}
+
+#[test]
+fn a_direct_message_is_stored_then_pushed_to_the_other_sessions() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.open(2, "bob");
+    h.open(3, "alice");
+    let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+    let Effect::Store(Change::Append {
+        conversation, seq, ..
+    }) = &fx[0]
+    else {
+        panic!("store first: {fx:?}");
+    };
+    assert_eq!(&**conversation, "alice@x bob@x");
+    assert_eq!(*seq, 0);
+    let pushed: Vec<SessionId> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Push { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        pushed,
+        [2, 3],
+        "the recipient and the sender's other session"
+    );
+    assert_eq!(replies(&fx, 1), [Reply::Success]);
+    assert_eq!(h.core.next_seq(), 1);
+}
+
+#[test]
+fn rules_answer_errors_and_change_nothing() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    let fx = h.send(
+        1,
+        &[
+            message("bob@x", "alice@x", "spoofed"),
+            message("alice@x", "carol@x", "nobody"),
+            Pdu::Unknown {
+                code: 0x99,
+                payload: &[],
+            },
+        ],
+    );
+    assert_eq!(
+        replies(&fx, 1),
+        [
+            Reply::Error(ErrorType::Unauthorized),
+            Reply::Error(ErrorType::NotFound),
+            Reply::Error(ErrorType::Unsupported),
+        ]
+    );
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Store(_))));
+}
+
+#[test]
+fn sessions_per_user_are_capped() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.open(2, "alice");
+    let fx = h.open(3, "alice");
+    assert_eq!(replies(&fx, 3), [Reply::Error(ErrorType::TooLarge)]);
+    assert_eq!(closed(&fx), [3]);
+    // A closed session frees its slot.
+    h.run(Input::Closed { session: 1 });
+    let fx = h.open(4, "alice");
+    assert_eq!(replies(&fx, 4), [Reply::Success]);
+    assert_eq!(h.core.session_count(), 2);
+}
+
+#[test]
+fn passwd_and_del_end_the_users_sessions_after_the_change() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.open(2, "alice");
+    h.open(3, "bob");
+    let hash = crate::server::passwords::DECOY_HASH.clone();
+    let fx = h.run(Input::Admin {
+        token: 7,
+        command: Admin::Passwd {
+            name: "alice".into(),
+            hash,
+        },
+    });
+    assert!(matches!(fx[0], Effect::Store(Change::PutUser { .. })));
+    assert_eq!(closed(&fx), [1, 2]);
+    assert!(matches!(
+        fx.last(),
+        Some(Effect::Admin {
+            token: 7,
+            answer: Ok(_)
+        })
+    ));
+    let fx = h.run(Input::Admin {
+        token: 8,
+        command: Admin::Del { name: "bob".into() },
+    });
+    assert_eq!(closed(&fx), [3]);
+    assert_eq!(h.core.session_count(), 0);
+    assert!(h.core.lookup("bob").is_none());
+}
+
+#[test]
+fn idle_sessions_close_on_a_tick_past_the_timeout() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.open(2, "bob");
+    h.advance(40);
+    h.send(
+        2,
+        &[Pdu::Test(proto::Test {
+            num1: 0,
+            num2: 0,
+            num3: 0,
+            num4: 0,
+        })],
+    );
+    h.advance(20);
+    assert_eq!(closed(&h.run(Input::Tick)), [1], "alice was silent 60 s");
+    h.advance(39);
+    assert!(closed(&h.run(Input::Tick)).is_empty());
+    h.advance(1);
+    assert_eq!(closed(&h.run(Input::Tick)), [2]);
+    assert!(h.now.duration_since(h.t0) == Duration::from_secs(100));
+}
+
+#[test]
+fn a_budget_stops_decoding_and_the_rest_is_handed_back() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    let list = frames(&[Pdu::ContactList]);
+    let burst: Vec<u8> = list
+        .iter()
+        .copied()
+        .cycle()
+        .take(list.len() * 1000)
+        .collect();
+    // Each reply is one Contact PDU and Success.
+    let one = Pdu::Contact(proto::Contact { address: "bob@x" })
+        .to_vec()
+        .unwrap()
+        .len()
+        + 3;
+    let used = h.core.frames(h.now, 1, &burst, 10 * one);
+    assert_eq!(used, 10 * list.len(), "stops once 10 replies fill the room");
+    assert_eq!(h.core.effects().count(), 10);
+    let rest = &burst[used..];
+    assert_eq!(h.core.frames(h.now, 1, rest, usize::MAX), rest.len());
+    assert_eq!(h.core.effects().count(), 990);
+}
+
+#[test]
+fn history_is_a_cursor_and_features_turn_on_items() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.send(1, &[message("alice@x", "bob@x", "one")]);
+    let history = Pdu::History(proto::History {
+        channel_address: "bob@x",
+        since: 0,
+        count: 50,
+        offset: 0,
+    });
+    let fx = h.send(1, &[history]);
+    let Some(Effect::History { items: false, .. }) = fx.first() else {
+        panic!("{fx:?}");
+    };
+    let ask = Pdu::Features(proto::Features { flags: 0xFFFF });
+    let fx = h.send(1, &[ask, history]);
+    let on = Pdu::Features(proto::Features {
+        flags: feature::HISTORY_ITEMS,
+    });
+    assert_eq!(replies(&fx, 1), [Reply::Bytes(on.to_vec().unwrap())]);
+    assert!(matches!(fx[1], Effect::History { items: true, .. }));
+}
+
+#[test]
+fn a_malformed_frame_closes_the_session() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.core.frames(h.now, 1, &[0x05, 0x00], usize::MAX);
+    let fx: Vec<Effect> = h.core.effects().collect();
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::BadRequest)]);
+    assert_eq!(closed(&fx), [1]);
+    assert_eq!(h.core.session_count(), 0);
+}
+
+#[test]
+fn channel_messages_reach_local_members_only() {
+    let mut h = Harness::new(limits());
+    h.open(1, "alice");
+    h.open(2, "bob");
+    let join = |who| {
+        Pdu::UserMode(proto::UserMode {
+            user_address: who,
+            channel_address: "#c@x",
+            mode: Mode::Member,
+        })
+    };
+    let fx = h.send(1, &[join("alice@x")]);
+    assert_eq!(
+        fx.iter().filter(|e| matches!(e, Effect::Store(_))).count(),
+        2,
+        "create and operator"
+    );
+    h.send(2, &[join("bob@x")]);
+    let fx = h.send(1, &[message("alice@x", "#c@x", "all")]);
+    let pushed: Vec<_> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Push { to, .. } => Some(*to),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(pushed, [2]);
+}

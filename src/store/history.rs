@@ -1,0 +1,125 @@
+//! History reads: a seek on [`RISES`], then receive order, a chunk at a time.
+//!
+//! A History reply is in receive order. Its start is found with one seek
+//! (see [`RISES`]), rows before `since` after that point are skipped by the
+//! `send_time` stored beside each PDU, and `offset` skips rows without
+//! decoding them, so a request costs in proportion to `offset + count`
+//! (plus the rows sent before `since` but received after the start, which
+//! with clocks that agree are few). The reply is produced in chunks of
+//! bounded size, each from its own read transaction, so a slow reader pins
+//! neither memory nor old pages; rows received after the request (sequence
+//! at or past `below_seq`) are in no chunk, so the reply is what was stored
+//! when it was asked.
+
+use super::schema::{MESSAGES, RISES};
+use super::{Reader, StoreError};
+
+/// Where a History reply has got to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryCursor {
+    conversation: String,
+    since: u64,
+    /// The next receive sequence to read; None until the start is sought.
+    next: Option<u64>,
+    /// Rows still to skip (the request's offset).
+    skip: u64,
+    /// PDUs still to send (the request's count).
+    left: u64,
+    /// Rows with this sequence number or later came after the request.
+    below_seq: u64,
+}
+
+impl HistoryCursor {
+    /// A History request of `conversation` from `since`, skipping `offset`
+    /// and taking `count` messages received before sequence `below_seq`.
+    pub fn new(conversation: String, since: u64, offset: u64, count: u64, below_seq: u64) -> Self {
+        HistoryCursor {
+            conversation,
+            since,
+            next: None,
+            skip: offset,
+            left: count,
+            below_seq,
+        }
+    }
+
+    /// Whether the reply is complete.
+    pub fn done(&self) -> bool {
+        self.left == 0
+    }
+}
+
+impl Reader {
+    /// Appends the next PDUs of `cursor` to `out`, each as `map` makes it,
+    /// until `max_bytes` are added (at least one PDU, if any is left) or the
+    /// reply is complete; advances the cursor.
+    pub fn history_chunk(
+        &self,
+        cursor: &mut HistoryCursor,
+        max_bytes: usize,
+        out: &mut Vec<u8>,
+        mut map: impl FnMut(&[u8], &mut Vec<u8>),
+    ) -> Result<(), StoreError> {
+        let conv = cursor.conversation.as_str();
+        let next = match cursor.next {
+            Some(next) => next,
+            None => {
+                let rises = self.txn.open_table(RISES)?;
+                let mut start = rises.range((conv, cursor.since)..=(conv, u64::MAX))?;
+                match start.next() {
+                    Some(row) => row?.1.value(),
+                    None => {
+                        cursor.left = 0;
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        cursor.next = Some(next);
+        if next >= cursor.below_seq {
+            cursor.left = 0;
+            return Ok(());
+        }
+        let messages = self.txn.open_table(MESSAGES)?;
+        let start = out.len();
+        for row in messages.range((conv, next)..(conv, cursor.below_seq))? {
+            if cursor.left == 0 || out.len() - start >= max_bytes {
+                return Ok(());
+            }
+            let (key, value) = row?;
+            cursor.next = Some(key.value().1.saturating_add(1));
+            let (send_time, pdu) = value.value();
+            if send_time < cursor.since {
+                continue;
+            }
+            if cursor.skip > 0 {
+                cursor.skip -= 1;
+                continue;
+            }
+            map(pdu, out);
+            cursor.left -= 1;
+        }
+        // The range is exhausted.
+        cursor.left = 0;
+        Ok(())
+    }
+
+    /// The whole reply to a History request, concatenated (for tests and
+    /// small replies).
+    pub fn history(
+        &self,
+        conversation: &str,
+        since: u64,
+        offset: u64,
+        count: u64,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut cursor = HistoryCursor::new(conversation.into(), since, offset, count, u64::MAX);
+        let mut out = Vec::new();
+        while !cursor.done() {
+            self.history_chunk(&mut cursor, usize::MAX, &mut out, |pdu, out| {
+                out.extend_from_slice(pdu)
+            })?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,151 @@
+//! Schema versions and the migration between them.
+//!
+//! Version 1 (releases before the schema had a version) keyed users,
+//! contacts and modes by local names, channels by their name without `#`,
+//! and direct conversations by the two local names. Version 2 writes full
+//! addresses and adds the indexes of [`super::schema`]. A migration runs in
+//! the caller's one write transaction: it commits whole or not at all.
+
+use super::schema::*;
+use super::{direct_key, StoreError};
+use crate::proto::{Deframer, Pdu};
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+/// Opens every table of the current schema and records its version and
+/// the server name where they are missing.
+pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
+    txn.open_table(USERS)?;
+    txn.open_table(CONTACTS)?;
+    txn.open_table(CONTACT_OF)?;
+    txn.open_table(MODES)?;
+    txn.open_table(MEMBERSHIPS)?;
+    txn.open_table(CHANNELS)?;
+    txn.open_table(MESSAGES)?;
+    txn.open_table(RISES)?;
+    txn.open_table(CONVERSATIONS)?;
+    let mut meta = txn.open_table(META)?;
+    if meta.get(SCHEMA_VERSION)?.is_none() {
+        meta.insert(SCHEMA_VERSION, VERSION)?;
+    }
+    let mut settings = txn.open_table(SETTINGS)?;
+    if settings.get(SERVER_NAME)?.is_none() {
+        settings.insert(SERVER_NAME, name)?;
+    }
+    Ok(())
+}
+
+/// Version 1's messages: (conversation key, receive sequence) → PDU.
+const V1_MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
+
+/// Brings a store without a version (version 1, or new and empty) to the
+/// current schema, writing addresses for server `name`.
+pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
+    let contacts: Vec<(String, String)> = pairs(txn, CONTACTS, |()| 0)?
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    let modes = pairs(txn, MODES, |m| m)?;
+    let mut channels = Vec::new();
+    for row in txn.open_table(CHANNELS)?.extract_if(|_, _| true)? {
+        let (k, v) = row?;
+        channels.push((k.value().to_owned(), v.value()));
+    }
+    let mut messages = Vec::new();
+    for row in txn.open_table(V1_MESSAGES)?.iter()? {
+        let (k, v) = row?;
+        let (conv, seq) = k.value();
+        messages.push(((conv.to_owned(), seq), v.value().to_vec()));
+    }
+    txn.delete_table(V1_MESSAGES)?;
+    let user = |local: &str| format!("{local}@{name}");
+    let channel = |bare: &str| format!("#{bare}@{name}");
+    {
+        let mut t = txn.open_table(CONTACTS)?;
+        let mut rev = txn.open_table(CONTACT_OF)?;
+        for (owner, contact) in &contacts {
+            let contact = user(contact);
+            t.insert((owner.as_str(), contact.as_str()), ())?;
+            rev.insert((contact.as_str(), owner.as_str()), ())?;
+        }
+    }
+    {
+        let mut t = txn.open_table(MODES)?;
+        let mut rev = txn.open_table(MEMBERSHIPS)?;
+        for ((ch, u), mode) in &modes {
+            let (ch, u) = (channel(ch), user(u));
+            t.insert((ch.as_str(), u.as_str()), *mode)?;
+            rev.insert((u.as_str(), ch.as_str()), ())?;
+        }
+    }
+    {
+        let mut t = txn.open_table(CHANNELS)?;
+        for (ch, seq) in &channels {
+            t.insert(channel(ch).as_str(), *seq)?;
+        }
+    }
+    let mut t = txn.open_table(MESSAGES)?;
+    let mut rises = txn.open_table(RISES)?;
+    let mut conversations = txn.open_table(CONVERSATIONS)?;
+    // Rows come in key order: each conversation in receive order.
+    let mut highest: Option<(String, u64)> = None;
+    for ((old, seq), pdu) in &messages {
+        let conv = match old.strip_prefix('#') {
+            Some(bare) => channel(bare),
+            None => {
+                let (a, b) = old.split_once(' ').unwrap_or((old, old));
+                let key = direct_key(&user(a), &user(b));
+                for side in [user(a), user(b)] {
+                    conversations.insert((side.as_str(), key.as_str()), ())?;
+                }
+                key
+            }
+        };
+        let time = send_time(pdu);
+        t.insert((conv.as_str(), *seq), (time, pdu.as_slice()))?;
+        let raised = match &highest {
+            Some((c, high)) if *c == conv => time > *high,
+            _ => true,
+        };
+        if raised {
+            rises.insert((conv.as_str(), time), *seq)?;
+            highest = Some((conv, time));
+        }
+    }
+    if !contacts.is_empty() || !messages.is_empty() || !channels.is_empty() {
+        log::info!(
+            "store migrated to schema {VERSION}: {} contacts, {} channels, {} messages",
+            contacts.len(),
+            channels.len(),
+            messages.len()
+        );
+    }
+    Ok(())
+}
+
+/// The `send_time` of a stored Message PDU; 0 if it does not decode, so
+/// such a row still shows in a History from the start.
+pub fn send_time(pdu: &[u8]) -> u64 {
+    match Deframer::default().decode(pdu) {
+        Ok(Some((Pdu::Message(m), _))) => m.send_time,
+        _ => 0,
+    }
+}
+
+/// A row of a table keyed by two strings, with a one-byte value.
+type Pair = ((String, String), u8);
+
+/// Takes every row out of a table of two strings, as owned values.
+fn pairs<V: redb::Value + 'static>(
+    txn: &WriteTransaction,
+    def: TableDefinition<(&str, &str), V>,
+    value: impl Fn(V::SelfType<'_>) -> u8,
+) -> Result<Vec<Pair>, StoreError> {
+    let mut rows = Vec::new();
+    let mut table = txn.open_table(def)?;
+    for row in table.extract_if(|_, _| true)? {
+        let (k, v) = row?;
+        let (a, b) = k.value();
+        rows.push(((a.to_owned(), b.to_owned()), value(v.value())));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,297 @@
+use super::*;
+use crate::proto::Pdu;
+
+const CACHE: usize = 1 << 20;
+
+fn message(text: &str, time: u64) -> Vec<u8> {
+    Pdu::Message(crate::proto::Message {
+        source_address: "a@x",
+        target_address: "#c@x",
+        send_time: time,
+        message_content: text,
+    })
+    .to_vec()
+    .unwrap()
+}
+
+fn append(conv: &str, seq: u64, time: u64, text: &str) -> Change {
+    Change::Append {
+        conversation: conv.into(),
+        seq,
+        send_time: time,
+        pdu: message(text, time).into(),
+    }
+}
+
+fn apply(store: &Store, changes: &[Change], next_seq: u64) {
+    let mut b = store.batch().unwrap();
+    for c in changes {
+        b.apply(c).unwrap();
+    }
+    b.commit(next_seq).unwrap();
+}
+
+fn user(name: &str) -> Change {
+    Change::PutUser {
+        name: name.into(),
+        hash: format!("h-{name}"),
+    }
+}
+
+fn contact(owner: &str, contact: &str) -> Change {
+    Change::AddContact {
+        owner: owner.into(),
+        contact: contact.into(),
+    }
+}
+
+fn mode(channel: &str, user: &str, mode: Mode) -> Change {
+    Change::SetMode {
+        channel: channel.into(),
+        user: user.into(),
+        mode,
+    }
+}
+
+#[test]
+fn everything_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        let channel = Change::CreateChannel {
+            channel: "#c@x".into(),
+            seq: 0,
+        };
+        let changes = [
+            user("alice"),
+            user("bob"),
+            contact("alice", "bob@y"),
+            channel,
+            mode("#c@x", "alice@x", Mode::Operator),
+            append("#c@x", 0, 5, "one"),
+        ];
+        apply(&store, &changes, 1);
+    }
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let snap = store.load().unwrap();
+    assert_eq!(snap.users.len(), 2);
+    assert!(snap.contacts.contains(&("alice".into(), "bob@y".into())));
+    assert_eq!(snap.channels["#c@x"]["alice@x"], Mode::Operator);
+    assert_eq!(snap.next_seq, 1);
+    let history = store.reader().unwrap().history("#c@x", 0, 0, 10).unwrap();
+    assert_eq!(history, message("one", 5));
+}
+
+#[test]
+fn history_is_in_receive_order_from_a_seek() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let rows = [(0, 30), (1, 10), (2, 20), (3, 40), (4, 20)];
+    let mut changes: Vec<Change> = rows
+        .iter()
+        .map(|&(seq, t)| append("#c@x", seq, t, &seq.to_string()))
+        .collect();
+    changes.push(append("#d@x", 5, 50, "other"));
+    apply(&store, &changes, 6);
+    let want = |seqs: &[(u64, u64)]| -> Vec<u8> {
+        seqs.iter()
+            .flat_map(|(s, t)| message(&s.to_string(), *t))
+            .collect()
+    };
+    let read = |since, offset, count| {
+        let reader = store.reader().unwrap();
+        reader.history("#c@x", since, offset, count).unwrap()
+    };
+    // Receive order, not send_time order.
+    assert_eq!(read(0, 0, 9), want(&rows));
+    assert_eq!(read(20, 0, 9), want(&[(0, 30), (2, 20), (3, 40), (4, 20)]));
+    assert_eq!(read(20, 1, 2), want(&[(2, 20), (3, 40)]));
+    assert_eq!(read(31, 0, 9), want(&[(3, 40)]));
+    assert!(read(0, 5, 9).is_empty());
+    assert!(read(41, 0, 9).is_empty());
+    // The seek lands on the first message that reached the highest time.
+    let txn = store.db.begin_read().unwrap();
+    let rises = txn.open_table(RISES).unwrap();
+    let starts: Vec<(u64, u64)> = rises
+        .range(("#c@x", 0)..=("#c@x", u64::MAX))
+        .unwrap()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.value().1, v.value())
+        })
+        .collect();
+    assert_eq!(starts, [(30, 0), (40, 3)]);
+}
+
+#[test]
+fn history_chunks_resume_and_leave_out_later_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let changes: Vec<Change> = (0..10).map(|s| append("#c@x", s, s, "m")).collect();
+    apply(&store, &changes, 10);
+    let one = message("m", 0).len();
+    // Asked when 8 messages existed: the last two came later.
+    let mut cursor = HistoryCursor::new("#c@x".into(), 0, 1, 100, 8);
+    let mut chunks = Vec::new();
+    while !cursor.done() {
+        let mut out = Vec::new();
+        let reader = store.reader().unwrap();
+        reader
+            .history_chunk(&mut cursor, 2 * one, &mut out, |p, o| {
+                o.extend_from_slice(p)
+            })
+            .unwrap();
+        chunks.push(out.len() / one);
+        assert!(chunks.len() < 20, "the cursor must advance");
+    }
+    assert_eq!(chunks.iter().sum::<usize>(), 7);
+    assert!(chunks.iter().all(|&n| n <= 2), "{chunks:?}");
+}
+
+#[test]
+fn deleting_a_user_drops_their_rows_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let channel = Change::CreateChannel {
+        channel: "#c@x".into(),
+        seq: 0,
+    };
+    apply(
+        &store,
+        &[
+            user("alice"),
+            user("bob"),
+            contact("alice", "bob@x"),
+            contact("bob", "alice@x"),
+            contact("bob", "carol@y"),
+            channel,
+            mode("#c@x", "alice@x", Mode::Member),
+            mode("#c@x", "bob@x", Mode::Operator),
+            append("alice@x bob@x", 0, 1, "private"),
+            append("bob@x carol@y", 1, 1, "others'"),
+            append("#c@x", 2, 1, "public"),
+        ],
+        3,
+    );
+    store
+        .apply_now(&Change::DeleteUser {
+            name: "alice".into(),
+        })
+        .unwrap();
+    let read = |conv| store.reader().unwrap().history(conv, 0, 0, 9).unwrap();
+    assert!(read("alice@x bob@x").is_empty());
+    assert_eq!(read("bob@x carol@y"), message("others'", 1));
+    assert_eq!(read("#c@x"), message("public", 1));
+    let snap = store.load().unwrap();
+    let contacts: Vec<_> = snap.contacts.iter().cloned().collect();
+    assert_eq!(contacts, [("bob".to_owned(), "carol@y".to_owned())]);
+    assert_eq!(snap.channels["#c@x"].len(), 1);
+    assert_eq!(snap.users.keys().collect::<Vec<_>>(), ["bob"]);
+    assert_eq!(snap.next_seq, 3, "apply_now keeps the counter");
+}
+
+#[test]
+fn a_version_one_store_migrates_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1.redb"),
+        &path,
+    )
+    .unwrap();
+    let store = Store::open(&path, "a.example", CACHE).unwrap();
+    let snap = store.load().unwrap();
+    assert_eq!(
+        snap.users.keys().collect::<Vec<_>>(),
+        ["alice", "bob", "carol"]
+    );
+    assert!(snap.users["alice"].starts_with("$argon2id$"));
+    let contacts: Vec<_> = snap.contacts.iter().cloned().collect();
+    let pair = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        contacts,
+        [
+            pair("alice", "bob@a.example"),
+            pair("alice", "carol@a.example"),
+            pair("bob", "alice@a.example")
+        ]
+    );
+    let general = &snap.channels["#general@a.example"];
+    assert_eq!(general["alice@a.example"], Mode::Operator);
+    assert_eq!(general["bob@a.example"], Mode::Member);
+    assert_eq!(general["carol@a.example"], Mode::Banned);
+    assert_eq!(snap.next_seq, 4);
+    let reader = store.reader().unwrap();
+    let direct = reader
+        .history("alice@a.example bob@a.example", 0, 0, 9)
+        .unwrap();
+    assert_eq!(count_pdus(&direct), 3);
+    let channel = reader.history("#general@a.example", 0, 0, 9).unwrap();
+    assert_eq!(count_pdus(&channel), 1);
+    drop((reader, store));
+    // Opening again finds version 2 and changes nothing.
+    let again = Store::open(&path, "a.example", CACHE).unwrap();
+    assert_eq!(again.load().unwrap(), snap);
+    // Deleting a migrated user uses the migrated indexes.
+    again
+        .apply_now(&Change::DeleteUser {
+            name: "alice".into(),
+        })
+        .unwrap();
+    let reader = again.reader().unwrap();
+    let direct = reader
+        .history("alice@a.example bob@a.example", 0, 0, 9)
+        .unwrap();
+    assert!(direct.is_empty());
+}
+
+fn count_pdus(mut bytes: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some((_, used)) = crate::proto::Deframer::default().decode(bytes).unwrap() {
+        bytes = &bytes[used..];
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn a_newer_store_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(SCHEMA_VERSION, SCHEMA + 1)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let err = Store::open(&path, "x", CACHE).err().expect("refused");
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "left untouched");
+}
+
+#[test]
+fn another_servers_store_is_refused_unless_it_holds_users_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    apply(
+        &Store::open(&path, "x", CACHE).unwrap(),
+        &[user("alice")],
+        0,
+    );
+    // Users only: the store takes the new name.
+    let store = Store::open(&path, "y", CACHE).unwrap();
+    apply(&store, &[contact("alice", "bob@y")], 0);
+    drop(store);
+    assert_eq!(Store::recorded_name(&path).unwrap().as_deref(), Some("y"));
+    let err = Store::open(&path, "x", CACHE).err().expect("refused");
+    assert!(matches!(err, StoreError::OtherServer { .. }), "{err}");
+}
