@@ -31,6 +31,9 @@ _solec() {
             solec,encode)
                 cmd="solec__subcmd__encode"
                 ;;
+            solec,federate)
+                cmd="solec__subcmd__federate"
+                ;;
             solec,help)
                 cmd="solec__subcmd__help"
                 ;;
@@ -184,6 +187,42 @@ _solec() {
             solec__subcmd__encode__subcmd__help,user-mode)
                 cmd="solec__subcmd__encode__subcmd__help__subcmd__user__subcmd__mode"
                 ;;
+            solec__subcmd__federate,add)
+                cmd="solec__subcmd__federate__subcmd__add"
+                ;;
+            solec__subcmd__federate,help)
+                cmd="solec__subcmd__federate__subcmd__help"
+                ;;
+            solec__subcmd__federate,key)
+                cmd="solec__subcmd__federate__subcmd__key"
+                ;;
+            solec__subcmd__federate,list)
+                cmd="solec__subcmd__federate__subcmd__list"
+                ;;
+            solec__subcmd__federate,ping)
+                cmd="solec__subcmd__federate__subcmd__ping"
+                ;;
+            solec__subcmd__federate,remove)
+                cmd="solec__subcmd__federate__subcmd__remove"
+                ;;
+            solec__subcmd__federate__subcmd__help,add)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__add"
+                ;;
+            solec__subcmd__federate__subcmd__help,help)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__help"
+                ;;
+            solec__subcmd__federate__subcmd__help,key)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__key"
+                ;;
+            solec__subcmd__federate__subcmd__help,list)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__list"
+                ;;
+            solec__subcmd__federate__subcmd__help,ping)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__ping"
+                ;;
+            solec__subcmd__federate__subcmd__help,remove)
+                cmd="solec__subcmd__federate__subcmd__help__subcmd__remove"
+                ;;
             solec__subcmd__help,bench)
                 cmd="solec__subcmd__help__subcmd__bench"
                 ;;
@@ -198,6 +237,9 @@ _solec() {
                 ;;
             solec__subcmd__help,encode)
                 cmd="solec__subcmd__help__subcmd__encode"
+                ;;
+            solec__subcmd__help,federate)
+                cmd="solec__subcmd__help__subcmd__federate"
                 ;;
             solec__subcmd__help,help)
                 cmd="solec__subcmd__help__subcmd__help"
@@ -274,6 +316,21 @@ _solec() {
             solec__subcmd__help__subcmd__encode,user-mode)
                 cmd="solec__subcmd__help__subcmd__encode__subcmd__user__subcmd__mode"
                 ;;
+            solec__subcmd__help__subcmd__federate,add)
+                cmd="solec__subcmd__help__subcmd__federate__subcmd__add"
+                ;;
+            solec__subcmd__help__subcmd__federate,key)
+                cmd="solec__subcmd__help__subcmd__federate__subcmd__key"
+                ;;
+            solec__subcmd__help__subcmd__federate,list)
+                cmd="solec__subcmd__help__subcmd__federate__subcmd__list"
+                ;;
+            solec__subcmd__help__subcmd__federate,ping)
+                cmd="solec__subcmd__help__subcmd__federate__subcmd__ping"
+                ;;
+            solec__subcmd__help__subcmd__federate,remove)
+                cmd="solec__subcmd__help__subcmd__federate__subcmd__remove"
+                ;;
             solec__subcmd__help__subcmd__user,add)
                 cmd="solec__subcmd__help__subcmd__user__subcmd__add"
                 ;;
@@ -323,7 +380,7 @@ _solec() {
 
     case "${cmd}" in
         solec)
-            opts="-h -V --help --version serve user send history contact channel decode encode bench help"
+            opts="-h -V --help --version serve user federate send history contact channel decode encode bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1242,8 +1299,234 @@ _solec() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        solec__subcmd__federate)
+            opts="-h -V --help --version key add remove list ping help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__add)
+            opts="-h -V --key --tls --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help)
+            opts="key add remove list ping help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__help__subcmd__remove)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__key)
+            opts="-h -V --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__list)
+            opts="-h -V --json --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__ping)
+            opts="-h -V --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__federate__subcmd__remove)
+            opts="-h -V --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         solec__subcmd__help)
-            opts="serve user send history contact channel decode encode bench help"
+            opts="serve user federate send history contact channel decode encode bench help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1593,6 +1876,90 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help__subcmd__encode__subcmd__user__subcmd__mode)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate)
+            opts="key add remove list ping"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate__subcmd__add)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate__subcmd__key)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate__subcmd__ping)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__federate__subcmd__remove)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -28,6 +28,7 @@ complete -c solec -n "__fish_solec_needs_command" -s h -l help -d 'Print help (s
 complete -c solec -n "__fish_solec_needs_command" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_needs_command" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_needs_command" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_needs_command" -f -a "federate" -d 'Manage this server\'s known peers: the servers it federates with, each proven by its Ed25519 key (works whether or not `solec serve` is running)'
 complete -c solec -n "__fish_solec_needs_command" -f -a "send" -d 'Send a message to a user or a channel'
 complete -c solec -n "__fish_solec_needs_command" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
 complete -c solec -n "__fish_solec_needs_command" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
@@ -74,6 +75,43 @@ complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "list" -d 'List user names, one per line'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "passwd" -d 'Change a user\'s password'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "key" -d 'Print this server\'s name and public key, `NAME ed25519:BASE64`, the line the other server\'s admin gives to `federate add`. Nothing secret is printed. The key pair is created in the data directory (server.key, mode 0600) if there is none yet'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "add" -d 'Add a known peer, or replace one added before; links proven with its old entry are closed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "remove" -d 'Forget a known peer added with `add`; its links are closed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "list" -d 'List known peers: address, key fingerprint, link state, messages queued for it, last success and last error'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "ping" -d 'Connect to a peer, prove who we are and check its proof, and print the round trip. Exits 0 only if both proofs held; 3 if the peer cannot be reached or does not answer in time, 5 if a proof failed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and not __fish_seen_subcommand_from key add remove list ping help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from key" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from key" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from key" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from key" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l key -d 'Its public key, as its `solec federate key` prints it' -r
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l tls -d 'Its address is a TLS listener'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from remove" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from remove" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from list" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from list" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from list" -l json -d 'One JSON object per peer per line: name, address, key, fingerprint, tls, source (config or store), link (up or down), queued, last_success (Unix seconds or null), last_error ([Unix seconds, text] or null)'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from ping" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from ping" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from ping" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from ping" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "key" -d 'Print this server\'s name and public key, `NAME ed25519:BASE64`, the line the other server\'s admin gives to `federate add`. Nothing secret is printed. The key pair is created in the data directory (server.key, mode 0600) if there is none yet'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a known peer, or replace one added before; links proven with its old entry are closed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Forget a known peer added with `add`; its links are closed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "list" -d 'List known peers: address, key fingerprint, link state, messages queued for it, last success and last error'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "ping" -d 'Connect to a peer, prove who we are and check its proof, and print the round trip. Exits 0 only if both proofs held; 3 if the peer cannot be reached or does not answer in time, 5 if a proof failed'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand send" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
 complete -c solec -n "__fish_solec_using_subcommand send" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand send" -l password-file -d 'Read the password from the first line of FILE' -r -F
@@ -272,20 +310,26 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Sk
 complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "send" -d 'Send a message to a user or a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "federate" -d 'Manage this server\'s known peers: the servers it federates with, each proven by its Ed25519 key (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "send" -d 'Send a message to a user or a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "del" -d 'Delete a user with their contacts, channel memberships and direct conversations; their sessions are closed. Their channel messages stay'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List user names, one per line'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "passwd" -d 'Change a user\'s password'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from federate" -f -a "key" -d 'Print this server\'s name and public key, `NAME ed25519:BASE64`, the line the other server\'s admin gives to `federate add`. Nothing secret is printed. The key pair is created in the data directory (server.key, mode 0600) if there is none yet'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from federate" -f -a "add" -d 'Add a known peer, or replace one added before; links proven with its old entry are closed'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from federate" -f -a "remove" -d 'Forget a known peer added with `add`; its links are closed'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from federate" -f -a "list" -d 'List known peers: address, key fingerprint, link state, messages queued for it, last success and last error'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from federate" -f -a "ping" -d 'Connect to a peer, prove who we are and check its proof, and print the round trip. Exits 0 only if both proofs held; 3 if the peer cannot be reached or does not answer in time, 5 if a proof failed'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "add" -d 'Add a user of your server to your contacts'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "remove" -d 'Remove a user from your contacts'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from contact" -f -a "list" -d 'Print your contacts, one address per line, sorted'

@@ -5,7 +5,9 @@
 //! - [`proto`]: the sans-IO wire codec (PDUs, deframer, address grammar).
 //! - [`store`]: the redb file; the only module that names redb types.
 //! - [`server`]: `solec serve`: config, connection driver, session state
-//!   machine, the hub that owns all shared state, the admin socket.
+//!   machine, the hub that owns all shared state, the admin socket, and
+//!   federation (the server's Ed25519 identity, known peers, the link
+//!   handshake).
 //! - [`client`]: log in, pipeline requests, tell replies from pushes; the
 //!   `send`, `history`, `contact` and `channel` commands use it.
 //! - [`time`]: Unix seconds to RFC 3339 and back.

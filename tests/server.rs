@@ -60,10 +60,12 @@ fn another_major_version_is_closed_without_reply() {
 }
 
 #[test]
-fn server_handshake_is_unauthorized_and_odd_conn_types_bad() {
+fn unknown_servers_are_unauthorized_and_odd_conn_types_bad() {
     let s = Server::start();
     let mut c = s.connect();
+    // A server link (docs/protocol.md 8.3) from a name that is no known peer.
     c.send(&handshake(0, 5, 2));
+    c.send(&pdu(0x06, &string("b.example")));
     c.expect(&error(0x03));
     c.expect_closed();
     let mut c = s.connect();

@@ -12,6 +12,9 @@ mod server;
 /// The server core's limits and extensions: reply budgets, session caps, migration.
 mod sessions;
 
+/// `solec federate` and the server link: keys, known peers, mutual proofs, refusals.
+mod federation;
+
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
 

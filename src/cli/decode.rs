@@ -162,6 +162,8 @@ fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
         ],
         Pdu::UserAuth(a) => vec![("username", Str(a.username)), ("password", Str(a.password))],
         Pdu::Features(f) => vec![("flags", Unsigned(f.flags.into()))],
+        Pdu::LinkNonce(n) => vec![("nonce", Bytes(n.nonce))],
+        Pdu::LinkProof(p) => vec![("signature", Bytes(p.signature))],
         Pdu::Message(m) | Pdu::HistoryItem(m) => vec![
             ("source_address", Str(m.source_address)),
             ("target_address", Str(m.target_address)),

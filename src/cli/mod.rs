@@ -14,6 +14,7 @@ pub mod connect;
 pub mod contact;
 pub mod decode;
 pub mod encode;
+pub mod federate;
 mod hexinput;
 pub mod history;
 pub mod logger;
@@ -40,6 +41,7 @@ pub struct Cli {
 pub enum Command {
     Serve(serve::Args),
     User(user::Args),
+    Federate(federate::Args),
     Send(send::Args),
     History(history::Args),
     Contact(contact::Args),
@@ -54,6 +56,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
+        Command::Federate(args) => federate::run(args),
         Command::Send(args) => send::run(args),
         Command::History(args) => history::run(args),
         Command::Contact(args) => contact::run(args),

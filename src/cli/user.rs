@@ -135,7 +135,7 @@ fn read_new_password(from_stdin: bool) -> Result<String, Failure> {
 /// How long `solec user` waits for a running server's answer.
 pub const ADMIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
-fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
+pub(super) fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
     let broken = |e: std::io::Error| Failure::new(exit::CONNECT, format!("admin socket: {e}"));
     // A wedged server must not hang a script forever.
     stream
@@ -166,12 +166,11 @@ fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
     let name = Store::recorded_name(&path).map_err(fail)?;
     let name = name.as_deref().unwrap_or(&config.name);
     let store = Store::open(&path, name, OFFLINE_CACHE).map_err(fail)?;
-    let listing = request == Request::List;
-    Ok(admin::reply(
-        admin::apply_offline(&store, request.into()),
-        listing,
-    ))
+    let command = request
+        .try_into()
+        .map_err(|e: String| Failure::new(exit::USAGE, e))?;
+    Ok(admin::reply(admin::apply_offline(&store, command)))
 }
 
 /// The page cache of a one-change `solec user`: it reads a few pages.
-const OFFLINE_CACHE: usize = 1 << 20;
+pub(super) const OFFLINE_CACHE: usize = 1 << 20;

@@ -39,6 +39,12 @@ pub mod code {
     /// Extension: one message of a History reply, to a session that turned
     /// on [`super::feature::HISTORY_ITEMS`]; the payload is a Message's.
     pub const HISTORY_ITEM: u8 = 0x85;
+    /// Extension: a fresh nonce from one end of a server-to-server link,
+    /// for the other end to sign.
+    pub const LINK_NONCE: u8 = 0x86;
+    /// Extension: a server's signature over the link transcript, proving
+    /// it holds the private key of its name.
+    pub const LINK_PROOF: u8 = 0x87;
     pub const TEST: u8 = 0xFF;
 }
 
@@ -209,6 +215,25 @@ pub struct Features {
     pub flags: u16,
 }
 
+/// Bytes in a [`LinkNonce`].
+pub const NONCE_LEN: usize = 32;
+
+/// Bytes in a [`LinkProof`]'s Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// 0x86 LinkNonce (extension): 32 bytes the other server must sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkNonce<'a> {
+    pub nonce: &'a [u8; NONCE_LEN],
+}
+
+/// 0x87 LinkProof (extension): an Ed25519 signature over the link
+/// transcript (`docs/protocol.md`, section 8.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkProof<'a> {
+    pub signature: &'a [u8; SIGNATURE_LEN],
+}
+
 /// 0xFF Test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Test {
@@ -235,6 +260,8 @@ pub enum Pdu<'a> {
     Contact(Contact<'a>),
     Features(Features),
     HistoryItem(Message<'a>),
+    LinkNonce(LinkNonce<'a>),
+    LinkProof(LinkProof<'a>),
     Test(Test),
     /// A type this crate does not know, with its raw payload.
     Unknown {
@@ -305,6 +332,12 @@ impl<'a> Pdu<'a> {
                 send_time: r.u64("send_time")?,
                 message_content: r.string("message_content")?,
             }),
+            code::LINK_NONCE => Pdu::LinkNonce(LinkNonce {
+                nonce: r.array_ref("nonce")?,
+            }),
+            code::LINK_PROOF => Pdu::LinkProof(LinkProof {
+                signature: r.array_ref("signature")?,
+            }),
             code::TEST => Pdu::Test(Test {
                 num1: r.u8("num1")?,
                 num2: r.u16("num2")?,
@@ -334,6 +367,8 @@ impl<'a> Pdu<'a> {
             Pdu::Contact(_) => code::CONTACT,
             Pdu::Features(_) => code::FEATURES,
             Pdu::HistoryItem(_) => code::HISTORY_ITEM,
+            Pdu::LinkNonce(_) => code::LINK_NONCE,
+            Pdu::LinkProof(_) => code::LINK_PROOF,
             Pdu::Test(_) => code::TEST,
             Pdu::Unknown { code, .. } => *code,
         }
@@ -405,6 +440,8 @@ impl<'a> Pdu<'a> {
                 out.put_str(c.address)?
             }
             Pdu::Features(f) => out.put_u16(f.flags),
+            Pdu::LinkNonce(n) => out.extend_from_slice(n.nonce),
+            Pdu::LinkProof(p) => out.extend_from_slice(p.signature),
             Pdu::Test(t) => {
                 out.put_u8(t.num1);
                 out.put_u16(t.num2);
@@ -435,6 +472,8 @@ pub fn type_name(code: u8) -> &'static str {
         code::CONTACT => "Contact",
         code::FEATURES => "Features",
         code::HISTORY_ITEM => "HistoryItem",
+        code::LINK_NONCE => "LinkNonce",
+        code::LINK_PROOF => "LinkProof",
         code::TEST => "Test",
         _ => "Unknown",
     }
@@ -459,6 +498,8 @@ into_pdu! {
     UserMode<'a> => UserMode,
     History<'a> => History,
     Features => Features,
+    LinkNonce<'a> => LinkNonce,
+    LinkProof<'a> => LinkProof,
     Test => Test,
 }
 

@@ -56,6 +56,16 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    /// Exactly `N` bytes for `field`, borrowed: a fixed-size field such as
+    /// a nonce or a signature.
+    pub fn array_ref<const N: usize>(
+        &mut self,
+        field: &'static str,
+    ) -> Result<&'a [u8; N], DecodeError> {
+        let bytes = self.take(N, field)?;
+        Ok(bytes.try_into().expect("take returns N bytes"))
+    }
+
     pub fn u8(&mut self, field: &'static str) -> Result<u8, DecodeError> {
         Ok(self.array::<1>(field)?[0])
     }

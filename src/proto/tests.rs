@@ -79,6 +79,18 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
             }),
         ),
         (
+            "86 0020 0001020304050607 08090a0b0c0d0e0f 1011121314151617 18191a1b1c1d1e1f",
+            Pdu::LinkNonce(LinkNonce {
+                nonce: leak(hex::decode("000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f").unwrap()),
+            }),
+        ),
+        (
+            "87 0040 b7070b92e53f58a6735acbc788622894 ca949fb925eaefa4a03fb205c5acd610 f0ca96c4fa0f9cf8d0a07ecf82cbd5c3 f63db5b5e0f419ed9ed9f5c1c5903504",
+            Pdu::LinkProof(LinkProof {
+                signature: leak(hex::decode("b7070b92e53f58a6735acbc788622894ca949fb925eaefa4a03fb205c5acd610f0ca96c4fa0f9cf8d0a07ecf82cbd5c3f63db5b5e0f419ed9ed9f5c1c5903504").unwrap()),
+            }),
+        ),
+        (
             "ff 000f 01 0002 00000003 0000000000000004",
             Pdu::Test(Test {
                 num1: 1,
@@ -95,6 +107,11 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
             },
         ),
     ]
+}
+
+/// A fixed-size field for a `'static` vector.
+fn leak<const N: usize>(bytes: Vec<u8>) -> &'static [u8; N] {
+    Box::leak(Box::new(<[u8; N]>::try_from(bytes).unwrap()))
 }
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -213,6 +230,16 @@ fn malformed_inputs() {
         ("01 0001 00", TrailingBytes { count: 1 }, "payload", 3),
         ("82 0001 00", TrailingBytes { count: 1 }, "payload", 3),
         (
+            "86 0002 0001",
+            Truncated {
+                needed: 32,
+                available: 2,
+            },
+            "nonce",
+            3,
+        ),
+        ("87 0041 00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000 00", TrailingBytes { count: 1 }, "payload", 67),
+        (
             "ff 0001 01",
             Truncated {
                 needed: 2,
@@ -285,6 +312,8 @@ enum Owned {
     Contact(String),
     Features(u16),
     HistoryItem(String, String, u64, String),
+    LinkNonce([u8; 32]),
+    LinkProof(Vec<u8>),
     Test(u8, u16, u32, u64),
     Unknown(u8, Vec<u8>),
 }
@@ -332,6 +361,10 @@ impl Owned {
                 send_time: *time,
                 message_content: c,
             }),
+            Owned::LinkNonce(n) => Pdu::LinkNonce(LinkNonce { nonce: n }),
+            Owned::LinkProof(p) => Pdu::LinkProof(LinkProof {
+                signature: p.as_slice().try_into().unwrap(),
+            }),
             Owned::Test(a, b, c, d) => Pdu::Test(Test {
                 num1: *a,
                 num2: *b,
@@ -348,7 +381,7 @@ impl Owned {
 
 fn owned() -> impl Strategy<Value = Owned> {
     let s = || ".{0,40}";
-    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x85).contains(c));
+    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x87).contains(c));
     prop_oneof![
         Just(Owned::Success),
         any::<u8>().prop_map(Owned::Error),
@@ -365,6 +398,8 @@ fn owned() -> impl Strategy<Value = Owned> {
         s().prop_map(Owned::Contact),
         any::<u16>().prop_map(Owned::Features),
         (s(), s(), any::<u64>(), s()).prop_map(|(a, b, t, c)| Owned::HistoryItem(a, b, t, c)),
+        any::<[u8; 32]>().prop_map(Owned::LinkNonce),
+        proptest::collection::vec(any::<u8>(), 64).prop_map(Owned::LinkProof),
         any::<(u8, u16, u32, u64)>().prop_map(|(a, b, c, d)| Owned::Test(a, b, c, d)),
         (unknown_code, proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(c, p)| Owned::Unknown(c, p)),

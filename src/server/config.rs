@@ -74,6 +74,23 @@ pub struct FileConfig {
     pub store_cache_bytes: Option<usize>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
+    /// Known peer servers, besides those added with `solec federate add`.
+    pub peers: Option<Vec<PeerConfig>>,
+}
+
+/// One known peer server of the config file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its server name, the part after `@` in its addresses.
+    pub name: String,
+    /// `host:port` of its listener.
+    pub address: String,
+    /// Its public key, `ed25519:BASE64` as `solec federate key` prints it.
+    pub key: String,
+    /// Whether its address is a TLS listener.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// The TLS listener's settings.
@@ -134,6 +151,8 @@ pub struct Config {
     pub listen: Vec<SocketAddr>,
     pub tls: Option<TlsConfig>,
     pub limits: Limits,
+    /// Known peers from the file, not yet checked (see [`Config::peers`]).
+    pub peers: Vec<PeerConfig>,
 }
 
 impl Config {
@@ -147,6 +166,7 @@ impl Config {
                 .listen
                 .unwrap_or_else(|| vec![SocketAddr::from(([127, 0, 0, 1], DEFAULT_PORT))]),
             tls: file.tls,
+            peers: file.peers.unwrap_or_default(),
             limits: Limits {
                 handshake_timeout: file
                     .handshake_timeout_secs
@@ -213,7 +233,28 @@ impl Config {
                 MAX_TIMEOUT.as_secs()
             ));
         }
-        Ok(())
+        self.peers().map(|_| ())
+    }
+
+    /// The config file's peers, checked: host names, `host:port`
+    /// addresses, Ed25519 keys, each name once and not this server's.
+    pub fn peers(&self) -> Result<Vec<(String, crate::store::Peer)>, String> {
+        let mut out: Vec<(String, crate::store::Peer)> = Vec::new();
+        for p in &self.peers {
+            let bad = |e: String| format!("peers: {}: {e}", p.name);
+            let key = crate::server::federation::identity::parse_key(&p.key).map_err(bad)?;
+            let peer = crate::store::Peer {
+                address: p.address.clone(),
+                key,
+                tls: p.tls,
+            };
+            crate::server::core::check_peer(&p.name, &peer).map_err(bad)?;
+            if p.name == self.name || out.iter().any(|(n, _)| *n == p.name) {
+                return Err(bad("listed twice, or this server's own name".into()));
+            }
+            out.push((p.name.clone(), peer));
+        }
+        Ok(out)
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -305,6 +346,25 @@ mod tests {
             check("(max_message_bytes: 7540, write_timeout_secs: 86400)"),
             Ok(())
         );
+    }
+
+    #[test]
+    fn peers_are_checked() {
+        let key = "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=";
+        let cfg = |peers: &str| Config::from_file(parse(&format!("(peers: [{peers}])")).unwrap());
+        let good = cfg(&format!(
+            r#"(name: "b.example", address: "b.example:7447", key: "{key}")"#
+        ));
+        assert_eq!(good.check(), Ok(()));
+        assert!(!good.peers().unwrap()[0].1.tls);
+        for bad in [
+            format!(r#"(name: "B", address: "b.example:7447", key: "{key}")"#),
+            format!(r#"(name: "b.example", address: "b.example", key: "{key}")"#),
+            r#"(name: "b.example", address: "b.example:1", key: "ed25519:AAAA")"#.to_owned(),
+            format!(r#"(name: "localhost", address: "b.example:1", key: "{key}")"#),
+        ] {
+            assert!(cfg(&bad).check().is_err(), "{bad}");
+        }
     }
 
     #[test]

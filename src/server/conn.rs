@@ -7,6 +7,8 @@
 //! clients cheap.
 
 use super::config::Limits;
+use super::federation::identity::Identity;
+use super::federation::link::{Accept, Acceptor};
 use super::hub::{ConnId, Event, Out, Outbox, HISTORY_CHUNK};
 use super::session::{Action, Phase, Session};
 use crate::proto::{self, Deframer, ErrorType};
@@ -16,7 +18,7 @@ use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use smol::Timer;
 use std::future::Future;
 use std::io;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +50,9 @@ pub struct Shared {
     /// Yields (with an error) once the server is stopping: its sender is
     /// dropped then, which wakes every waiting receiver at once.
     pub stopping: smol::channel::Receiver<()>,
+    /// This server's name and key, for the link handshake.
+    pub name: String,
+    pub identity: Arc<Identity>,
 }
 
 impl Shared {
@@ -55,8 +60,12 @@ impl Shared {
         hub: smol::channel::Sender<Event>,
         limits: Limits,
         stopping: smol::channel::Receiver<()>,
+        name: String,
+        identity: Arc<Identity>,
     ) -> Shared {
         Shared {
+            name,
+            identity,
             hub,
             limits,
             password_checks: Arc::new(smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS)),
@@ -232,7 +241,10 @@ async fn read_loop<R: Inbound>(
     shared: &Shared,
 ) {
     let mut buf = Vec::new();
-    let login = authenticate(id, &mut reader, &mut buf, &out, shared);
+    // Set once the connection turns out to be a server's: its handshake
+    // running out of time is then a failed proof, Error 0x03.
+    let linking = AtomicBool::new(false);
+    let login = authenticate(id, &mut reader, &mut buf, &out, shared, deadline, &linking);
     let expired = async {
         Timer::at(deadline).await;
         false
@@ -247,6 +259,9 @@ async fn read_loop<R: Inbound>(
     let logged_in = Box::pin(login.or(expired).or(stopping)).await;
     if logged_in {
         forward(id, &mut reader, &mut buf, &out, shared).await;
+    } else if linking.load(Ordering::Relaxed) && Instant::now() >= deadline {
+        log::info!("conn {id}: a server's link handshake timed out");
+        refuse(&out, ErrorType::Unauthorized);
     } else {
         let _ = out.try_send(Out::Close);
     }
@@ -266,6 +281,8 @@ async fn authenticate<R: Inbound>(
     buf: &mut Vec<u8>,
     out: &Outbox,
     shared: &Shared,
+    deadline: Instant,
+    linking: &AtomicBool,
 ) -> bool {
     let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
     let mut session = Session::default();
@@ -278,6 +295,11 @@ async fn authenticate<R: Inbound>(
                 Err(_) => (session.on_malformed(), 0),
             };
             let verdict = match action {
+                Action::Link => {
+                    buf.drain(..done + used);
+                    linking.store(true, Ordering::Relaxed);
+                    return accept_link(id, reader, buf, out, shared, deadline).await;
+                }
                 Action::Nothing => Action::Nothing,
                 Action::Refuse(e) => Action::Refuse(e),
                 Action::Close => Action::Close,
@@ -319,6 +341,74 @@ async fn authenticate<R: Inbound>(
             return false;
         }
     }
+}
+
+/// Runs the accepting end of the link handshake after a server's
+/// Handshake; true once the hub has the peer session. Like a login, it is
+/// bounded by the caller's deadline.
+async fn accept_link<R: Inbound>(
+    id: ConnId,
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    out: &Outbox,
+    shared: &Shared,
+    deadline: Instant,
+) -> bool {
+    let mut nonce = [0u8; proto::NONCE_LEN];
+    if let Err(e) = getrandom::getrandom(&mut nonce) {
+        log::error!("conn {id}: no randomness for a link nonce: {e}");
+        return false;
+    }
+    let mut link = Acceptor::new(&shared.name, shared.identity.clone(), nonce, deadline);
+    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    loop {
+        let mut done = 0;
+        loop {
+            let (mut action, used) = match deframer.decode(&buf[done..]) {
+                Ok(Some((pdu, used))) => (link.on_pdu(Instant::now(), &pdu), used),
+                Ok(None) => break,
+                Err(_) => (Accept::Refuse(ErrorType::BadRequest), 0),
+            };
+            done += used;
+            if let Accept::Lookup(name) = action {
+                let Some(key) = peer_key(name, shared).await else {
+                    return false;
+                };
+                action = link.on_key(Instant::now(), key);
+            }
+            match action {
+                Accept::Nothing | Accept::Lookup(_) => {}
+                Accept::Send(bytes) => {
+                    let _ = out.try_send(Out::Owned(bytes));
+                }
+                Accept::Refuse(e) => {
+                    refuse(out, e);
+                    return false;
+                }
+                Accept::Up(name) => {
+                    buf.drain(..done);
+                    let attach = Event::AttachPeer {
+                        conn: id,
+                        name,
+                        out: out.clone(),
+                    };
+                    return shared.hub.send(attach).await.is_ok();
+                }
+            }
+        }
+        buf.drain(..done);
+        if !matches!(read_more(reader, buf).await, Ok(n) if n > 0) {
+            return false;
+        }
+    }
+}
+
+/// The key of known peer `name`, from the hub; None when the hub is gone.
+async fn peer_key(name: String, shared: &Shared) -> Option<Option<[u8; 32]>> {
+    let (tx, rx) = smol::channel::bounded(1);
+    let ask = Event::PeerKey { name, reply: tx };
+    shared.hub.send(ask).await.ok()?;
+    rx.recv().await.ok()
 }
 
 /// The hub has stopped: the server is shutting down.

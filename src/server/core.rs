@@ -10,10 +10,11 @@
 //! only once it has committed.
 
 use super::config::Limits;
+use super::federation::{identity, PeerStatus};
 use super::state::{Directory, Target};
 use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
-use crate::store::{Change, HistoryCursor, Snapshot};
-use std::collections::HashMap;
+use crate::store::{Change, HistoryCursor, Peer, Snapshot};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,6 +26,8 @@ pub type SessionId = u64;
 pub enum Kind {
     /// A local user, logged in with their password.
     User,
+    /// A peer server that proved it holds the key of `name`.
+    Peer { name: Arc<str> },
 }
 
 /// Optional behaviour a session turned on with a Features request.
@@ -37,20 +40,59 @@ pub struct Flags {
 /// An admin command from the local socket.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admin {
-    Add { name: String, hash: String },
-    Passwd { name: String, hash: String },
-    Del { name: String },
+    Add {
+        name: String,
+        hash: String,
+    },
+    Passwd {
+        name: String,
+        hash: String,
+    },
+    Del {
+        name: String,
+    },
     List,
+    /// Adds a known peer, or replaces one added before.
+    PeerAdd {
+        name: String,
+        peer: Peer,
+    },
+    PeerRemove {
+        name: String,
+    },
+    /// Every known peer with its link's state.
+    PeerList,
+    /// Records how a link to `name` went, at Unix time `at`: `error` is
+    /// None when both proofs held.
+    PeerOutcome {
+        name: String,
+        at: u64,
+        error: Option<String>,
+    },
 }
 
 /// The answer to an [`Admin`] command.
-pub type AdminReply = Result<Vec<String>, String>;
+pub type AdminReply = Result<AdminAnswer, String>;
+
+/// What a successful [`Admin`] command returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminAnswer {
+    Done,
+    Users(Vec<String>),
+    Peers(Vec<PeerStatus>),
+}
 
 /// What happened, as the driver tells it.
 #[derive(Debug)]
 pub enum Input {
     /// A connection authenticated as local user `user` (canonical name).
     Opened { session: SessionId, user: String },
+    /// A connection proved it is peer server `name`, at Unix time `at`.
+    PeerOpened {
+        session: SessionId,
+        name: String,
+        at: u64,
+    },
     /// The connection sent a frame whose length is over the limit.
     Malformed { session: SessionId },
     /// The connection is gone.
@@ -139,6 +181,16 @@ struct Session {
     last_active: Instant,
 }
 
+/// A known peer and what the core saw of its links.
+#[derive(Debug, Clone)]
+struct KnownPeer {
+    peer: Peer,
+    /// From the config file: `federate add` and `remove` leave it alone.
+    configured: bool,
+    last_success: Option<u64>,
+    last_error: Option<(u64, String)>,
+}
+
 /// The core's state. Create with [`Core::new`]; feed with [`Core::handle`]
 /// and [`Core::frames`]; drain with [`Core::effects`].
 pub struct Core {
@@ -147,25 +199,67 @@ pub struct Core {
     next_seq: u64,
     sessions: HashMap<SessionId, Session>,
     by_user: HashMap<Arc<str>, Vec<SessionId>>,
+    peers: BTreeMap<String, KnownPeer>,
+    /// Proven peer sessions open, per peer name.
+    by_peer: HashMap<Arc<str>, Vec<SessionId>>,
     effects: Vec<Effect>,
 }
 
 impl Core {
     /// The core of server `name` with the store's contents.
     pub fn new(name: &str, limits: Limits, snap: Snapshot) -> Core {
-        Core {
+        let mut core = Core {
             next_seq: snap.next_seq,
-            dir: Directory::new(name, limits.max_channels, snap),
+            peers: BTreeMap::new(),
+            dir: Directory::new(name, limits.max_channels, Snapshot::default()),
             limits,
             sessions: HashMap::new(),
             by_user: HashMap::new(),
+            by_peer: HashMap::new(),
             effects: Vec::new(),
+        };
+        core.reload(snap);
+        core
+    }
+
+    /// Adds the peers of the config file; a stored peer of the same name
+    /// gives way to it.
+    pub fn configure_peers(&mut self, peers: impl IntoIterator<Item = (String, Peer)>) {
+        for (name, peer) in peers {
+            let known = KnownPeer {
+                peer,
+                configured: true,
+                last_success: None,
+                last_error: None,
+            };
+            self.peers.insert(name, known);
         }
     }
 
-    /// Replaces the directory with what the store holds, after a batch
-    /// failed to commit; sessions stay.
+    /// The key of known peer `name`, for a link's handshake.
+    pub fn peer_key(&self, name: &str) -> Option<[u8; 32]> {
+        self.peers.get(name).map(|p| p.peer.key)
+    }
+
+    /// Replaces the directory and the stored peers with what the store
+    /// holds (at start, and after a batch failed to commit); sessions,
+    /// configured peers and link history stay.
     pub fn reload(&mut self, snap: Snapshot) {
+        self.peers.retain(|_, p| p.configured);
+        for (name, peer) in &snap.peers {
+            if let Some(known) = self.peers.get(name) {
+                if known.configured {
+                    continue;
+                }
+            }
+            let known = KnownPeer {
+                peer: peer.clone(),
+                configured: false,
+                last_success: None,
+                last_error: None,
+            };
+            self.peers.insert(name.clone(), known);
+        }
         self.next_seq = snap.next_seq;
         let name = self.dir.server_name().to_owned();
         self.dir = Directory::new(&name, self.limits.max_channels, snap);
@@ -196,6 +290,7 @@ impl Core {
     pub fn handle(&mut self, now: Instant, input: Input) {
         match input {
             Input::Opened { session, user } => self.open(now, session, user),
+            Input::PeerOpened { session, name, at } => self.open_peer(now, session, name, at),
             Input::Malformed { session } => {
                 self.reply(session, Reply::Error(ErrorType::BadRequest));
                 self.close(session);
@@ -246,15 +341,46 @@ impl Core {
         self.sessions.insert(session, s);
     }
 
+    /// A proven peer: removed or changed since its proof, it is refused.
+    fn open_peer(&mut self, now: Instant, session: SessionId, name: String, at: u64) {
+        let Some(known) = self.peers.get_mut(&name) else {
+            self.effects.push(Effect::Reply {
+                to: session,
+                reply: Reply::Error(ErrorType::Unauthorized),
+            });
+            self.effects.push(Effect::Close { to: session });
+            return;
+        };
+        known.last_success = Some(at);
+        let name: Arc<str> = Arc::from(name);
+        self.by_peer.entry(name.clone()).or_default().push(session);
+        self.effects.push(Effect::Reply {
+            to: session,
+            reply: Reply::Success,
+        });
+        let s = Session {
+            kind: Kind::Peer { name: name.clone() },
+            user: name.clone(),
+            address: name,
+            flags: Flags::default(),
+            last_active: now,
+        };
+        self.sessions.insert(session, s);
+    }
+
     /// Drops a session from the tables (it closed, or is being closed).
     fn forget(&mut self, session: SessionId) {
         let Some(s) = self.sessions.remove(&session) else {
             return;
         };
-        if let Some(list) = self.by_user.get_mut(&s.user) {
+        let index = match s.kind {
+            Kind::User => &mut self.by_user,
+            Kind::Peer { .. } => &mut self.by_peer,
+        };
+        if let Some(list) = index.get_mut(&s.user) {
             list.retain(|&c| c != session);
             if list.is_empty() {
-                self.by_user.remove(&s.user);
+                index.remove(&s.user);
             }
         }
     }
@@ -354,7 +480,13 @@ impl Core {
     ) -> Result<Option<Answer>, ErrorType> {
         let s = &self.sessions[&session];
         let (address, kind) = (s.address.clone(), s.kind.clone());
-        let Kind::User = kind;
+        if let Kind::Peer { .. } = kind {
+            // Nothing travels over a link yet.
+            return match pdu {
+                Pdu::Test(_) => Ok(None),
+                _ => Err(ErrorType::Unsupported),
+            };
+        }
         let success = Ok(Some(Answer::Reply(Reply::Success)));
         match pdu {
             Pdu::Test(_) => Ok(None),
@@ -478,7 +610,56 @@ impl Core {
 
     fn admin(&mut self, command: Admin) -> AdminReply {
         match command {
-            Admin::List => Ok(self.dir.user_names()),
+            Admin::List => Ok(AdminAnswer::Users(self.dir.user_names())),
+            Admin::PeerAdd { name, peer } => {
+                check_peer(&name, &peer)?;
+                if self.peers.get(&name).is_some_and(|p| p.configured) {
+                    return Err(format!("{name} is set in the config file; change it there"));
+                }
+                if name == self.dir.server_name() {
+                    return Err(format!("{name} is this server's own name"));
+                }
+                let change = Change::PutPeer {
+                    name: name.clone(),
+                    peer: peer.clone(),
+                };
+                self.store([change]);
+                let known = KnownPeer {
+                    peer,
+                    configured: false,
+                    last_success: None,
+                    last_error: None,
+                };
+                self.peers.insert(name.clone(), known);
+                // Links proven with the old entry end.
+                self.close_peer(&name);
+                Ok(AdminAnswer::Done)
+            }
+            Admin::PeerRemove { name } => {
+                match self.peers.get(&name) {
+                    None => return Err(format!("no peer {name}")),
+                    Some(p) if p.configured => {
+                        return Err(format!("{name} is set in the config file; remove it there"))
+                    }
+                    Some(_) => {}
+                }
+                self.peers.remove(&name);
+                self.store([Change::DeletePeer { name: name.clone() }]);
+                self.close_peer(&name);
+                Ok(AdminAnswer::Done)
+            }
+            Admin::PeerList => Ok(AdminAnswer::Peers(self.peer_list())),
+            Admin::PeerOutcome { name, at, error } => {
+                let known = self
+                    .peers
+                    .get_mut(&name)
+                    .ok_or_else(|| format!("no peer {name}"))?;
+                match error {
+                    None => known.last_success = Some(at),
+                    Some(e) => known.last_error = Some((at, e)),
+                }
+                Ok(AdminAnswer::Done)
+            }
             Admin::Add { name, hash } => {
                 check_user(&name, &hash)?;
                 if self.dir.has_user(&name) {
@@ -486,7 +667,7 @@ impl Core {
                 }
                 let change = self.dir.put_user(&name, &hash);
                 self.store([change]);
-                Ok(Vec::new())
+                Ok(AdminAnswer::Done)
             }
             Admin::Passwd { name, hash } => {
                 check_user(&name, &hash)?;
@@ -497,7 +678,7 @@ impl Core {
                 self.store([change]);
                 // Whoever knew the old password is logged out.
                 self.close_user(&name);
-                Ok(Vec::new())
+                Ok(AdminAnswer::Done)
             }
             Admin::Del { name } => {
                 let change = self
@@ -506,10 +687,57 @@ impl Core {
                     .ok_or_else(|| format!("no user {name}"))?;
                 self.store([change]);
                 self.close_user(&name);
-                Ok(Vec::new())
+                Ok(AdminAnswer::Done)
             }
         }
     }
+
+    fn close_peer(&mut self, name: &str) {
+        for session in self.by_peer.get(name).cloned().unwrap_or_default() {
+            self.close(session);
+        }
+    }
+
+    fn peer_list(&self) -> Vec<PeerStatus> {
+        self.peers
+            .iter()
+            .map(|(name, known)| {
+                let up = self.by_peer.contains_key(name.as_str());
+                let mut status = peer_status(name, &known.peer, known.configured);
+                status.link = if up { "up" } else { "down" }.into();
+                status.last_success = known.last_success;
+                status.last_error = known.last_error.clone();
+                status
+            })
+            .collect()
+    }
+}
+
+/// How `solec federate list` shows a peer with no link history.
+pub fn peer_status(name: &str, peer: &Peer, configured: bool) -> PeerStatus {
+    PeerStatus {
+        name: name.to_owned(),
+        address: peer.address.clone(),
+        key: identity::key_text(&peer.key),
+        fingerprint: identity::fingerprint(&peer.key),
+        tls: peer.tls,
+        source: if configured { "config" } else { "store" }.into(),
+        link: "down".into(),
+        queued: 0,
+        last_success: None,
+        last_error: None,
+    }
+}
+
+/// Checks a peer's name and address (its key was parsed already).
+pub fn check_peer(name: &str, peer: &Peer) -> Result<(), String> {
+    if !proto::address::is_server_name(name) {
+        return Err(format!("`{name}` is not a lowercase DNS host name"));
+    }
+    if !super::federation::is_host_port(&peer.address) {
+        return Err(format!("`{}` is not host:port", peer.address));
+    }
+    Ok(())
 }
 
 /// What one request answers.

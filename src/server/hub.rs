@@ -14,7 +14,7 @@
 //! writer has drained its queue and asks for a [`Event::Resume`].
 
 use super::config::Limits;
-pub use super::core::{Admin, AdminReply, SessionId as ConnId};
+pub use super::core::{Admin, AdminAnswer, AdminReply, SessionId as ConnId};
 use super::core::{Core, Effect, Input, Reply};
 pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
@@ -44,6 +44,17 @@ pub enum Event {
     Attach {
         conn: ConnId,
         user: String,
+        out: Outbox,
+    },
+    /// Fetch the key of a known peer whose link handshake is running.
+    PeerKey {
+        name: String,
+        reply: smol::channel::Sender<Option<[u8; 32]>>,
+    },
+    /// The connection proved it is peer server `name`: send it Success.
+    AttachPeer {
+        conn: ConnId,
+        name: String,
         out: Outbox,
     },
     /// One or more whole frames from an authenticated connection.
@@ -106,6 +117,14 @@ impl Hub {
         })
     }
 
+    /// Adds the known peers of the config file.
+    pub fn configure_peers(
+        &mut self,
+        peers: impl IntoIterator<Item = (String, crate::store::Peer)>,
+    ) {
+        self.core.configure_peers(peers);
+    }
+
     /// Handles events until Shutdown or until every sender is gone; returns
     /// the store so the caller closes it once the last History read is done.
     pub fn run(mut self, events: smol::channel::Receiver<Event>) -> Arc<Store> {
@@ -142,6 +161,19 @@ impl Hub {
                         user,
                     },
                 );
+            }
+            Event::PeerKey { name, reply } => {
+                let _ = reply.try_send(self.core.peer_key(&name));
+            }
+            Event::AttachPeer { conn, name, out } => {
+                self.outboxes.insert(conn, out);
+                let at = crate::time::now();
+                let input = Input::PeerOpened {
+                    session: conn,
+                    name,
+                    at,
+                };
+                self.input(now, input);
             }
             Event::Frames { conn, bytes } => match self.parked.get_mut(&conn) {
                 Some(held) => held.extend_from_slice(&bytes),

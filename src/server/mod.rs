@@ -3,12 +3,15 @@
 //! Data flows one way: socket → [`conn`] (owns the socket) → [`session`]
 //! (authentication) → [`hub`] (one thread owning the [`state`] directory,
 //! the store and the online sessions) → replies and pushes → [`conn`].
-//! [`admin`] is the local socket `solec user` talks to while the server runs.
+//! [`admin`] is the local socket `solec user` and `solec federate` talk to
+//! while the server runs; [`federation`] holds the server's key and the
+//! handshake that proves it to peer servers.
 
 pub mod admin;
 pub mod config;
 pub mod conn;
 pub mod core;
+pub mod federation;
 pub mod hub;
 mod outbox;
 pub mod passwords;
@@ -43,7 +46,11 @@ pub fn run(config: Config) -> Result<(), String> {
         config.limits.store_cache_bytes,
     )
     .map_err(|e| e.to_string())?;
-    let hub = Hub::new(store, config.limits).map_err(|e| e.to_string())?;
+    let identity = Arc::new(federation::identity::Identity::load_or_create(
+        &config.data,
+    )?);
+    let mut hub = Hub::new(store, config.limits).map_err(|e| e.to_string())?;
+    hub.configure_peers(config.peers()?);
     let listeners = bind_all(&config)?;
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let admin = bind_admin(&config)?;
@@ -55,12 +62,23 @@ pub fn run(config: Config) -> Result<(), String> {
         .name("solec-hub".into())
         .spawn(move || hub.run(queue))
         .map_err(|e| format!("cannot start the hub thread: {e}"))?;
-    let shared = Arc::new(Shared::new(events.clone(), config.limits, stopping));
+    let shared = Arc::new(Shared::new(
+        events.clone(),
+        config.limits,
+        stopping,
+        config.name.clone(),
+        identity.clone(),
+    ));
+    let pinger = admin::Pinger {
+        name: config.name.clone(),
+        identity,
+        timeout: config.limits.handshake_timeout,
+    };
     log::info!("serving {} from {}", config.name, config.data.display());
 
     smol::block_on(async {
         let mut tasks = vec![
-            smol::spawn(admin::serve(admin, events.clone())),
+            smol::spawn(admin::serve(admin, events.clone(), pinger)),
             smol::spawn(tick(events.clone(), tick_interval(&config.limits))),
         ];
         for (listener, tls) in listeners {

@@ -2,7 +2,9 @@
 //!
 //! Pure: it takes decoded PDUs and the outcome of a password check and
 //! returns what the connection driver must do. After `Success` the driver
-//! forwards every frame to the hub, which answers requests in order.
+//! forwards every frame to the hub, which answers requests in order. A
+//! Handshake with `conn_type` 0x02 hands the connection to the link
+//! handshake ([`super::federation::link::Acceptor`]).
 
 use crate::proto::{ConnType, ErrorType, Pdu, VERSION_MAJOR};
 
@@ -17,6 +19,8 @@ pub enum Phase {
     Verifying,
     /// Authenticated: requests go to the hub.
     Ready,
+    /// A server-to-server Handshake: the link handshake takes over.
+    Link,
     /// The connection is to be closed.
     Closed,
 }
@@ -35,6 +39,8 @@ pub enum Action<'a> {
     Refuse(ErrorType),
     /// Close without a reply.
     Close,
+    /// Run the link handshake on the rest of the connection.
+    Link,
 }
 
 /// A connection's authentication state.
@@ -85,8 +91,10 @@ impl Session {
                 self.phase = Phase::Auth;
                 Action::Nothing
             }
-            // Server-to-server links are not accepted on this listener yet.
-            ConnType::Server => self.refuse(ErrorType::Unauthorized),
+            ConnType::Server => {
+                self.phase = Phase::Link;
+                Action::Link
+            }
             ConnType::Unknown(_) => self.refuse(ErrorType::BadRequest),
         }
     }
@@ -160,10 +168,7 @@ mod tests {
     #[test]
     fn handshake_checks() {
         assert_eq!(Session::default().on_pdu(&hello(1, 1)), Action::Close);
-        assert_eq!(
-            Session::default().on_pdu(&hello(0, 2)),
-            Action::Refuse(ErrorType::Unauthorized)
-        );
+        assert_eq!(Session::default().on_pdu(&hello(0, 2)), Action::Link);
         assert_eq!(
             Session::default().on_pdu(&hello(0, 7)),
             Action::Refuse(ErrorType::BadRequest)

@@ -26,6 +26,8 @@ pub enum StoreError {
     UnknownSchema { path: PathBuf, found: u64 },
     /// The store's addresses belong to another server name.
     OtherServer { stored: String, configured: String },
+    /// A row holds what no release writes.
+    Corrupt(String),
     /// A read or write failed. Boxed: redb's error is large, and results
     /// of the store are passed around on every request.
     Redb(Box<redb::Error>),
@@ -53,6 +55,7 @@ impl fmt::Display for StoreError {
                  it was left untouched: run the newer release",
                 path.display()
             ),
+            StoreError::Corrupt(what) => write!(f, "the store is corrupt: {what}"),
             StoreError::UnknownSchema { path, found } => write!(
                 f,
                 "{} has schema version {found}, which no release wrote",

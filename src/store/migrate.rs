@@ -23,6 +23,7 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
     txn.open_table(MESSAGES)?;
     txn.open_table(RISES)?;
     txn.open_table(CONVERSATIONS)?;
+    txn.open_table(PEERS)?;
     let mut meta = txn.open_table(META)?;
     if meta.get(SCHEMA_VERSION)?.is_none() {
         meta.insert(SCHEMA_VERSION, VERSION)?;

@@ -36,6 +36,19 @@ pub struct Snapshot {
     /// Channel's full address → (user's full address → mode).
     pub channels: BTreeMap<String, BTreeMap<String, Mode>>,
     pub next_seq: u64,
+    /// Known peer servers added with `solec federate add`.
+    pub peers: BTreeMap<String, Peer>,
+}
+
+/// A known peer server, as stored (see [`schema::PEERS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// `host:port` to connect to.
+    pub address: String,
+    /// Its Ed25519 public key.
+    pub key: [u8; 32],
+    /// Whether the link runs inside TLS.
+    pub tls: bool,
 }
 
 /// One mutation of the store. The server's core decides on changes; the
@@ -70,6 +83,14 @@ pub enum Change {
         channel: String,
         user: String,
         mode: Mode,
+    },
+    /// Adds a known peer or replaces its entry.
+    PutPeer {
+        name: String,
+        peer: Peer,
+    },
+    DeletePeer {
+        name: String,
     },
     /// Stores a Message PDU in a conversation.
     Append {
@@ -235,6 +256,7 @@ impl Store {
                 .or_default()
                 .insert(user.to_owned(), Mode::from(v.value()));
         }
+        snap.peers = peers(&txn)?;
         snap.next_seq = txn
             .open_table(META)?
             .get(NEXT_SEQ)?
@@ -248,6 +270,11 @@ impl Store {
         let users = txn.open_table(USERS)?;
         let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
         names.collect()
+    }
+
+    /// The known peers added with `solec federate add`.
+    pub fn peers(&self) -> Result<BTreeMap<String, Peer>, StoreError> {
+        peers(&self.db.begin_read()?)
     }
 
     /// Whether a local user exists.
@@ -314,6 +341,13 @@ impl Batch {
                     .insert(name.as_str(), hash.as_str())?;
             }
             Change::DeleteUser { name } => self.delete_user(name)?,
+            Change::PutPeer { name, peer } => {
+                let value = (peer.address.as_str(), &peer.key[..], peer.tls);
+                self.txn.open_table(PEERS)?.insert(name.as_str(), value)?;
+            }
+            Change::DeletePeer { name } => {
+                self.txn.open_table(PEERS)?.remove(name.as_str())?;
+            }
             Change::AddContact { owner, contact } => {
                 let (o, c) = (owner.as_str(), contact.as_str());
                 self.txn.open_table(CONTACTS)?.insert((o, c), ())?;
@@ -452,6 +486,25 @@ impl Batch {
         self.txn.commit()?;
         Ok(())
     }
+}
+
+/// Every row of [`schema::PEERS`]. A key of the wrong length is corrupt.
+fn peers(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, Peer>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in txn.open_table(PEERS)?.iter()? {
+        let (k, v) = row?;
+        let (address, key, tls) = v.value();
+        let key = key
+            .try_into()
+            .map_err(|_| StoreError::Corrupt(format!("peer {}: key is not 32 bytes", k.value())))?;
+        let peer = Peer {
+            address: address.to_owned(),
+            key,
+            tls,
+        };
+        out.insert(k.value().to_owned(), peer);
+    }
+    Ok(out)
 }
 
 /// Whether `conversation` is a direct conversation key with `address` on

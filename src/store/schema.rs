@@ -56,6 +56,12 @@ pub const RISES: TableDefinition<(&str, u64), u64> = TableDefinition::new("rises
 /// direct conversations a user takes part in, for deleting a user.
 pub const CONVERSATIONS: TableDefinition<(&str, &str), ()> = TableDefinition::new("conversations");
 
+/// Known peer server name → (address `host:port`, its 32-byte Ed25519
+/// public key, whether the link to it runs inside TLS). Peers added with
+/// `solec federate add`; peers of the config file are not stored. Added
+/// within version 2: a store that lacks it gets it, empty, when opened.
+pub const PEERS: TableDefinition<&str, (&str, &[u8], bool)> = TableDefinition::new("peers");
+
 /// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
