@@ -90,7 +90,7 @@ complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_su
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l key -d 'Its public key, as its `solec federate key` prints it' -r
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
-complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l tls -d 'Its address is a TLS listener'
+complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -l tls -d 'Its address is a TLS listener: the link runs inside TLS, and the peer\'s certificate must be trusted by this machine\'s CA store (OpenSSL\'s; SSL_CERT_FILE names another) for its host name'
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand federate; and __fish_seen_subcommand_from remove" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F

@@ -335,3 +335,58 @@ fn without_a_server_peers_live_in_the_store_and_the_config() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["source"], "config");
 }
+
+/// A peer whose address is a TLS listener: the link runs inside TLS, and
+/// the peer's certificate must be trusted (here through SSL_CERT_FILE).
+#[test]
+fn a_tls_peer_is_reached_through_tls() {
+    let dir = TempDir::new();
+    let rcgen::CertifiedKey { cert, key_pair } =
+        rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    std::fs::write(&key_path, key_pair.serialize_pem()).unwrap();
+    let config = dir.join("solec.ron");
+    let ron = format!(
+        "(name: \"b.test\", tls: (listen: [\"127.0.0.1:0\"], cert: {cert_path:?}, key: {key_path:?}))"
+    );
+    std::fs::write(&config, ron).unwrap();
+    let b = Server::start_with(dir, &["--config", config.to_str().unwrap()]);
+    let port = b.tls_addr.expect("a TLS listener").port();
+
+    // a runs no server: its ping runs from the command, with a's key.
+    let a = TempDir::new();
+    let a_cfg = a.join("solec.ron");
+    std::fs::write(&a_cfg, format!("(name: \"a.test\", data: {:?})", a.path())).unwrap();
+    let on_a = |args: &[&str], ca: Option<&std::path::Path>| {
+        let mut cmd = solec();
+        cmd.arg("federate")
+            .args(args)
+            .args(["--config", a_cfg.to_str().unwrap()]);
+        if let Some(ca) = ca {
+            cmd.env("SSL_CERT_FILE", ca);
+        }
+        run_cmd(&mut cmd, b"")
+    };
+    let ka = ok(on_a(&["key"], None));
+    let ka = ka.trim().strip_prefix("a.test ").unwrap().to_owned();
+    let kb = key_of(&b, "b.test");
+    ok(federate(
+        b.data(),
+        &["add", "a.test", "127.0.0.1:9", "--key", &ka],
+    ));
+    let address = format!("localhost:{port}");
+    ok(on_a(
+        &["add", "b.test", &address, "--key", &kb, "--tls"],
+        None,
+    ));
+    let out = ok(on_a(&["ping", "b.test"], Some(&cert_path)));
+    assert!(out.starts_with("b.test: both proofs held"), "{out}");
+    // Not trusted: no link, whatever the keys say.
+    let out = on_a(&["ping", "b.test"], None);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("TLS with"),
+        "{out:?}"
+    );
+}

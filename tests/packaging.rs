@@ -106,3 +106,20 @@ fn unit_allows_max_connections_file_descriptors() {
         "LimitNOFILE={nofile} but max_connections={max}"
     );
 }
+
+#[test]
+fn commented_peers_example_is_valid_config() {
+    let lines: Vec<&str> = EXAMPLE
+        .lines()
+        .map(str::trim)
+        .skip_while(|l| !l.starts_with("// peers: ["))
+        .take_while(|l| l.starts_with("//"))
+        .map(|l| l.trim_start_matches("//"))
+        .collect();
+    assert!(!lines.is_empty(), "no commented peers example");
+    let text = format!("({})", lines.join("\n"));
+    let file = config::parse(&text).unwrap_or_else(|e| panic!("{text}\n{e}"));
+    let cfg = config::Config::from_file(file);
+    assert_eq!(cfg.check(), Ok(()));
+    assert_eq!(cfg.peers().unwrap()[0].0, "b.example");
+}

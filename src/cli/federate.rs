@@ -63,7 +63,9 @@ pub struct AddArgs {
     #[arg(long, value_name = "KEY")]
     pub key: String,
 
-    /// Its address is a TLS listener
+    /// Its address is a TLS listener: the link runs inside TLS, and the
+    /// peer's certificate must be trusted by this machine's CA store
+    /// (OpenSSL's; SSL_CERT_FILE names another) for its host name
     #[arg(long)]
     pub tls: bool,
 

@@ -295,3 +295,37 @@ fn another_servers_store_is_refused_unless_it_holds_users_only() {
     let err = Store::open(&path, "x", CACHE).err().expect("refused");
     assert!(matches!(err, StoreError::OtherServer { .. }), "{err}");
 }
+
+#[test]
+fn peers_are_stored_replaced_and_removed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let peer = |address: &str, tls| Peer {
+        address: address.into(),
+        key: [9; 32],
+        tls,
+    };
+    {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        let put = |name: &str, p: Peer| Change::PutPeer {
+            name: name.into(),
+            peer: p,
+        };
+        let changes = [
+            put("b.example", peer("b.example:1", false)),
+            put("c.example", peer("c.example:1", false)),
+            put("b.example", peer("b.example:2", true)),
+        ];
+        apply(&store, &changes, 0);
+    }
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let peers = store.load().unwrap().peers;
+    assert_eq!(peers.len(), 2);
+    assert_eq!(peers["b.example"], peer("b.example:2", true));
+    let gone = Change::DeletePeer {
+        name: "c.example".into(),
+    };
+    store.apply_now(&gone).unwrap();
+    let names: Vec<String> = store.peers().unwrap().into_keys().collect();
+    assert_eq!(names, ["b.example"]);
+}

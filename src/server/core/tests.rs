@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::proto::Mode;
+use crate::store::Peer;
 use std::time::Duration;
 
 struct Harness {
@@ -310,4 +311,113 @@ fn channel_messages_reach_local_members_only() {
         })
         .collect();
     assert_eq!(pushed, [2]);
+}
+
+fn peer(key: u8) -> Peer {
+    Peer {
+        address: "b.example:7447".into(),
+        key: [key; 32],
+        tls: false,
+    }
+}
+
+fn admin(h: &mut Harness, command: Admin) -> (Vec<Effect>, AdminReply) {
+    let fx = h.run(Input::Admin { token: 1, command });
+    let answer = match fx.last() {
+        Some(Effect::Admin { answer, .. }) => answer.clone(),
+        other => panic!("no admin answer: {other:?}"),
+    };
+    (fx, answer)
+}
+
+#[test]
+fn a_proven_peer_is_a_session_that_takes_nothing_yet() {
+    let mut h = Harness::new(limits());
+    let add = Admin::PeerAdd {
+        name: "b.example".into(),
+        peer: peer(1),
+    };
+    let (fx, answer) = admin(&mut h, add);
+    assert_eq!(answer, Ok(AdminAnswer::Done));
+    assert!(matches!(fx[0], Effect::Store(Change::PutPeer { .. })));
+    assert_eq!(h.core.peer_key("b.example"), Some([1; 32]));
+    let fx = h.run(Input::PeerOpened {
+        session: 9,
+        name: "b.example".into(),
+        at: 50,
+    });
+    assert_eq!(replies(&fx, 9), [Reply::Success]);
+    let fx = h.send(
+        9,
+        &[message("x@b.example", "alice@x", "hi"), Pdu::ContactList],
+    );
+    let unsupported = Reply::Error(ErrorType::Unsupported);
+    assert_eq!(replies(&fx, 9), [unsupported.clone(), unsupported]);
+    assert!(!fx
+        .iter()
+        .any(|e| matches!(e, Effect::Store(_) | Effect::Push { .. })));
+    let (_, Ok(AdminAnswer::Peers(list))) = admin(&mut h, Admin::PeerList) else {
+        panic!()
+    };
+    assert_eq!(
+        (list[0].link.as_str(), list[0].last_success),
+        ("up", Some(50))
+    );
+    // A new key for the peer ends the link proven with the old one.
+    let replace = Admin::PeerAdd {
+        name: "b.example".into(),
+        peer: peer(2),
+    };
+    let (fx, _) = admin(&mut h, replace);
+    assert_eq!(closed(&fx), [9]);
+    let (fx, _) = admin(
+        &mut h,
+        Admin::PeerRemove {
+            name: "b.example".into(),
+        },
+    );
+    assert!(matches!(fx[0], Effect::Store(Change::DeletePeer { .. })));
+    assert_eq!(h.core.peer_key("b.example"), None);
+    // Removed while its proof was being checked: refused.
+    let fx = h.run(Input::PeerOpened {
+        session: 10,
+        name: "b.example".into(),
+        at: 60,
+    });
+    assert_eq!(replies(&fx, 10), [Reply::Error(ErrorType::Unauthorized)]);
+    assert_eq!(closed(&fx), [10]);
+}
+
+#[test]
+fn config_peers_are_changed_in_the_config_only() {
+    let mut h = Harness::new(limits());
+    h.core.configure_peers([("b.example".to_owned(), peer(1))]);
+    for command in [
+        Admin::PeerAdd {
+            name: "b.example".into(),
+            peer: peer(2),
+        },
+        Admin::PeerRemove {
+            name: "b.example".into(),
+        },
+        Admin::PeerAdd {
+            name: "x".into(),
+            peer: peer(2),
+        },
+        Admin::PeerAdd {
+            name: "c.example".into(),
+            peer: Peer {
+                address: "nowhere".into(),
+                ..peer(2)
+            },
+        },
+    ] {
+        let (fx, answer) = admin(&mut h, command);
+        assert!(answer.is_err(), "{fx:?}");
+        assert!(!fx.iter().any(|e| matches!(e, Effect::Store(_))));
+    }
+    assert_eq!(h.core.peer_key("b.example"), Some([1; 32]));
+    // A reload after a failed commit keeps them.
+    h.core.reload(Snapshot::default());
+    assert_eq!(h.core.peer_key("b.example"), Some([1; 32]));
 }
