@@ -390,3 +390,20 @@ fn a_tls_peer_is_reached_through_tls() {
         "{out:?}"
     );
 }
+
+#[test]
+fn decode_shows_the_link_pdus() {
+    let nonce: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+    let sig = "ab".repeat(64);
+    let out = ok(run(
+        &["decode", "86", "0020", &nonce, "87", "0040", &sig],
+        b"",
+    ));
+    assert_eq!(
+        out,
+        format!(
+            "at 0: LinkNonce (0x86), length 32\n  nonce: {nonce}\n\n\
+             at 35: LinkProof (0x87), length 64\n  signature: {sig}\n"
+        )
+    );
+}
