@@ -1,9 +1,10 @@
 //! The connecting end's driver: opens a connection to a peer, plain or
 //! TLS, and pumps a [`Connector`] until the link is up or has failed.
 //!
-//! Used by `solec federate ping`, from the running server or, when none
-//! runs, from the command itself; the delivery links will start the same
-//! way.
+//! [`open`] hands back the proven connection, ready to carry whatever a
+//! link carries next; [`ping`] opens one and closes it, for `solec
+//! federate ping`, from the running server or, when none runs, from the
+//! command itself.
 
 use super::identity::Identity;
 use super::link::{Connect, Connector, LinkError};
@@ -37,6 +38,18 @@ pub struct Report {
 /// PDUs are small.
 const MAX_LINK_PDU: usize = 1024;
 
+/// A byte stream to a peer, plain TCP or TLS.
+pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Duplex for S {}
+
+/// A proven link: the connection after the peer's Success.
+pub struct Link {
+    pub stream: Box<dyn Duplex>,
+    /// Bytes the peer sent after its Success, already read.
+    pub pending: Vec<u8>,
+}
+
 /// Connects to `peer` as server `own_name`, proves both ways, and closes.
 pub async fn ping(
     own_name: &str,
@@ -44,6 +57,19 @@ pub async fn ping(
     peer: &Target,
     timeout: Duration,
 ) -> Result<Report, LinkError> {
+    let (mut link, report) = open(own_name, identity, peer, timeout).await?;
+    let _ = link.stream.close().await;
+    Ok(report)
+}
+
+/// Connects to `peer` as server `own_name` and proves both ways, within
+/// `timeout`.
+pub async fn open(
+    own_name: &str,
+    identity: Arc<Identity>,
+    peer: &Target,
+    timeout: Duration,
+) -> Result<(Link, Report), LinkError> {
     let started = Instant::now();
     let mut nonce = [0u8; NONCE_LEN];
     getrandom::getrandom(&mut nonce).map_err(|e| LinkError::Io(format!("no randomness: {e}")))?;
@@ -59,9 +85,9 @@ pub async fn ping(
             let stream = async_native_tls::connect(host, tcp)
                 .await
                 .map_err(|e| LinkError::Io(format!("TLS with {}: {e}", peer.address)))?;
-            run(stream, link, started).await
+            run(Box::new(stream), link, started).await
         } else {
-            run(tcp, link, started).await
+            run(Box::new(tcp), link, started).await
         }
     };
     let expired = async {
@@ -77,11 +103,11 @@ fn host_of(address: &str) -> &str {
     host.trim_start_matches('[').trim_end_matches(']')
 }
 
-async fn run<S: AsyncRead + AsyncWrite + Unpin>(
-    mut stream: S,
+async fn run(
+    mut stream: Box<dyn Duplex>,
     mut link: Connector,
     started: Instant,
-) -> Result<Report, LinkError> {
+) -> Result<(Link, Report), LinkError> {
     let io = |e: std::io::Error| LinkError::Io(e.to_string());
     stream.write_all(&link.start()).await.map_err(io)?;
     stream.flush().await.map_err(io)?;
@@ -105,11 +131,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                     stream.flush().await.map_err(io)?;
                 }
                 Connect::Up => {
-                    let _ = stream.close().await;
-                    return Ok(Report {
+                    let report = Report {
                         round_trip: round_trip.unwrap_or_default(),
                         handshake: started.elapsed(),
-                    });
+                    };
+                    let pending = buf.split_off(used);
+                    return Ok((Link { stream, pending }, report));
                 }
                 Connect::Fail(e) => return Err(e),
             }
