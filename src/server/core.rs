@@ -174,7 +174,8 @@ impl Effect {
 #[derive(Debug)]
 struct Session {
     kind: Kind,
-    /// The local user name; shared so requests hold it without a copy.
+    /// The local user name, or the peer's name for a peer session; shared
+    /// so requests hold it without a copy.
     user: Arc<str>,
     address: Arc<str>,
     flags: Flags,

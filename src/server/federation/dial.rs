@@ -34,9 +34,16 @@ pub struct Report {
     pub handshake: Duration,
 }
 
-/// Longest a link answer may be before it is refused: the handshake's
-/// PDUs are small.
-const MAX_LINK_PDU: usize = 1024;
+/// Longest payload a link answer may have before it is refused: the
+/// handshake's PDUs are small.
+pub const MAX_LINK_PDU: usize = 1024;
+
+// The largest handshake payloads fit: a ServerAuth of the longest name, a
+// LinkProof, an Error.
+const _: () = assert!(
+    MAX_LINK_PDU >= 2 + crate::proto::address::MAX_SERVER_LEN
+        && MAX_LINK_PDU >= crate::proto::SIGNATURE_LEN
+);
 
 /// A byte stream to a peer, plain TCP or TLS.
 pub trait Duplex: AsyncRead + AsyncWrite + Unpin + Send {}
