@@ -35,6 +35,7 @@ complete -c solec -n "__fish_solec_needs_command" -f -a "channel" -d 'Join and l
 complete -c solec -n "__fish_solec_needs_command" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
 complete -c solec -n "__fish_solec_needs_command" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
+complete -c solec -n "__fish_solec_needs_command" -f -a "radio" -d 'Carry SOLEC connections over a serial-attached LoRa modem'
 complete -c solec -n "__fish_solec_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand serve" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand serve" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
@@ -272,16 +273,33 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Sk
 complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "send" -d 'Send a message to a user or a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l bw -d 'Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l bytes -d 'Payload bytes in the frame' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l preamble -d 'Programmed preamble length in symbols' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l ldro -d 'Low-data-rate optimisation: auto, on or off' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l implicit-header -d 'Implicit header mode (no LoRa header on air)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l no-crc -d 'Payload CRC off'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "serve" -d 'Run the SOLEC server'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "send" -d 'Send a message to a user or a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "radio" -d 'Carry SOLEC connections over a serial-attached LoRa modem'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "del" -d 'Delete a user with their contacts, channel memberships and direct conversations; their sessions are closed. Their channel messages stay'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List user names, one per line'
@@ -306,3 +324,4 @@ complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "contact" -d '0x83 Contact (extension)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "test" -d '0xFF Test'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "raw" -d 'Any type code with any payload, for PDUs this tool has no shape for or deliberately malformed ones'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from radio" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'

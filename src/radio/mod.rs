@@ -1,0 +1,15 @@
+//! `solec radio`: SOLEC connections carried over a serial-attached LoRa
+//! modem.
+//!
+//! - [`airtime`]: the Semtech time-on-air formula and the PHY settings.
+//! - [`cursor`]: the checked cursor and error type of every radio codec.
+//! - [`kiss`]: KISS framing and the RNode firmware's commands.
+//! - [`rylr`]: REYAX AT command lines and their Base64 data field.
+//! - [`transparent`]: length + CRC framing for modules with no frame
+//!   boundaries (Ebyte E22/E32, Waveshare HAT).
+
+pub mod airtime;
+pub mod cursor;
+pub mod kiss;
+pub mod rylr;
+pub mod transparent;
