@@ -4,6 +4,10 @@
 //! - [`airtime`]: the Semtech time-on-air formula and the PHY settings.
 //! - [`cursor`]: the checked cursor and error type of every radio codec.
 //! - [`kiss`]: KISS framing and the RNode firmware's commands.
+//! - [`record`]: the compressed record stream SOLEC PDUs travel in.
+//! - [`link`]: the sans-IO link layer: frames, acks, resends, multiplexing.
+//! - [`ledger`]: the duty-cycle and dwell-time ledger.
+//! - [`rng`]: a small seeded generator for losses and jitter.
 //! - [`rylr`]: REYAX AT command lines and their Base64 data field.
 //! - [`transparent`]: length + CRC framing for modules with no frame
 //!   boundaries (Ebyte E22/E32, Waveshare HAT).
@@ -11,5 +15,9 @@
 pub mod airtime;
 pub mod cursor;
 pub mod kiss;
+pub mod ledger;
+pub mod link;
+pub mod record;
+pub mod rng;
 pub mod rylr;
 pub mod transparent;

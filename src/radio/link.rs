@@ -1,0 +1,664 @@
+//! The radio link layer: many SOLEC connections over one lossy, half-duplex
+//! LoRa link, exactly once and in order.
+//!
+//! Sans-IO and driven by the caller's clock (milliseconds): the driver
+//! hands in local events ([`Link::open`], [`Link::send`], [`Link::close`])
+//! and received frames ([`Link::receive`]), asks for the next frame to put
+//! on air ([`Link::poll_transmit`]) whenever the modem can take one, and
+//! sleeps until [`Link::poll_timeout`]. Nothing here performs IO or reads
+//! a clock, so the tests run hours of traffic on a virtual clock.
+//!
+//! Records (see `radio::record`) form one ordered stream per direction,
+//! cut into frames of at most the MTU. A frame is:
+//!
+//! ```text
+//! header u8      bit 7 D: data follows; bit 6 A: ack follows;
+//!                bit 5 S: a selective-ack bitmap follows the ack;
+//!                bits 4-0 reserved, zero
+//! [ack u8]       the next sequence number the sender expects (cumulative)
+//! [sack u8]      bit i set: frame ack + 1 + i has arrived
+//! [seq u8]       this frame's sequence number, then its stream bytes
+//! ```
+//!
+//! At most [`WINDOW`] frames are unacknowledged, so an 8-bit bitmap covers
+//! every frame after a gap. A missing frame is resent when a later one is
+//! acknowledged, or (one frame, as a probe) when the retransmission timer,
+//! derived from the frames' airtime, runs out. Acks ride on data frames;
+//! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
+//! idle link sends nothing at all.
+
+use super::airtime::Phy;
+use super::cursor::{Cursor, ErrorKind, RadioError};
+use super::ledger::Ledger;
+use super::record::{ConnId, Decoder, Encoder, Record};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+pub const FLAG_DATA: u8 = 0x80;
+pub const FLAG_ACK: u8 = 0x40;
+pub const FLAG_SACK: u8 = 0x20;
+const RESERVED: u8 = 0x1F;
+
+/// The most header bytes a frame takes: header, ack, sack, seq.
+pub const MAX_HEADER: usize = 4;
+
+/// Unacknowledged frames in flight at most: every frame after the
+/// cumulative ack fits the 8-bit bitmap.
+pub const WINDOW: u8 = 9;
+
+/// The smallest MTU a link runs with: room for a header and some data.
+pub const MIN_MTU: usize = 12;
+
+/// Timer doublings at most, so a long outage still probes now and then.
+pub const MAX_BACKOFF: u32 = 5;
+
+/// Slack added to each retransmission timeout for serial and processing
+/// delays on both ends.
+pub const RTO_MARGIN_MS: f64 = 300.0;
+
+/// What the link needs to know about its radio.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub phy: Phy,
+    /// Largest frame the link hands the modem, in bytes.
+    pub mtu: usize,
+    /// Bytes the modem adds on air to each frame (RNode's 1-byte header).
+    pub overhead: usize,
+    /// Duty cycle as a fraction, if one applies.
+    pub duty_cycle: Option<f64>,
+    /// Longest single transmission, in ms, if limited.
+    pub max_dwell_ms: Option<f64>,
+    /// How long a bare ack waits for outgoing data to ride on.
+    pub ack_delay_ms: u64,
+}
+
+/// A configuration the radio or region cannot run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Checks the MTU against the dwell limit and shrinks it to fit.
+    pub fn checked(mut self) -> Result<Config, ConfigError> {
+        if let Some(dwell) = self.max_dwell_ms {
+            let fits = self
+                .phy
+                .max_bytes_within(dwell, self.mtu + self.overhead)
+                .saturating_sub(self.overhead);
+            self.mtu = self.mtu.min(fits);
+        }
+        if self.mtu < MIN_MTU {
+            return Err(ConfigError(format!(
+                "frames of at least {MIN_MTU} bytes must fit the modem and the dwell limit, but only {} do at SF{} and {} kHz",
+                self.mtu,
+                self.phy.sf,
+                f64::from(self.phy.bw_hz) / 1000.0
+            )));
+        }
+        Ok(self)
+    }
+
+    /// Airtime of a frame of `bytes` as handed to the modem.
+    pub fn airtime_ms(&self, bytes: usize) -> f64 {
+        self.phy.airtime_ms(bytes + self.overhead)
+    }
+
+    /// The retransmission timeout before backoff: a full frame of the
+    /// peer's might be on air, then its ack after the ack delay.
+    pub fn rto_ms(&self) -> f64 {
+        2.0 * self.airtime_ms(self.mtu) + self.ack_delay_ms as f64 + RTO_MARGIN_MS
+    }
+}
+
+/// One decoded frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame<'a> {
+    pub ack: Option<Ack>,
+    pub data: Option<(u8, &'a [u8])>,
+}
+
+/// A cumulative ack and its selective bitmap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    pub next: u8,
+    pub sack: u8,
+}
+
+impl<'a> Frame<'a> {
+    pub fn decode(buf: &'a [u8]) -> Result<Frame<'a>, RadioError> {
+        let mut c = Cursor::new(buf);
+        let header = c.u8("header")?;
+        let invalid = |field| {
+            RadioError::new(
+                ErrorKind::Invalid {
+                    value: u64::from(header),
+                },
+                field,
+                0,
+            )
+        };
+        // A frame with reserved bits set, or with a bitmap but no ack, or
+        // with nothing at all, is not ours (or is damaged): drop it.
+        if header & RESERVED != 0
+            || (header & FLAG_SACK != 0 && header & FLAG_ACK == 0)
+            || header & (FLAG_DATA | FLAG_ACK) == 0
+        {
+            return Err(invalid("header"));
+        }
+        let ack = if header & FLAG_ACK != 0 {
+            let next = c.u8("ack")?;
+            let sack = if header & FLAG_SACK != 0 {
+                c.u8("sack")?
+            } else {
+                0
+            };
+            Some(Ack { next, sack })
+        } else {
+            None
+        };
+        let data = if header & FLAG_DATA != 0 {
+            let seq = c.u8("seq")?;
+            let bytes = c.rest();
+            if bytes.is_empty() {
+                return Err(RadioError::new(
+                    ErrorKind::Truncated {
+                        needed: 1,
+                        available: 0,
+                    },
+                    "data",
+                    c.offset(),
+                ));
+            }
+            Some((seq, bytes))
+        } else {
+            None
+        };
+        c.finish()?;
+        Ok(Frame { ack, data })
+    }
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let mut header = 0;
+        if self.data.is_some() {
+            header |= FLAG_DATA;
+        }
+        if let Some(ack) = self.ack {
+            header |= FLAG_ACK;
+            if ack.sack != 0 {
+                header |= FLAG_SACK;
+            }
+        }
+        out.push(header);
+        if let Some(ack) = self.ack {
+            out.push(ack.next);
+            if ack.sack != 0 {
+                out.push(ack.sack);
+            }
+        }
+        if let Some((seq, bytes)) = self.data {
+            out.push(seq);
+            out.extend_from_slice(bytes);
+        }
+    }
+}
+
+/// What the link tells its driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The peer opened a connection: connect it locally.
+    Opened(ConnId),
+    /// A whole SOLEC PDU for a local connection, in order, once.
+    Pdu(ConnId, Vec<u8>),
+    /// The peer's side of a connection ended.
+    Closed(ConnId),
+}
+
+/// One frame to put on air now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transmit {
+    pub bytes: Vec<u8>,
+    pub airtime_ms: f64,
+    /// The frame carries data resent after a loss.
+    pub resend: bool,
+    /// The frame carries only an ack.
+    pub bare_ack: bool,
+}
+
+/// Counters for logs and tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    pub frames_sent: u64,
+    pub bytes_sent: u64,
+    pub airtime_ms: f64,
+    pub resent: u64,
+    pub bare_acks: u64,
+    pub duplicates: u64,
+    pub bad_frames: u64,
+}
+
+#[derive(Debug)]
+struct Inflight {
+    seq: u8,
+    bytes: Vec<u8>,
+    /// The order in which frames were last put on air.
+    sent_order: u64,
+    sacked: bool,
+    resend: bool,
+}
+
+/// A frame built but not yet committed to.
+struct Pending {
+    bytes: Vec<u8>,
+    /// The data frame's sequence number; `None` for a bare ack.
+    seq: Option<u8>,
+    resend: bool,
+    /// Stream bytes leaving `unsent` with this frame.
+    new: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Default)]
+struct Conn {
+    sent_close: bool,
+    got_close: bool,
+}
+
+/// Why a received frame was not used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReceiveError {
+    /// The frame is malformed (or not a solec frame).
+    Frame(RadioError),
+    /// The record stream is malformed: the peer speaks something else.
+    Stream(RadioError),
+}
+
+/// One end of a radio link.
+#[derive(Debug)]
+pub struct Link {
+    cfg: Config,
+    ledger: Ledger,
+    // Sending.
+    encoder: Encoder,
+    unsent: VecDeque<u8>,
+    next_seq: u8,
+    inflight: VecDeque<Inflight>,
+    sent_order: u64,
+    rto_at: Option<u64>,
+    backoff: u32,
+    // Receiving.
+    decoder: Decoder,
+    expect: u8,
+    /// Frames that arrived after a gap, by sequence number.
+    early: BTreeMap<u8, Vec<u8>>,
+    stream: Vec<u8>,
+    ack_at: Option<u64>,
+    broken: Option<RadioError>,
+    events: VecDeque<Event>,
+    // Connections.
+    conns: HashMap<ConnId, Conn>,
+    next_conn: u8,
+    pub stats: Stats,
+}
+
+impl Link {
+    pub fn new(cfg: Config) -> Link {
+        Link {
+            ledger: Ledger::new(cfg.duty_cycle, cfg.max_dwell_ms),
+            cfg,
+            encoder: Encoder::new(),
+            unsent: VecDeque::new(),
+            next_seq: 0,
+            inflight: VecDeque::new(),
+            sent_order: 0,
+            rto_at: None,
+            backoff: 0,
+            decoder: Decoder::new(),
+            expect: 0,
+            early: BTreeMap::new(),
+            stream: Vec::new(),
+            ack_at: None,
+            broken: None,
+            events: VecDeque::new(),
+            conns: HashMap::new(),
+            next_conn: 0,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// A new local connection to carry; `None` when 128 are open already.
+    pub fn open(&mut self) -> Option<ConnId> {
+        let id = (0..=ConnId::MAX_N)
+            .map(|i| ConnId {
+                mine: true,
+                n: (self.next_conn + i) % (ConnId::MAX_N + 1),
+            })
+            .find(|id| !self.conns.contains_key(id))?;
+        self.next_conn = (id.n + 1) % (ConnId::MAX_N + 1);
+        self.conns.insert(id, Conn::default());
+        self.push(&Record::Open(id));
+        Some(id)
+    }
+
+    /// One whole SOLEC PDU from a local connection.
+    pub fn send(&mut self, id: ConnId, pdu: &[u8]) {
+        if self.conns.get(&id).is_some_and(|c| !c.sent_close) {
+            self.push(&Record::Pdu(id, pdu.to_vec()));
+        }
+    }
+
+    /// The local side of a connection ended (or could not be made).
+    pub fn close(&mut self, id: ConnId) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if !conn.sent_close {
+            conn.sent_close = true;
+            let done = conn.got_close;
+            self.push(&Record::Close(id));
+            if done {
+                self.conns.remove(&id);
+            }
+        }
+    }
+
+    /// Stream bytes not yet acknowledged or not yet sent: the driver stops
+    /// reading local connections while this is large, so messages wait on
+    /// the server rather than in memory.
+    pub fn backlog(&self) -> usize {
+        self.unsent.len() + self.inflight.iter().map(|f| f.bytes.len()).sum::<usize>()
+    }
+
+    /// Whether everything sent has been acknowledged.
+    pub fn is_idle(&self) -> bool {
+        self.unsent.is_empty() && self.inflight.is_empty() && self.ack_at.is_none()
+    }
+
+    fn push(&mut self, record: &Record) {
+        let mut bytes = Vec::new();
+        self.encoder.encode(record, &mut bytes);
+        self.unsent.extend(bytes);
+    }
+
+    /// The next event for the driver.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// A frame from the modem.
+    pub fn receive(&mut self, bytes: &[u8], now: u64) -> Result<(), ReceiveError> {
+        let frame = Frame::decode(bytes).map_err(|e| {
+            self.stats.bad_frames += 1;
+            ReceiveError::Frame(e)
+        })?;
+        if let Some(ack) = frame.ack {
+            self.on_ack(ack, now);
+        }
+        if let Some((seq, data)) = frame.data {
+            self.on_data(seq, data, now);
+        }
+        match self.broken {
+            Some(e) => Err(ReceiveError::Stream(e)),
+            None => Ok(()),
+        }
+    }
+
+    fn on_data(&mut self, seq: u8, data: &[u8], now: u64) {
+        // Ack every data frame, duplicates too: the ack that would have
+        // stopped the resend may be what was lost.
+        self.ack_at = Some(now + self.cfg.ack_delay_ms);
+        let ahead = seq.wrapping_sub(self.expect);
+        if ahead >= WINDOW || (ahead > 0 && self.early.contains_key(&seq)) {
+            self.stats.duplicates += 1;
+            return;
+        }
+        if ahead > 0 {
+            self.early.insert(seq, data.to_vec());
+            return;
+        }
+        self.stream.extend_from_slice(data);
+        self.expect = self.expect.wrapping_add(1);
+        while let Some(bytes) = self.early.remove(&self.expect) {
+            self.stream.extend_from_slice(&bytes);
+            self.expect = self.expect.wrapping_add(1);
+        }
+        self.read_records();
+    }
+
+    fn read_records(&mut self) {
+        if self.broken.is_some() {
+            return;
+        }
+        let mut at = 0;
+        loop {
+            match self.decoder.decode(&self.stream[at..]) {
+                Ok(Some((record, used))) => {
+                    at += used;
+                    self.deliver(record);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    self.broken = Some(e);
+                    break;
+                }
+            }
+        }
+        self.stream.drain(..at);
+    }
+
+    fn deliver(&mut self, record: Record) {
+        match record {
+            Record::Open(id) => {
+                self.conns.insert(id, Conn::default());
+                self.events.push_back(Event::Opened(id));
+            }
+            Record::Pdu(id, pdu) => {
+                if self.conns.get(&id).is_some_and(|c| !c.got_close) {
+                    self.events.push_back(Event::Pdu(id, pdu));
+                }
+            }
+            Record::Close(id) => {
+                if let Some(conn) = self.conns.get_mut(&id) {
+                    conn.got_close = true;
+                    if conn.sent_close {
+                        self.conns.remove(&id);
+                    }
+                    self.events.push_back(Event::Closed(id));
+                }
+            }
+        }
+    }
+
+    fn on_ack(&mut self, ack: Ack, now: u64) {
+        let Some(base) = self.inflight.front().map(|f| f.seq) else {
+            return;
+        };
+        let acked = ack.next.wrapping_sub(base);
+        if usize::from(acked) > self.inflight.len() {
+            return; // Older than what is in flight, or nonsense.
+        }
+        let mut progress = acked > 0;
+        self.inflight.drain(..usize::from(acked));
+        let mut newest_sacked = None;
+        for f in &mut self.inflight {
+            let bit = f.seq.wrapping_sub(ack.next).wrapping_sub(1);
+            if bit < 8 && ack.sack & (1 << bit) != 0 {
+                if !f.sacked {
+                    f.sacked = true;
+                    progress = true;
+                }
+                newest_sacked = newest_sacked.max(Some(f.sent_order));
+            }
+        }
+        // A frame put on air before one that arrived, and not itself
+        // acknowledged, was lost: the channel keeps order.
+        if let Some(newest) = newest_sacked {
+            for f in &mut self.inflight {
+                if !f.sacked && f.sent_order < newest {
+                    f.resend = true;
+                }
+            }
+        }
+        if progress {
+            self.backoff = 0;
+            self.rto_at = self.pending_inflight().then(|| now + self.rto_now());
+        }
+    }
+
+    fn pending_inflight(&self) -> bool {
+        self.inflight.iter().any(|f| !f.sacked)
+    }
+
+    fn rto_now(&self) -> u64 {
+        (self.cfg.rto_ms() * f64::from(1u32 << self.backoff)).ceil() as u64
+    }
+
+    /// Fires the retransmission timer if it is due.
+    fn check_timer(&mut self, now: u64) {
+        if self.rto_at.is_some_and(|t| now >= t) {
+            self.rto_at = None;
+            if let Some(f) = self.inflight.iter_mut().find(|f| !f.sacked) {
+                f.resend = true;
+                self.backoff = (self.backoff + 1).min(MAX_BACKOFF);
+            }
+        }
+    }
+
+    /// The frame to transmit now, if any is due and the airtime budget
+    /// allows it. Call whenever the modem can take a frame.
+    pub fn poll_transmit(&mut self, now: u64) -> Option<Transmit> {
+        self.check_timer(now);
+        let ack_due = self.ack_at.is_some_and(|t| now >= t);
+        let Pending {
+            bytes,
+            seq,
+            resend,
+            new,
+        } = self.next_frame(ack_due)?;
+        let airtime_ms = self.cfg.airtime_ms(bytes.len());
+        if self.ledger.earliest(now, airtime_ms) != Some(now) {
+            return None;
+        }
+        self.ledger.record(now, airtime_ms);
+        if let Some(chunk) = new {
+            self.unsent.drain(..chunk.len());
+            self.inflight.push_back(Inflight {
+                seq: self.next_seq,
+                bytes: chunk,
+                sent_order: 0,
+                sacked: false,
+                resend: false,
+            });
+            self.next_seq = self.next_seq.wrapping_add(1);
+        }
+        if let Some(seq) = seq {
+            self.sent_order += 1;
+            let order = self.sent_order;
+            if let Some(f) = self.inflight.iter_mut().find(|f| f.seq == seq) {
+                f.sent_order = order;
+                f.resend = false;
+            }
+            let rto = self.rto_now();
+            self.rto_at = Some(now + airtime_ms.ceil() as u64 + rto);
+        }
+        self.ack_at = None;
+        self.stats.frames_sent += 1;
+        self.stats.bytes_sent += bytes.len() as u64;
+        self.stats.airtime_ms += airtime_ms;
+        self.stats.resent += u64::from(resend);
+        self.stats.bare_acks += u64::from(seq.is_none());
+        Some(Transmit {
+            bytes,
+            airtime_ms,
+            resend,
+            bare_ack: seq.is_none(),
+        })
+    }
+
+    /// Builds the frame that would go now, if any.
+    fn next_frame(&self, ack_due: bool) -> Option<Pending> {
+        let ack = self.ack_at.map(|_| self.ack());
+        let mut bytes = Vec::new();
+        if let Some(f) = self.inflight.iter().find(|f| f.resend && !f.sacked) {
+            Frame {
+                ack,
+                data: Some((f.seq, &f.bytes)),
+            }
+            .encode(&mut bytes);
+            return Some(Pending {
+                bytes,
+                seq: Some(f.seq),
+                resend: true,
+                new: None,
+            });
+        }
+        if !self.unsent.is_empty() && self.inflight.len() < usize::from(WINDOW) {
+            let n = self.unsent.len().min(self.cfg.mtu - MAX_HEADER);
+            let chunk: Vec<u8> = self.unsent.iter().take(n).copied().collect();
+            Frame {
+                ack,
+                data: Some((self.next_seq, &chunk)),
+            }
+            .encode(&mut bytes);
+            return Some(Pending {
+                bytes,
+                seq: Some(self.next_seq),
+                resend: false,
+                new: Some(chunk),
+            });
+        }
+        if ack_due {
+            Frame { ack, data: None }.encode(&mut bytes);
+            return Some(Pending {
+                bytes,
+                seq: None,
+                resend: false,
+                new: None,
+            });
+        }
+        None
+    }
+
+    fn ack(&self) -> Ack {
+        let sack = self
+            .early
+            .keys()
+            .map(|&seq| seq.wrapping_sub(self.expect))
+            .filter(|ahead| (1..=8).contains(ahead))
+            .fold(0u8, |m, ahead| m | 1 << (ahead - 1));
+        Ack {
+            next: self.expect,
+            sack,
+        }
+    }
+
+    /// When the driver should call [`Link::poll_transmit`] next, if nothing
+    /// else happens first. `None`: the link is idle and needs no call.
+    pub fn poll_timeout(&self, now: u64) -> Option<u64> {
+        let mut at: Option<u64> = None;
+        let mut consider = |t: u64| at = Some(at.map_or(t, |a| a.min(t)));
+        // An ack already due goes with the next frame the budget allows.
+        if let Some(t) = self.ack_at.filter(|&t| t > now) {
+            consider(t);
+        }
+        if let Some(t) = self.rto_at {
+            consider(t);
+        }
+        let ack_due = self.ack_at.is_some_and(|t| now >= t);
+        if let Some(next) = self.next_frame(ack_due) {
+            let airtime = self.cfg.airtime_ms(next.bytes.len());
+            // A frame that can never fit would have been refused by Config::checked.
+            if let Some(t) = self.ledger.earliest(now, airtime) {
+                consider(t);
+            }
+        }
+        at
+    }
+}
+
+#[cfg(test)]
+mod tests;
