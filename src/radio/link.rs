@@ -61,8 +61,11 @@ pub struct Config {
     pub phy: Phy,
     /// Largest frame the link hands the modem, in bytes.
     pub mtu: usize,
-    /// Bytes the modem adds on air to each frame (RNode's 1-byte header).
+    /// Bytes the modem adds on air to each frame (RNode's 1-byte header,
+    /// transparent framing's length and CRC).
     pub overhead: usize,
+    /// The modem carries frames as Base64 text (RYLR): 4 bytes on air per 3.
+    pub base64: bool,
     /// Duty cycle as a fraction, if one applies.
     pub duty_cycle: Option<f64>,
     /// Longest single transmission, in ms, if limited.
@@ -79,11 +82,9 @@ impl Config {
     /// Checks the MTU against the dwell limit and shrinks it to fit.
     pub fn checked(mut self) -> Result<Config, ConfigError> {
         if let Some(dwell) = self.max_dwell_ms {
-            let fits = self
-                .phy
-                .max_bytes_within(dwell, self.mtu + self.overhead)
-                .saturating_sub(self.overhead);
-            self.mtu = self.mtu.min(fits);
+            while self.mtu > 0 && self.phy.airtime_ms(self.on_air_bytes(self.mtu)) > dwell {
+                self.mtu -= 1;
+            }
         }
         if self.mtu < MIN_MTU {
             return Err(ConfigError(format!(
@@ -98,7 +99,17 @@ impl Config {
 
     /// Airtime of a frame of `bytes` as handed to the modem.
     pub fn airtime_ms(&self, bytes: usize) -> f64 {
-        self.phy.airtime_ms(bytes + self.overhead)
+        self.phy.airtime_ms(self.on_air_bytes(bytes))
+    }
+
+    /// Bytes on air for a frame of `bytes`.
+    pub fn on_air_bytes(&self, bytes: usize) -> usize {
+        let carried = if self.base64 {
+            (bytes * 4).div_ceil(3)
+        } else {
+            bytes
+        };
+        carried + self.overhead
     }
 
     /// The retransmission timeout before backoff: a full frame of the

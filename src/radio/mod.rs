@@ -7,6 +7,9 @@
 //! - [`record`]: the compressed record stream SOLEC PDUs travel in.
 //! - [`link`]: the sans-IO link layer: frames, acks, resends, multiplexing.
 //! - [`ledger`]: the duty-cycle and dwell-time ledger.
+//! - [`modem`]: the modem drivers behind one trait (rnode, kiss, rylr,
+//!   transparent) and the `auto` probe.
+//! - [`emulator`]: the emulated modems and their simulated channel.
 //! - [`rng`]: a small seeded generator for losses and jitter.
 //! - [`rylr`]: REYAX AT command lines and their Base64 data field.
 //! - [`transparent`]: length + CRC framing for modules with no frame
@@ -14,9 +17,11 @@
 
 pub mod airtime;
 pub mod cursor;
+pub mod emulator;
 pub mod kiss;
 pub mod ledger;
 pub mod link;
+pub mod modem;
 pub mod record;
 pub mod rng;
 pub mod rylr;

@@ -9,6 +9,7 @@ fn config() -> Config {
         phy: Phy::new(9, 125_000, 5).unwrap(),
         mtu: 200,
         overhead: 1,
+        base64: false,
         duty_cycle: None,
         max_dwell_ms: None,
         ack_delay_ms: 150,
