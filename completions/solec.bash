@@ -283,6 +283,9 @@ _solec() {
             solec__subcmd__help__subcmd__radio,airtime)
                 cmd="solec__subcmd__help__subcmd__radio__subcmd__airtime"
                 ;;
+            solec__subcmd__help__subcmd__radio,emulate)
+                cmd="solec__subcmd__help__subcmd__radio__subcmd__emulate"
+                ;;
             solec__subcmd__help__subcmd__user,add)
                 cmd="solec__subcmd__help__subcmd__user__subcmd__add"
                 ;;
@@ -298,11 +301,17 @@ _solec() {
             solec__subcmd__radio,airtime)
                 cmd="solec__subcmd__radio__subcmd__airtime"
                 ;;
+            solec__subcmd__radio,emulate)
+                cmd="solec__subcmd__radio__subcmd__emulate"
+                ;;
             solec__subcmd__radio,help)
                 cmd="solec__subcmd__radio__subcmd__help"
                 ;;
             solec__subcmd__radio__subcmd__help,airtime)
                 cmd="solec__subcmd__radio__subcmd__help__subcmd__airtime"
+                ;;
+            solec__subcmd__radio__subcmd__help,emulate)
+                cmd="solec__subcmd__radio__subcmd__help__subcmd__emulate"
                 ;;
             solec__subcmd__radio__subcmd__help,help)
                 cmd="solec__subcmd__radio__subcmd__help__subcmd__help"
@@ -1656,7 +1665,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help__subcmd__radio)
-            opts="airtime"
+            opts="airtime emulate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1670,6 +1679,20 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help__subcmd__radio__subcmd__airtime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__radio__subcmd__emulate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1828,12 +1851,64 @@ _solec() {
             return 0
             ;;
         solec__subcmd__radio)
-            opts="-h -V --help --version airtime help"
+            opts="-h -V --device --modem --listen --connect --region --freq --bw --sf --cr --power --baud --duty-cycle --log --help --version airtime emulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --modem)
+                    COMPREPLY=($(compgen -W "rnode kiss rylr transparent auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -W "eu868 eu433 us915 anz" -- "${cur}"))
+                    return 0
+                    ;;
+                --freq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --power)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --baud)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duty-cycle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1879,8 +1954,58 @@ _solec() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        solec__subcmd__radio__subcmd__emulate)
+            opts="-h -V --modem --port --sf --bw --cr --loss --burst-loss --burst-len --seed --log --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --modem)
+                    COMPREPLY=($(compgen -W "rnode kiss rylr transparent auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         solec__subcmd__radio__subcmd__help)
-            opts="airtime help"
+            opts="airtime emulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1894,6 +2019,20 @@ _solec() {
             return 0
             ;;
         solec__subcmd__radio__subcmd__help__subcmd__airtime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__help__subcmd__emulate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -273,10 +273,31 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Sk
 complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -s h -l help -d 'Print help'
-complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
-complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l device -d 'Serial port of the modem (/dev/ttyUSB0, /dev/serial0, an emulator\'s PATH)' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l modem -d 'Host protocol of the modem' -r -f -a "rnode\t'RNode firmware: KISS with RNode\'s commands, flow control by READY'
+kiss\t'A plain KISS TNC'
+rylr\t'REYAX RYLR896/998 AT commands, data as Base64 text'
+transparent\t'Ebyte E22/E32-style transparent UART modules and the Waveshare HAT'
+auto\t'Probe the port: RNode answers DETECT, an RYLR answers AT'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l listen -d 'Accept local SOLEC connections on ADDR and carry them over the air (repeatable)' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l connect -d 'Hand connections arriving over the air to the server at ADDR (repeatable: the first that answers)' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l region -d 'Regional limits: duty cycle, dwell time, power, band' -r -f -a "eu868\t'EU 863–870 MHz; the duty cycle and power follow the ETSI sub-band of --freq (default 869.525 MHz: 10 %, 27 dBm)'
+eu433\t'EU 433.05–434.79 MHz: 10 %, 10 dBm'
+us915\t'US 902–928 MHz: no duty cycle, 400 ms dwell below 500 kHz, 30 dBm'
+anz\t'Australia and New Zealand 915–928 MHz: no duty cycle, 30 dBm'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l freq -d 'Centre frequency in Hz [default: the region\'s, e.g. 869525000 for eu868]' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l bw -d 'Bandwidth in kHz' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l power -d 'Transmit power in dBm [default: 14, or the region\'s maximum if lower]' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l baud -d 'Serial speed' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l duty-cycle -d 'Duty cycle in percent of any hour, instead of the region\'s' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l log -d 'Log level: error, warn, info or debug' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l sf -d 'Spreading factor, 7 to 12' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l bw -d 'Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
@@ -287,7 +308,24 @@ complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subco
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l no-crc -d 'Payload CRC off'
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l modem -d 'Modem kind to behave as' -r -f -a "rnode\t'RNode firmware: KISS with RNode\'s commands, flow control by READY'
+kiss\t'A plain KISS TNC'
+rylr\t'REYAX RYLR896/998 AT commands, data as Base64 text'
+transparent\t'Ebyte E22/E32-style transparent UART modules and the Waveshare HAT'
+auto\t'Probe the port: RNode answers DETECT, an RYLR answers AT'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l port -d 'Where to put a port\'s symlink (repeatable, at least two)' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l bw -d 'Bandwidth in kHz' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l loss -d 'Probability that a frame is lost, 0 to 1' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l burst-len -d 'Mean burst length in frames, with --burst-loss' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l seed -d 'Seed for losses and backoff, for repeatable runs' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l log -d 'Write one JSON line per frame on air to FILE, flushed per frame: {"t_ms":…,"from":PATH,"bytes":N,"airtime_ms":…,"lost":bool}' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l burst-loss -d 'Lose frames in bursts (Gilbert–Elliott) averaging --burst-len frames, at the long-run rate of --loss'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "serve" -d 'Run the SOLEC server'
 complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user send history contact channel decode encode bench radio help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
@@ -325,3 +363,4 @@ complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "test" -d '0xFF Test'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "raw" -d 'Any type code with any payload, for PDUs this tool has no shape for or deliberately malformed ones'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from radio" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from radio" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'

@@ -22,10 +22,13 @@ use std::collections::VecDeque;
 /// Time a modem needs to notice another's preamble, in ms.
 pub const DETECT_MS: u64 = 5;
 
-/// Carrier-sense backoff: up to this many slots...
+/// Carrier-sense backoff, before every frame and again whenever the
+/// channel is busy (p-persistent CSMA, as RNode and KISS TNCs do): a random
+/// number of slots below this...
 pub const BACKOFF_SLOTS: u64 = 8;
-/// ...of this many ms each.
-pub const SLOT_MS: u64 = 10;
+/// ...of this many ms each, longer than [`DETECT_MS`], so two modems only
+/// collide when they pick the same slot.
+pub const SLOT_MS: u64 = 6;
 
 /// A transparent module sends what it has after this much UART silence.
 pub const UART_GAP_MS: u64 = 10;
@@ -173,9 +176,10 @@ impl Emulator {
     }
 
     fn queue(&mut self, port: usize, frame: Vec<u8>, now: u64) {
+        let slots = self.rng.next_u64() % BACKOFF_SLOTS;
         let p = &mut self.ports[port];
         if p.queue.is_empty() && !p.sending {
-            p.try_at = now;
+            p.try_at = now + slots * SLOT_MS;
         }
         p.queue.push_back(frame);
     }
@@ -264,7 +268,10 @@ impl Emulator {
                     lost = true;
                 }
             }
-            self.ports[port].sending = true;
+            let p = &mut self.ports[port];
+            p.sending = true;
+            // The next queued frame backs off anew once this one is done.
+            p.try_at = end + (self.rng.next_u64() % BACKOFF_SLOTS) * SLOT_MS;
             self.air.push(OnAir {
                 from: port,
                 start: now,
@@ -449,25 +456,33 @@ mod tests {
     }
 
     #[test]
-    fn simultaneous_frames_collide_and_carrier_sense_defers_later_ones() {
+    fn frames_starting_too_close_collide_and_carrier_sense_defers_the_rest() {
         let mut e = Emulator::new(Kind::Kiss, phy(), 2, Loss::Random(0.0), 1);
         let frame = kiss_frame(0, &[0x42; 20]);
-        e.from_host(0, &frame, 0);
-        e.from_host(1, &frame, 0);
-        let (mut now, mut heard) = (0, Vec::new());
-        settle(&mut e, &mut now, &mut heard);
-        assert_eq!(heard.len(), 2);
-        assert!(heard.iter().all(|h| h.lost), "both lost: {heard:?}");
-        // A frame queued while another is clearly on air waits its turn.
-        let mut heard = Vec::new();
-        e.from_host(0, &frame, now);
-        e.poll(now);
-        e.from_host(1, &frame, now + DETECT_MS);
-        now += DETECT_MS;
-        settle(&mut e, &mut now, &mut heard);
-        assert_eq!(heard.len(), 2);
-        assert!(heard.iter().all(|h| !h.lost), "{heard:?}");
-        assert!(heard[1].start_ms >= heard[0].start_ms + heard[0].airtime_ms as u64);
+        let (mut collided, mut deferred) = (0, 0);
+        let mut now = 0;
+        for _ in 0..50 {
+            let mut heard = Vec::new();
+            e.from_host(0, &frame, now);
+            e.from_host(1, &frame, now);
+            settle(&mut e, &mut now, &mut heard);
+            assert_eq!(heard.len(), 2);
+            let gap = heard[0].start_ms.abs_diff(heard[1].start_ms);
+            if gap < DETECT_MS {
+                assert!(heard.iter().all(|h| h.lost), "{heard:?}");
+                collided += 1;
+            } else {
+                assert!(heard.iter().all(|h| !h.lost), "{heard:?}");
+                let first = heard.iter().map(|h| h.start_ms).min().unwrap();
+                assert!(
+                    gap >= heard[0].airtime_ms as u64,
+                    "waited for the first: {first}"
+                );
+                deferred += 1;
+            }
+            now += 1000;
+        }
+        assert!(collided > 0 && deferred > collided, "{collided} {deferred}");
     }
 
     #[test]
