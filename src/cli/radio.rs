@@ -174,6 +174,7 @@ fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
         duty_cycle: duty_cycle_pct.map(|p| p / 100.0),
         max_dwell_ms: limits.max_dwell_ms,
         ack_delay_ms: ACK_DELAY_MS,
+        epoch: epoch(),
     }
     .checked()
     .map_err(|e| usage(e.0))?;
@@ -254,6 +255,16 @@ fn run_bridge(a: BridgeArgs) -> Result<(), Failure> {
     let driver = modem::driver(plan.kind, plan.settings);
     bridge::run(driver, port, opts, &stop)
         .map_err(|e| Failure::new(exit::FAILURE, format!("{}: {e}", device.display())))
+}
+
+/// An epoch unlikely to repeat across restarts: the clock's nanoseconds
+/// mixed with the process id.
+fn epoch() -> u16 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let mixed = (nanos ^ u64::from(std::process::id()) << 16).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    (mixed >> 48) as u16
 }
 
 /// Writes the probe and reads answers until one names a modem.

@@ -57,10 +57,6 @@ enum Input {
 struct Local {
     token: u64,
     writer: TcpStream,
-    /// The local side reached EOF and the link was told.
-    local_closed: bool,
-    /// The far side closed over the air.
-    remote_closed: bool,
 }
 
 /// Runs until `stop` is set or the serial port goes away.
@@ -247,9 +243,10 @@ impl Bridge {
             }
             Input::Eof(token) => {
                 if let Some(id) = self.tokens.remove(&token) {
+                    // The writer stays: a half-closed client still reads
+                    // its replies until the far side closes too.
                     log::info!("connection {id} closed locally");
                     self.link.close(id);
-                    self.closed_half(id, |c| c.local_closed = true);
                 }
             }
             Input::SerialGone(_) => {}
@@ -308,8 +305,6 @@ impl Bridge {
             Local {
                 token,
                 writer: stream,
-                local_closed: false,
-                remote_closed: false,
             },
         );
         spawn_tcp_reader(reader, token, self.tx.clone(), self.backlog.clone());
@@ -329,22 +324,12 @@ impl Bridge {
                     }
                 }
                 Event::Closed(id) => {
+                    // Everything the far side sent before closing has been
+                    // written; the local socket closes both ways, as the
+                    // far one did.
                     log::info!("connection {id} closed over the air");
-                    if let Some(c) = self.conns.get(&id) {
-                        let _ = c.writer.shutdown(Shutdown::Write);
-                    }
-                    self.closed_half(id, |c| c.remote_closed = true);
+                    self.drop_local(id);
                 }
-            }
-        }
-    }
-
-    /// Marks one side closed; forgets the connection once both are.
-    fn closed_half(&mut self, id: ConnId, mark: impl FnOnce(&mut Local)) {
-        if let Some(c) = self.conns.get_mut(&id) {
-            mark(c);
-            if c.local_closed && c.remote_closed {
-                self.conns.remove(&id);
             }
         }
     }

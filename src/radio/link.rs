@@ -14,7 +14,9 @@
 //! ```text
 //! header u8      bit 7 D: data follows; bit 6 A: ack follows;
 //!                bit 5 S: a selective-ack bitmap follows the ack;
-//!                bits 4-0 reserved, zero
+//!                bit 4 E: the sender's epoch follows;
+//!                bits 3-0 reserved, zero
+//! [epoch u16]    big-endian, chosen at random when the sender started
 //! [ack u8]       the next sequence number the sender expects (cumulative)
 //! [sack u8]      bit i set: frame ack + 1 + i has arrived
 //! [seq u8]       this frame's sequence number, then its stream bytes
@@ -26,6 +28,13 @@
 //! derived from the frames' airtime, runs out. Acks ride on data frames;
 //! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
 //! idle link sends nothing at all.
+//!
+//! Each end announces its epoch on every frame until the peer has
+//! acknowledged a data frame that carried it. An end that hears a new
+//! epoch from a peer it knew has met a restarted peer: every connection
+//! ends and both directions start again from sequence 0 with fresh
+//! compression state. An end that has not yet heard the peer's epoch
+//! ignores its frames and answers with an ack that announces its own.
 
 use super::airtime::Phy;
 use super::cursor::{Cursor, ErrorKind, RadioError};
@@ -36,10 +45,11 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 pub const FLAG_DATA: u8 = 0x80;
 pub const FLAG_ACK: u8 = 0x40;
 pub const FLAG_SACK: u8 = 0x20;
-const RESERVED: u8 = 0x1F;
+pub const FLAG_EPOCH: u8 = 0x10;
+const RESERVED: u8 = 0x0F;
 
-/// The most header bytes a frame takes: header, ack, sack, seq.
-pub const MAX_HEADER: usize = 4;
+/// The most header bytes a frame takes: header, epoch, ack, sack, seq.
+pub const MAX_HEADER: usize = 6;
 
 /// Unacknowledged frames in flight at most: every frame after the
 /// cumulative ack fits the 8-bit bitmap.
@@ -72,6 +82,8 @@ pub struct Config {
     pub max_dwell_ms: Option<f64>,
     /// How long a bare ack waits for outgoing data to ride on.
     pub ack_delay_ms: u64,
+    /// This end's epoch: a value unlikely to repeat across restarts.
+    pub epoch: u16,
 }
 
 /// A configuration the radio or region cannot run.
@@ -122,6 +134,7 @@ impl Config {
 /// One decoded frame.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Frame<'a> {
+    pub epoch: Option<u16>,
     pub ack: Option<Ack>,
     pub data: Option<(u8, &'a [u8])>,
 }
@@ -154,6 +167,11 @@ impl<'a> Frame<'a> {
         {
             return Err(invalid("header"));
         }
+        let epoch = if header & FLAG_EPOCH != 0 {
+            Some(c.u16("epoch")?)
+        } else {
+            None
+        };
         let ack = if header & FLAG_ACK != 0 {
             let next = c.u8("ack")?;
             let sack = if header & FLAG_SACK != 0 {
@@ -183,7 +201,7 @@ impl<'a> Frame<'a> {
             None
         };
         c.finish()?;
-        Ok(Frame { ack, data })
+        Ok(Frame { epoch, ack, data })
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
@@ -197,7 +215,13 @@ impl<'a> Frame<'a> {
                 header |= FLAG_SACK;
             }
         }
+        if self.epoch.is_some() {
+            header |= FLAG_EPOCH;
+        }
         out.push(header);
+        if let Some(epoch) = self.epoch {
+            out.extend_from_slice(&epoch.to_be_bytes());
+        }
         if let Some(ack) = self.ack {
             out.push(ack.next);
             if ack.sack != 0 {
@@ -253,6 +277,8 @@ struct Inflight {
     sent_order: u64,
     sacked: bool,
     resend: bool,
+    /// Last sent carrying this end's epoch.
+    with_epoch: bool,
 }
 
 /// A frame built but not yet committed to.
@@ -302,6 +328,10 @@ pub struct Link {
     ack_at: Option<u64>,
     broken: Option<RadioError>,
     events: VecDeque<Event>,
+    // Epochs.
+    /// Frames carry this end's epoch until the peer has acknowledged it.
+    announce: bool,
+    peer_epoch: Option<u16>,
     // Connections.
     conns: HashMap<ConnId, Conn>,
     next_conn: u8,
@@ -327,6 +357,8 @@ impl Link {
             ack_at: None,
             broken: None,
             events: VecDeque::new(),
+            announce: true,
+            peer_epoch: None,
             conns: HashMap::new(),
             next_conn: 0,
             stats: Stats::default(),
@@ -406,6 +438,9 @@ impl Link {
             self.stats.bad_frames += 1;
             ReceiveError::Frame(e)
         })?;
+        if !self.check_epoch(frame.epoch, now) {
+            return Ok(());
+        }
         if let Some(ack) = frame.ack {
             self.on_ack(ack, now);
         }
@@ -416,6 +451,47 @@ impl Link {
             Some(e) => Err(ReceiveError::Stream(e)),
             None => Ok(()),
         }
+    }
+
+    /// Whether to use a frame, resetting the link if the peer restarted.
+    fn check_epoch(&mut self, epoch: Option<u16>, now: u64) -> bool {
+        match (epoch, self.peer_epoch) {
+            (Some(e), Some(known)) if e == known => true,
+            (Some(e), Some(_)) => {
+                self.reset();
+                self.peer_epoch = Some(e);
+                true
+            }
+            (Some(e), None) => {
+                self.peer_epoch = Some(e);
+                true
+            }
+            (None, Some(_)) => true,
+            (None, None) => {
+                // The peer knew an earlier run of this end: tell it ours.
+                self.ack_at = Some(now);
+                false
+            }
+        }
+    }
+
+    /// The peer restarted: its connections and both streams are gone.
+    fn reset(&mut self) {
+        let mut open: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.got_close)
+            .map(|(id, _)| *id)
+            .collect();
+        open.sort();
+        self.events.extend(open.into_iter().map(Event::Closed));
+        *self = Link {
+            stats: std::mem::take(&mut self.stats),
+            events: std::mem::take(&mut self.events),
+            next_conn: self.next_conn,
+            ledger: self.ledger.clone(),
+            ..Link::new(self.cfg.clone())
+        };
     }
 
     fn on_data(&mut self, seq: u8, data: &[u8], now: u64) {
@@ -493,7 +569,10 @@ impl Link {
             return; // Older than what is in flight, or nonsense.
         }
         let mut progress = acked > 0;
-        self.inflight.drain(..usize::from(acked));
+        let mut proof = false;
+        for f in self.inflight.drain(..usize::from(acked)) {
+            proof |= f.with_epoch;
+        }
         let mut newest_sacked = None;
         for f in &mut self.inflight {
             let bit = f.seq.wrapping_sub(ack.next).wrapping_sub(1);
@@ -501,6 +580,7 @@ impl Link {
                 if !f.sacked {
                     f.sacked = true;
                     progress = true;
+                    proof |= f.with_epoch;
                 }
                 newest_sacked = newest_sacked.max(Some(f.sent_order));
             }
@@ -513,6 +593,9 @@ impl Link {
                     f.resend = true;
                 }
             }
+        }
+        if proof {
+            self.announce = false;
         }
         if progress {
             self.backoff = 0;
@@ -563,15 +646,18 @@ impl Link {
                 sent_order: 0,
                 sacked: false,
                 resend: false,
+                with_epoch: false,
             });
             self.next_seq = self.next_seq.wrapping_add(1);
         }
         if let Some(seq) = seq {
             self.sent_order += 1;
             let order = self.sent_order;
+            let with_epoch = self.announce;
             if let Some(f) = self.inflight.iter_mut().find(|f| f.seq == seq) {
                 f.sent_order = order;
                 f.resend = false;
+                f.with_epoch = with_epoch;
             }
             let rto = self.rto_now();
             self.rto_at = Some(now + airtime_ms.ceil() as u64 + rto);
@@ -593,9 +679,11 @@ impl Link {
     /// Builds the frame that would go now, if any.
     fn next_frame(&self, ack_due: bool) -> Option<Pending> {
         let ack = self.ack_at.map(|_| self.ack());
+        let epoch = self.announce.then_some(self.cfg.epoch);
         let mut bytes = Vec::new();
         if let Some(f) = self.inflight.iter().find(|f| f.resend && !f.sacked) {
             Frame {
+                epoch,
                 ack,
                 data: Some((f.seq, &f.bytes)),
             }
@@ -611,6 +699,7 @@ impl Link {
             let n = self.unsent.len().min(self.cfg.mtu - MAX_HEADER);
             let chunk: Vec<u8> = self.unsent.iter().take(n).copied().collect();
             Frame {
+                epoch,
                 ack,
                 data: Some((self.next_seq, &chunk)),
             }
@@ -623,7 +712,12 @@ impl Link {
             });
         }
         if ack_due {
-            Frame { ack, data: None }.encode(&mut bytes);
+            Frame {
+                epoch,
+                ack,
+                data: None,
+            }
+            .encode(&mut bytes);
             return Some(Pending {
                 bytes,
                 seq: None,

@@ -13,6 +13,7 @@ fn config() -> Config {
         duty_cycle: None,
         max_dwell_ms: None,
         ack_delay_ms: 150,
+        epoch: 0x0E01,
     }
     .checked()
     .unwrap()
@@ -54,7 +55,13 @@ struct Sim {
 impl Sim {
     fn new(cfg: Config, seed: u64) -> Sim {
         Sim {
-            ends: [Link::new(cfg.clone()), Link::new(cfg)],
+            ends: [
+                Link::new(cfg.clone()),
+                Link::new(Config {
+                    epoch: 0x0E02,
+                    ..cfg
+                }),
+            ],
             got: [Vec::new(), Vec::new()],
             now: 0,
             busy_until: 0,
@@ -196,9 +203,18 @@ fn auth() -> Vec<u8> {
 
 #[test]
 fn frame_vectors() {
-    let cases: [(Frame<'_>, &[u8]); 4] = [
+    let cases: [(Frame<'_>, &[u8]); 5] = [
         (
             Frame {
+                epoch: Some(0x0E01),
+                ack: Some(Ack { next: 0, sack: 0 }),
+                data: Some((0, &[0x01])),
+            },
+            &[0xD0, 0x0E, 0x01, 0x00, 0x00, 0x01],
+        ),
+        (
+            Frame {
+                epoch: None,
                 ack: None,
                 data: Some((0, &[0x01])),
             },
@@ -206,6 +222,7 @@ fn frame_vectors() {
         ),
         (
             Frame {
+                epoch: None,
                 ack: Some(Ack { next: 5, sack: 0 }),
                 data: None,
             },
@@ -213,6 +230,7 @@ fn frame_vectors() {
         ),
         (
             Frame {
+                epoch: None,
                 ack: Some(Ack {
                     next: 5,
                     sack: 0b101,
@@ -223,6 +241,7 @@ fn frame_vectors() {
         ),
         (
             Frame {
+                epoch: None,
                 ack: Some(Ack { next: 9, sack: 0 }),
                 data: Some((3, &[0x31])),
             },
@@ -239,6 +258,8 @@ fn frame_vectors() {
         &[][..],
         &[0x00],
         &[0x01, 0x00],
+        &[0x08, 0x00],
+        &[0x50, 0x0E],
         &[0x20, 0x00],
         &[0x80, 0x00],
         &[0x40],
@@ -455,4 +476,46 @@ fn connections_are_multiplexed_and_closed_both_ways() {
     sim.ends[1].close(opened[0]);
     sim.run(600_000);
     assert!(sim.ends[0].conns.is_empty() && sim.ends[1].conns.is_empty());
+}
+
+#[test]
+fn a_restarted_peer_resets_the_link_and_new_traffic_flows() {
+    let mut sim = Sim::new(config(), 8);
+    sim.serve = true;
+    let id = sim.ends[0].open().unwrap();
+    sim.ends[0].send(id, &HANDSHAKE);
+    sim.ends[0].send(
+        id,
+        &message("alice@localhost", "bob@localhost", 5, "before"),
+    );
+    sim.run(60_000);
+    assert_eq!(sim.pdus(1).len(), 2);
+    // The announcing is over: later frames carry no epoch.
+    let last = sim.log.last().unwrap();
+    assert_eq!(last.bytes[0] & FLAG_EPOCH, 0, "{:02x?}", last.bytes);
+
+    // End 1 restarts: fresh state, a new epoch.
+    let cfg = sim.ends[1].config().clone();
+    sim.ends[1] = Link::new(Config {
+        epoch: 0x0E03,
+        ..cfg
+    });
+    sim.got[1].clear();
+    // End 0 knows nothing yet and sends on its old connection; the fresh
+    // end ignores that, announces itself, and end 0 ends the connection.
+    sim.ends[0].send(id, &message("alice@localhost", "bob@localhost", 6, "lost"));
+    sim.run(60_000);
+    assert_eq!(sim.got[0].last(), Some(&Event::Closed(id)));
+    assert!(
+        sim.pdus(1).is_empty(),
+        "nothing of the old stream delivered"
+    );
+
+    // A new connection crosses from sequence 0 with fresh aliases.
+    let id = sim.ends[0].open().unwrap();
+    let m = message("alice@localhost", "bob@localhost", 7, "after");
+    sim.ends[0].send(id, &HANDSHAKE);
+    sim.ends[0].send(id, &m);
+    sim.run(60_000);
+    assert_eq!(sim.pdus(1), [HANDSHAKE.to_vec(), m]);
 }
