@@ -444,3 +444,99 @@ fn radio_refuses_values_the_modem_or_region_cannot_take() {
     );
     assert_eq!(out.status.code(), Some(2), "no device: {out:?}");
 }
+
+/// The frames of every ```` ```radio-frames ```` block in
+/// docs/protocol.md: (line, from the near end, bytes). A line starting
+/// `a>` or `b>` begins a frame, other lines continue it, `#` starts a
+/// comment.
+fn documented_frames() -> Vec<Vec<(usize, bool, Vec<u8>)>> {
+    let md = include_str!("../docs/protocol.md");
+    let mut blocks = Vec::new();
+    let mut open: Option<Vec<(usize, bool, Vec<u8>)>> = None;
+    for (i, line) in md.lines().enumerate() {
+        if line.starts_with("```") {
+            match open.take() {
+                Some(block) => blocks.push(block),
+                None if line.trim() == "```radio-frames" => open = Some(Vec::new()),
+                None => {}
+            }
+            continue;
+        }
+        let Some(block) = &mut open else { continue };
+        let code = line.split('#').next().unwrap();
+        let (start, rest) = match code.trim_start().split_at_checked(2) {
+            Some(("a>", rest)) => (Some(true), rest),
+            Some(("b>", rest)) => (Some(false), rest),
+            _ => (None, code),
+        };
+        let bytes = unhex(rest);
+        match start {
+            Some(near) => block.push((i + 1, near, bytes)),
+            None if bytes.is_empty() => {}
+            None => block
+                .last_mut()
+                .unwrap_or_else(|| panic!("line {}: continues no frame", i + 1))
+                .2
+                .extend(bytes),
+        }
+    }
+    blocks
+}
+
+#[test]
+fn radio_the_documented_frames_decode_and_carry_the_documented_session() {
+    use solec::radio::link::Frame;
+    use solec::radio::record::{Decoder, Record};
+    let blocks = documented_frames();
+    assert!(
+        !blocks.is_empty(),
+        "no radio-frames block in docs/protocol.md"
+    );
+    for block in blocks {
+        // Per direction: the stream bytes in order, and the records in them.
+        let mut streams = [Vec::new(), Vec::new()];
+        for (line, near, bytes) in &block {
+            let frame = Frame::decode(bytes)
+                .unwrap_or_else(|e| panic!("docs/protocol.md line {line}: {e}"));
+            let mut again = Vec::new();
+            frame.encode(&mut again);
+            assert_bytes!(again, bytes);
+            if let Some((_, data)) = frame.data {
+                streams[usize::from(!near)].extend_from_slice(data);
+            }
+        }
+        let records: Vec<Vec<Record>> = streams
+            .iter()
+            .map(|s| {
+                let mut dec = Decoder::new();
+                let (mut at, mut out) = (0, Vec::new());
+                while at < s.len() {
+                    let (r, used) = dec.decode(&s[at..]).unwrap().expect("whole records");
+                    out.push(r);
+                    at += used;
+                }
+                out
+            })
+            .collect();
+        let pdus = |rs: &[Record]| -> Vec<Vec<u8>> {
+            rs.iter()
+                .filter_map(|r| match r {
+                    Record::Pdu(_, p) => Some(p.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        assert_eq!(
+            pdus(&records[0]),
+            [
+                handshake(0, 5, 1),
+                user_auth("alice", "s3cr3"),
+                message("alice@localhost", "bob@localhost", 1_764_600_000, "hi"),
+                message("alice@localhost", "bob@localhost", 1_764_600_003, "hi"),
+            ]
+        );
+        assert_eq!(pdus(&records[1]), vec![SUCCESS.to_vec(); 3]);
+        assert!(matches!(records[0].first(), Some(Record::Open(_))));
+        assert!(matches!(records[0].last(), Some(Record::Close(_))));
+    }
+}
