@@ -12,18 +12,24 @@
 //! cut into frames of at most the MTU. A frame is:
 //!
 //! ```text
-//! header u8      bit 7 D: data follows; bit 6 A: ack follows;
-//!                bit 5 S: a selective-ack bitmap follows the ack;
+//! header u8      bit 7 D: data follows; bit 6 A: an ack is carried;
+//!                bit 5 S: a selective-ack bitmap follows;
 //!                bit 4 E: the sender's epoch follows;
-//!                bits 3-0 reserved, zero
+//!                bits 3-0: the data's sequence number mod 16 (with D),
+//!                else the cumulative ack mod 16
 //! [epoch u16]    big-endian, chosen at random when the sender started
-//! [ack u8]       the next sequence number the sender expects (cumulative)
+//! [ack u8]       with D and A: the cumulative ack mod 16 (high bits zero)
 //! [sack u8]      bit i set: frame ack + 1 + i has arrived
-//! [seq u8]       this frame's sequence number, then its stream bytes
+//! [data]         with D: the stream bytes, at least one
 //! ```
 //!
-//! At most [`WINDOW`] frames are unacknowledged, so an 8-bit bitmap covers
-//! every frame after a gap. A missing frame is resent when a later one is
+//! Sequence numbers count frames modulo 256 inside the link but travel
+//! modulo 16: with at most [`WINDOW`] = 8 frames unacknowledged, a frame
+//! that arrives is at most 8 behind or 7 ahead of the receiver's next
+//! expected one, and an ack names one of at most 9 values past the
+//! sender's oldest unacknowledged frame, so 16 values are never ambiguous.
+//!
+//! The 8-bit bitmap covers every frame after a gap. A missing frame is resent when a later one is
 //! acknowledged, or (one frame, as a probe) when the retransmission timer,
 //! derived from the frames' airtime, runs out. Acks ride on data frames;
 //! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
@@ -46,14 +52,16 @@ pub const FLAG_DATA: u8 = 0x80;
 pub const FLAG_ACK: u8 = 0x40;
 pub const FLAG_SACK: u8 = 0x20;
 pub const FLAG_EPOCH: u8 = 0x10;
-const RESERVED: u8 = 0x0F;
+/// The header's low four bits: the data frame's sequence number modulo 16,
+/// or a bare ack's cumulative ack modulo 16.
+const NIBBLE: u8 = 0x0F;
 
-/// The most header bytes a frame takes: header, epoch, ack, sack, seq.
-pub const MAX_HEADER: usize = 6;
+/// The most header bytes a frame takes: header, epoch, ack, sack.
+pub const MAX_HEADER: usize = 5;
 
 /// Unacknowledged frames in flight at most: every frame after the
 /// cumulative ack fits the 8-bit bitmap.
-pub const WINDOW: u8 = 9;
+pub const WINDOW: u8 = 8;
 
 /// The smallest MTU a link runs with: room for a header and some data.
 pub const MIN_MTU: usize = 12;
@@ -150,41 +158,52 @@ impl<'a> Frame<'a> {
     pub fn decode(buf: &'a [u8]) -> Result<Frame<'a>, RadioError> {
         let mut c = Cursor::new(buf);
         let header = c.u8("header")?;
-        let invalid = |field| {
+        let invalid = |value: u8, field, offset| {
             RadioError::new(
                 ErrorKind::Invalid {
-                    value: u64::from(header),
+                    value: u64::from(value),
                 },
                 field,
-                0,
+                offset,
             )
         };
-        // A frame with reserved bits set, or with a bitmap but no ack, or
-        // with nothing at all, is not ours (or is damaged): drop it.
-        if header & RESERVED != 0
-            || (header & FLAG_SACK != 0 && header & FLAG_ACK == 0)
-            || header & (FLAG_DATA | FLAG_ACK) == 0
-        {
-            return Err(invalid("header"));
+        let (has_data, has_ack) = (header & FLAG_DATA != 0, header & FLAG_ACK != 0);
+        // A frame with a bitmap but no ack, or with neither data nor ack,
+        // is not ours (or is damaged): drop it.
+        let sack_alone = header & FLAG_SACK != 0 && !has_ack;
+        if sack_alone || !(has_data || has_ack) {
+            return Err(invalid(header, "header", 0));
         }
+        let nibble = header & NIBBLE;
         let epoch = if header & FLAG_EPOCH != 0 {
             Some(c.u16("epoch")?)
         } else {
             None
         };
-        let ack = if header & FLAG_ACK != 0 {
-            let next = c.u8("ack")?;
-            let sack = if header & FLAG_SACK != 0 {
-                c.u8("sack")?
-            } else {
-                0
-            };
-            Some(Ack { next, sack })
-        } else {
-            None
+        let ack_next = match (has_data, has_ack) {
+            (true, true) => {
+                let at = c.offset();
+                let byte = c.u8("ack")?;
+                if byte & !NIBBLE != 0 {
+                    return Err(invalid(byte, "ack", at));
+                }
+                Some(byte)
+            }
+            (false, true) => Some(nibble),
+            _ => None,
         };
-        let data = if header & FLAG_DATA != 0 {
-            let seq = c.u8("seq")?;
+        let ack = match ack_next {
+            Some(next) => {
+                let sack = if header & FLAG_SACK != 0 {
+                    c.u8("sack")?
+                } else {
+                    0
+                };
+                Some(Ack { next, sack })
+            }
+            None => None,
+        };
+        let data = if has_data {
             let bytes = c.rest();
             if bytes.is_empty() {
                 return Err(RadioError::new(
@@ -196,7 +215,7 @@ impl<'a> Frame<'a> {
                     c.offset(),
                 ));
             }
-            Some((seq, bytes))
+            Some((nibble, bytes))
         } else {
             None
         };
@@ -204,15 +223,20 @@ impl<'a> Frame<'a> {
         Ok(Frame { epoch, ack, data })
     }
 
+    /// Appends the frame. Sequence numbers and acks go on the wire modulo
+    /// 16; only their low four bits are used.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let mut header = 0;
-        if self.data.is_some() {
-            header |= FLAG_DATA;
+        if let Some((seq, _)) = self.data {
+            header |= FLAG_DATA | (seq & NIBBLE);
         }
         if let Some(ack) = self.ack {
             header |= FLAG_ACK;
             if ack.sack != 0 {
                 header |= FLAG_SACK;
+            }
+            if self.data.is_none() {
+                header |= ack.next & NIBBLE;
             }
         }
         if self.epoch.is_some() {
@@ -223,13 +247,14 @@ impl<'a> Frame<'a> {
             out.extend_from_slice(&epoch.to_be_bytes());
         }
         if let Some(ack) = self.ack {
-            out.push(ack.next);
+            if self.data.is_some() {
+                out.push(ack.next & NIBBLE);
+            }
             if ack.sack != 0 {
                 out.push(ack.sack);
             }
         }
-        if let Some((seq, bytes)) = self.data {
-            out.push(seq);
+        if let Some((_, bytes)) = self.data {
             out.extend_from_slice(bytes);
         }
     }
@@ -494,11 +519,13 @@ impl Link {
         };
     }
 
-    fn on_data(&mut self, seq: u8, data: &[u8], now: u64) {
+    fn on_data(&mut self, wire_seq: u8, data: &[u8], now: u64) {
         // Ack every data frame, duplicates too: the ack that would have
         // stopped the resend may be what was lost.
         self.ack_at = Some(now + self.cfg.ack_delay_ms);
-        let ahead = seq.wrapping_sub(self.expect);
+        // 0..8 ahead of the next expected frame; 8..16 means 8..1 behind.
+        let ahead = wire_seq.wrapping_sub(self.expect) & NIBBLE;
+        let seq = self.expect.wrapping_add(ahead);
         if ahead >= WINDOW || (ahead > 0 && self.early.contains_key(&seq)) {
             self.stats.duplicates += 1;
             return;
@@ -564,10 +591,14 @@ impl Link {
         let Some(base) = self.inflight.front().map(|f| f.seq) else {
             return;
         };
-        let acked = ack.next.wrapping_sub(base);
+        let acked = ack.next.wrapping_sub(base) & NIBBLE;
         if usize::from(acked) > self.inflight.len() {
             return; // Older than what is in flight, or nonsense.
         }
+        let ack = Ack {
+            next: base.wrapping_add(acked),
+            ..ack
+        };
         let mut progress = acked > 0;
         let mut proof = false;
         for f in self.inflight.drain(..usize::from(acked)) {

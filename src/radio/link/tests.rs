@@ -203,49 +203,56 @@ fn auth() -> Vec<u8> {
 
 #[test]
 fn frame_vectors() {
-    let cases: [(Frame<'_>, &[u8]); 5] = [
+    let data = |seq, bytes| Some((seq, bytes));
+    let ack = |next, sack| Some(Ack { next, sack });
+    let cases: [(Frame<'_>, &[u8]); 6] = [
         (
             Frame {
                 epoch: Some(0x0E01),
-                ack: Some(Ack { next: 0, sack: 0 }),
-                data: Some((0, &[0x01])),
+                ack: ack(0, 0),
+                data: data(0, &[0x01][..]),
             },
-            &[0xD0, 0x0E, 0x01, 0x00, 0x00, 0x01],
+            &[0xD0, 0x0E, 0x01, 0x00, 0x01],
         ),
         (
             Frame {
                 epoch: None,
                 ack: None,
-                data: Some((0, &[0x01])),
+                data: data(2, &[0x51, 0x02]),
             },
-            &[0x80, 0x00, 0x01],
+            &[0x82, 0x51, 0x02],
         ),
         (
             Frame {
                 epoch: None,
-                ack: Some(Ack { next: 5, sack: 0 }),
+                ack: ack(5, 0),
                 data: None,
             },
-            &[0x40, 0x05],
+            &[0x45],
         ),
         (
             Frame {
                 epoch: None,
-                ack: Some(Ack {
-                    next: 5,
-                    sack: 0b101,
-                }),
+                ack: ack(5, 0b101),
                 data: None,
             },
-            &[0x60, 0x05, 0x05],
+            &[0x65, 0x05],
         ),
         (
             Frame {
                 epoch: None,
-                ack: Some(Ack { next: 9, sack: 0 }),
-                data: Some((3, &[0x31])),
+                ack: ack(9, 0),
+                data: data(3, &[0x31]),
             },
-            &[0xC0, 0x09, 0x03, 0x31],
+            &[0xC3, 0x09, 0x31],
+        ),
+        (
+            Frame {
+                epoch: None,
+                ack: ack(15, 0x80),
+                data: data(15, &[0x31]),
+            },
+            &[0xEF, 0x0F, 0x80, 0x31],
         ),
     ];
     for (frame, bytes) in cases {
@@ -257,13 +264,13 @@ fn frame_vectors() {
     for bad in [
         &[][..],
         &[0x00],
-        &[0x01, 0x00],
-        &[0x08, 0x00],
+        &[0x0F, 0x00],
+        &[0x20],
+        &[0x80],
+        &[0xC0],
+        &[0xC0, 0x10, 0x31],
         &[0x50, 0x0E],
-        &[0x20, 0x00],
-        &[0x80, 0x00],
-        &[0x40],
-        &[0x40, 0x01, 0x02],
+        &[0x45, 0x01],
     ] {
         assert!(Frame::decode(bad).is_err(), "{bad:02x?}");
     }
@@ -297,8 +304,8 @@ fn a_session_crosses_and_each_further_hi_costs_few_bytes() {
         );
         sim.run(60_000);
         let frames: Vec<_> = sim.log[before..].iter().map(|f| f.bytes.clone()).collect();
-        // Data "hi" (7 B), Success with the ack riding on it (4 B), bare ack (2 B).
-        assert_eq!(sim.bytes_on_air(before), 13, "{frames:02x?}");
+        // Data "hi" (6 B), Success with the ack riding on it (3 B), bare ack (1 B).
+        assert_eq!(sim.bytes_on_air(before), 10, "{frames:02x?}");
     }
     assert_eq!(sim.pdus(0).len(), 7);
     sim.ends[0].close(id);
