@@ -12,24 +12,25 @@
 //! cut into frames of at most the MTU. A frame is:
 //!
 //! ```text
-//! header u8      bit 7 D: data follows; bit 6 A: an ack is carried;
-//!                bit 5 S: a selective-ack bitmap follows;
-//!                bit 4 E: the sender's epoch follows;
-//!                bits 3-0: the data's sequence number mod 16 (with D),
-//!                else the cumulative ack mod 16
+//! header u8      bits 7-6: 0 data, 1 ack, 2 data and ack, 3 extended;
+//!                bits 5-3: the data's sequence number mod 8 (else 0);
+//!                bits 2-0: the cumulative ack mod 8 (else 0)
+//! [flags u8]     extended only: bit 0 data, bit 1 ack, bit 2 a sack
+//!                byte follows, bit 3 the epoch follows; others zero
 //! [epoch u16]    big-endian, chosen at random when the sender started
-//! [ack u8]       with D and A: the cumulative ack mod 16 (high bits zero)
 //! [sack u8]      bit i set: frame ack + 1 + i has arrived
-//! [data]         with D: the stream bytes, at least one
+//! [data]         with data: the stream bytes, at least one
 //! ```
 //!
 //! Sequence numbers count frames modulo 256 inside the link but travel
-//! modulo 16: with at most [`WINDOW`] = 8 frames unacknowledged, a frame
-//! that arrives is at most 8 behind or 7 ahead of the receiver's next
-//! expected one, and an ack names one of at most 9 values past the
-//! sender's oldest unacknowledged frame, so 16 values are never ambiguous.
+//! modulo 8: with at most [`WINDOW`] = 4 frames unacknowledged, a frame
+//! that arrives is at most 4 behind or 3 ahead of the receiver's next
+//! expected one, and an ack names one of at most 5 values past the
+//! sender's oldest unacknowledged frame, so 8 values are never ambiguous.
+//! A bare ack is one byte, and so is the header of a data frame that
+//! carries one.
 //!
-//! The 8-bit bitmap covers every frame after a gap. A missing frame is resent when a later one is
+//! The bitmap covers every frame after a gap. A missing frame is resent when a later one is
 //! acknowledged, or (one frame, as a probe) when the retransmission timer,
 //! derived from the frames' airtime, runs out. Acks ride on data frames;
 //! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
@@ -48,20 +49,29 @@ use super::ledger::Ledger;
 use super::record::{ConnId, Decoder, Encoder, Record};
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-pub const FLAG_DATA: u8 = 0x80;
-pub const FLAG_ACK: u8 = 0x40;
-pub const FLAG_SACK: u8 = 0x20;
-pub const FLAG_EPOCH: u8 = 0x10;
-/// The header's low four bits: the data frame's sequence number modulo 16,
-/// or a bare ack's cumulative ack modulo 16.
-const NIBBLE: u8 = 0x0F;
+/// Header kinds, bits 7-6.
+pub mod kind {
+    pub const DATA: u8 = 0;
+    pub const ACK: u8 = 1;
+    pub const DATA_ACK: u8 = 2;
+    pub const EXTENDED: u8 = 3;
+}
 
-/// The most header bytes a frame takes: header, epoch, ack, sack.
+/// Flags byte of an extended header.
+pub const FLAG_DATA: u8 = 0x01;
+pub const FLAG_ACK: u8 = 0x02;
+pub const FLAG_SACK: u8 = 0x04;
+pub const FLAG_EPOCH: u8 = 0x08;
+
+/// Sequence numbers and acks travel modulo 8.
+const SEQ_MASK: u8 = 0x07;
+
+/// The most header bytes a frame takes: header, flags, epoch, sack.
 pub const MAX_HEADER: usize = 5;
 
-/// Unacknowledged frames in flight at most: every frame after the
-/// cumulative ack fits the 8-bit bitmap.
-pub const WINDOW: u8 = 8;
+/// Unacknowledged frames in flight at most, so that 3-bit sequence numbers
+/// and acks are never ambiguous.
+pub const WINDOW: u8 = 4;
 
 /// The smallest MTU a link runs with: room for a header and some data.
 pub const MIN_MTU: usize = 12;
@@ -158,6 +168,7 @@ impl<'a> Frame<'a> {
     pub fn decode(buf: &'a [u8]) -> Result<Frame<'a>, RadioError> {
         let mut c = Cursor::new(buf);
         let header = c.u8("header")?;
+        let (seq, ack_next) = (header >> 3 & SEQ_MASK, header & SEQ_MASK);
         let invalid = |value: u8, field, offset| {
             RadioError::new(
                 ErrorKind::Invalid {
@@ -167,43 +178,43 @@ impl<'a> Frame<'a> {
                 offset,
             )
         };
-        let (has_data, has_ack) = (header & FLAG_DATA != 0, header & FLAG_ACK != 0);
-        // A frame with a bitmap but no ack, or with neither data nor ack,
-        // is not ours (or is damaged): drop it.
-        let sack_alone = header & FLAG_SACK != 0 && !has_ack;
-        if sack_alone || !(has_data || has_ack) {
-            return Err(invalid(header, "header", 0));
+        let flags = match header >> 6 {
+            kind::DATA => FLAG_DATA,
+            kind::ACK => FLAG_ACK,
+            kind::DATA_ACK => FLAG_DATA | FLAG_ACK,
+            _ => c.u8("flags")?,
+        };
+        // Unused fields are zero, and a frame carries data or an ack; a
+        // sack needs an ack. Anything else is damaged, or not ours.
+        let reserved = !(FLAG_DATA | FLAG_ACK | FLAG_SACK | FLAG_EPOCH);
+        if flags & reserved != 0
+            || flags & (FLAG_DATA | FLAG_ACK) == 0
+            || (flags & FLAG_SACK != 0 && flags & FLAG_ACK == 0)
+            || (flags & FLAG_DATA == 0 && seq != 0)
+            || (flags & FLAG_ACK == 0 && ack_next != 0)
+        {
+            let at = if header >> 6 == kind::EXTENDED { 1 } else { 0 };
+            return Err(invalid(if at == 1 { flags } else { header }, "header", at));
         }
-        let nibble = header & NIBBLE;
-        let epoch = if header & FLAG_EPOCH != 0 {
+        let epoch = if flags & FLAG_EPOCH != 0 {
             Some(c.u16("epoch")?)
         } else {
             None
         };
-        let ack_next = match (has_data, has_ack) {
-            (true, true) => {
-                let at = c.offset();
-                let byte = c.u8("ack")?;
-                if byte & !NIBBLE != 0 {
-                    return Err(invalid(byte, "ack", at));
-                }
-                Some(byte)
-            }
-            (false, true) => Some(nibble),
-            _ => None,
+        let ack = if flags & FLAG_ACK != 0 {
+            let sack = if flags & FLAG_SACK != 0 {
+                c.u8("sack")?
+            } else {
+                0
+            };
+            Some(Ack {
+                next: ack_next,
+                sack,
+            })
+        } else {
+            None
         };
-        let ack = match ack_next {
-            Some(next) => {
-                let sack = if header & FLAG_SACK != 0 {
-                    c.u8("sack")?
-                } else {
-                    0
-                };
-                Some(Ack { next, sack })
-            }
-            None => None,
-        };
-        let data = if has_data {
+        let data = if flags & FLAG_DATA != 0 {
             let bytes = c.rest();
             if bytes.is_empty() {
                 return Err(RadioError::new(
@@ -215,7 +226,7 @@ impl<'a> Frame<'a> {
                     c.offset(),
                 ));
             }
-            Some((nibble, bytes))
+            Some((seq, bytes))
         } else {
             None
         };
@@ -224,35 +235,39 @@ impl<'a> Frame<'a> {
     }
 
     /// Appends the frame. Sequence numbers and acks go on the wire modulo
-    /// 16; only their low four bits are used.
+    /// 8; only their low three bits are used.
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let mut header = 0;
-        if let Some((seq, _)) = self.data {
-            header |= FLAG_DATA | (seq & NIBBLE);
+        let mut flags = 0;
+        let (mut seq, mut next) = (0, 0);
+        if let Some((s, _)) = self.data {
+            flags |= FLAG_DATA;
+            seq = s & SEQ_MASK;
         }
         if let Some(ack) = self.ack {
-            header |= FLAG_ACK;
+            flags |= FLAG_ACK;
+            next = ack.next & SEQ_MASK;
             if ack.sack != 0 {
-                header |= FLAG_SACK;
-            }
-            if self.data.is_none() {
-                header |= ack.next & NIBBLE;
+                flags |= FLAG_SACK;
             }
         }
         if self.epoch.is_some() {
-            header |= FLAG_EPOCH;
+            flags |= FLAG_EPOCH;
         }
-        out.push(header);
+        let kind = match flags {
+            FLAG_DATA => kind::DATA,
+            FLAG_ACK => kind::ACK,
+            f if f == FLAG_DATA | FLAG_ACK => kind::DATA_ACK,
+            _ => kind::EXTENDED,
+        };
+        out.push(kind << 6 | seq << 3 | next);
+        if kind == kind::EXTENDED {
+            out.push(flags);
+        }
         if let Some(epoch) = self.epoch {
             out.extend_from_slice(&epoch.to_be_bytes());
         }
-        if let Some(ack) = self.ack {
-            if self.data.is_some() {
-                out.push(ack.next & NIBBLE);
-            }
-            if ack.sack != 0 {
-                out.push(ack.sack);
-            }
+        if let Some(ack) = self.ack.filter(|a| a.sack != 0) {
+            out.push(ack.sack);
         }
         if let Some((_, bytes)) = self.data {
             out.extend_from_slice(bytes);
@@ -523,8 +538,8 @@ impl Link {
         // Ack every data frame, duplicates too: the ack that would have
         // stopped the resend may be what was lost.
         self.ack_at = Some(now + self.cfg.ack_delay_ms);
-        // 0..8 ahead of the next expected frame; 8..16 means 8..1 behind.
-        let ahead = wire_seq.wrapping_sub(self.expect) & NIBBLE;
+        // 0..4 ahead of the next expected frame; 4..8 means 4..1 behind.
+        let ahead = wire_seq.wrapping_sub(self.expect) & SEQ_MASK;
         let seq = self.expect.wrapping_add(ahead);
         if ahead >= WINDOW || (ahead > 0 && self.early.contains_key(&seq)) {
             self.stats.duplicates += 1;
@@ -591,7 +606,7 @@ impl Link {
         let Some(base) = self.inflight.front().map(|f| f.seq) else {
             return;
         };
-        let acked = ack.next.wrapping_sub(base) & NIBBLE;
+        let acked = ack.next.wrapping_sub(base) & SEQ_MASK;
         if usize::from(acked) > self.inflight.len() {
             return; // Older than what is in flight, or nonsense.
         }

@@ -212,7 +212,7 @@ fn frame_vectors() {
                 ack: ack(0, 0),
                 data: data(0, &[0x01][..]),
             },
-            &[0xD0, 0x0E, 0x01, 0x00, 0x01],
+            &[0xC0, 0x0B, 0x0E, 0x01, 0x01],
         ),
         (
             Frame {
@@ -220,7 +220,7 @@ fn frame_vectors() {
                 ack: None,
                 data: data(2, &[0x51, 0x02]),
             },
-            &[0x82, 0x51, 0x02],
+            &[0x10, 0x51, 0x02],
         ),
         (
             Frame {
@@ -236,23 +236,23 @@ fn frame_vectors() {
                 ack: ack(5, 0b101),
                 data: None,
             },
-            &[0x65, 0x05],
+            &[0xC5, 0x06, 0x05],
         ),
         (
             Frame {
                 epoch: None,
-                ack: ack(9, 0),
-                data: data(3, &[0x31]),
+                ack: ack(3, 0),
+                data: data(1, &[0x31]),
             },
-            &[0xC3, 0x09, 0x31],
+            &[0x8B, 0x31],
         ),
         (
             Frame {
                 epoch: None,
-                ack: ack(15, 0x80),
-                data: data(15, &[0x31]),
+                ack: ack(7, 0x04),
+                data: data(7, &[0x31]),
             },
-            &[0xEF, 0x0F, 0x80, 0x31],
+            &[0xFF, 0x07, 0x04, 0x31],
         ),
     ];
     for (frame, bytes) in cases {
@@ -264,13 +264,13 @@ fn frame_vectors() {
     for bad in [
         &[][..],
         &[0x00],
-        &[0x0F, 0x00],
-        &[0x20],
-        &[0x80],
-        &[0xC0],
-        &[0xC0, 0x10, 0x31],
-        &[0x50, 0x0E],
+        &[0x01, 0x31],
+        &[0x48],
         &[0x45, 0x01],
+        &[0xC0, 0x00],
+        &[0xC0, 0x04],
+        &[0xC0, 0x12],
+        &[0xC0, 0x0A, 0x0E],
     ] {
         assert!(Frame::decode(bad).is_err(), "{bad:02x?}");
     }
@@ -304,8 +304,8 @@ fn a_session_crosses_and_each_further_hi_costs_few_bytes() {
         );
         sim.run(60_000);
         let frames: Vec<_> = sim.log[before..].iter().map(|f| f.bytes.clone()).collect();
-        // Data "hi" (6 B), Success with the ack riding on it (3 B), bare ack (1 B).
-        assert_eq!(sim.bytes_on_air(before), 10, "{frames:02x?}");
+        // Data "hi" (6 B), Success with the ack riding on it (2 B), bare ack (1 B).
+        assert_eq!(sim.bytes_on_air(before), 9, "{frames:02x?}");
     }
     assert_eq!(sim.pdus(0).len(), 7);
     sim.ends[0].close(id);
@@ -525,4 +525,34 @@ fn a_restarted_peer_resets_the_link_and_new_traffic_flows() {
     sim.ends[0].send(id, &m);
     sim.run(60_000);
     assert_eq!(sim.pdus(1), [HANDSHAKE.to_vec(), m]);
+}
+
+#[test]
+fn a_federated_hi_costs_6_bytes_and_its_acknowledgement_3() {
+    // Two servers' link after it is set up: a Message from alice@a.example
+    // to bob@b.example, answered Success by the receiving server.
+    let mut sim = Sim::new(config(), 9);
+    sim.serve = true;
+    let id = sim.ends[0].open().unwrap();
+    sim.ends[0].send(id, &HANDSHAKE);
+    sim.ends[0].send(id, &message("alice@a.example", "bob@b.example", 100, "hi"));
+    sim.run(60_000);
+    for t in 101..106 {
+        let before = sim.log.len();
+        sim.ends[0].send(id, &message("alice@a.example", "bob@b.example", t, "hi"));
+        sim.run(60_000);
+        let from = |end| -> usize {
+            sim.log[before..]
+                .iter()
+                .filter(|f| f.from == end)
+                .map(|f| f.bytes.len())
+                .sum()
+        };
+        let frames: Vec<_> = sim.log[before..].iter().map(|f| f.bytes.clone()).collect();
+        // The Message frame, then Success with the link ack (2 B) and the
+        // sender's ack of that (1 B).
+        assert_eq!(from(0) + from(1), 9, "{frames:02x?}");
+        assert_eq!(sim.log[before].bytes.len(), 6, "{frames:02x?}");
+        assert!(from(0) + from(1) - 6 <= 3, "{frames:02x?}");
+    }
 }
