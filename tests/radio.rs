@@ -359,7 +359,19 @@ fn radio_delivers_200_messages_once_and_in_order_through_20_percent_loss() {
     let out = air.send(&lines);
     assert!(out.status.success(), "{out:?}\nnear:\n{}", air.near.text());
     assert_eq!(air.history(), texts);
-    assert!(air.frames().iter().any(|f| f.2), "the emulator lost frames");
+    // A 4 KiB message crosses in fragments of at most the MTU.
+    let big = "x".repeat(4096);
+    let out = air.send(&[&big]);
+    assert!(out.status.success(), "{out:?}\nnear:\n{}", air.near.text());
+    assert_eq!(air.history().last(), Some(&big));
+    let frames = air.frames();
+    assert!(frames.iter().any(|f| f.2), "the emulator lost frames");
+    let full = frames.iter().filter(|f| f.0 && f.1 >= 240).count();
+    assert!(full >= 16, "{full} full-size fragments");
+    assert!(
+        frames.iter().all(|f| f.1 <= 254),
+        "no frame over the RNode MTU"
+    );
 }
 
 #[test]
