@@ -5,6 +5,7 @@
 //! - [`cursor`]: the checked cursor and error type of every radio codec.
 //! - [`kiss`]: KISS framing and the RNode firmware's commands.
 //! - [`record`]: the compressed record stream SOLEC PDUs travel in.
+//! - [`textpack`]: the fixed Huffman code that packs message text.
 //! - [`link`]: the sans-IO link layer: frames, acks, resends, multiplexing.
 //! - [`ledger`]: the duty-cycle and dwell-time ledger.
 //! - [`modem`]: the modem drivers behind one trait (rnode, kiss, rylr,
@@ -31,4 +32,5 @@ pub mod region;
 pub mod rng;
 pub mod rylr;
 pub mod serial;
+pub mod textpack;
 pub mod transparent;

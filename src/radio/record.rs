@@ -10,6 +10,7 @@
 //! so both ends update it identically. Nothing here performs IO.
 
 use super::cursor::{put_varint, unzigzag, zigzag, Cursor, ErrorKind, RadioError};
+use super::textpack;
 use crate::proto::{Message, Pdu, HEADER_LEN, MAX_PAYLOAD};
 use std::collections::HashMap;
 
@@ -29,6 +30,9 @@ pub mod kind {
     pub const MESSAGE: u8 = 0x5;
     /// A Handshake PDU: ver_major, ver_minor, conn_type.
     pub const HANDSHAKE: u8 = 0x6;
+    /// A Message PDU as [`MESSAGE`], its content packed by
+    /// `radio::textpack` (only when that is shorter).
+    pub const MESSAGE_PACKED: u8 = 0x7;
 }
 
 /// The conn nibble that says the wire id follows in a byte.
@@ -137,8 +141,18 @@ impl Encoder {
                 out.extend_from_slice(&[h.ver_major, h.ver_minor, h.conn_type.into()]);
             }
             Some(Pdu::Message(m)) => {
-                tag(kind::MESSAGE, id, out);
-                self.message(&m, out);
+                let content = m.message_content.as_bytes();
+                let packed = textpack::packed_len(content) < content.len();
+                tag(
+                    if packed {
+                        kind::MESSAGE_PACKED
+                    } else {
+                        kind::MESSAGE
+                    },
+                    id,
+                    out,
+                );
+                self.message(&m, packed, out);
             }
             _ => {
                 tag(kind::RAW, id, out);
@@ -150,7 +164,7 @@ impl Encoder {
         }
     }
 
-    fn message(&mut self, m: &Message<'_>, out: &mut Vec<u8>) {
+    fn message(&mut self, m: &Message<'_>, packed: bool, out: &mut Vec<u8>) {
         let head_at = out.len();
         out.push(0);
         let last_src = self.ctx.last_src.take();
@@ -166,7 +180,11 @@ impl Encoder {
         };
         out[head_at] = src << 6 | tgt << 4 | time;
         put_varint(out, m.message_content.len() as u64);
-        out.extend_from_slice(m.message_content.as_bytes());
+        if packed {
+            textpack::pack(m.message_content.as_bytes(), out);
+        } else {
+            out.extend_from_slice(m.message_content.as_bytes());
+        }
         self.ctx.last_src = Some(m.source_address.to_owned());
         self.ctx.last_tgt = Some(m.target_address.to_owned());
         self.ctx.last_time = m.send_time;
@@ -255,7 +273,8 @@ impl Decoder {
                 let len = c.len("pdu length", MAX_PAYLOAD)?;
                 pdu(frame_pdu(code, c.take(len, "pdu payload")?))
             }
-            kind::MESSAGE => pdu(self.message(c)?),
+            kind::MESSAGE => pdu(self.message(c, false)?),
+            kind::MESSAGE_PACKED => pdu(self.message(c, true)?),
             other => Err(RadioError::new(
                 ErrorKind::Invalid {
                     value: u64::from(other),
@@ -266,7 +285,7 @@ impl Decoder {
         }
     }
 
-    fn message(&mut self, c: &mut Cursor<'_>) -> Result<Vec<u8>, RadioError> {
+    fn message(&mut self, c: &mut Cursor<'_>, packed: bool) -> Result<Vec<u8>, RadioError> {
         let head = c.u8("message header")?;
         let src = address_field(c, head >> 6, "source_address")?;
         let tgt = address_field(c, head >> 4 & 3, "target_address")?;
@@ -275,7 +294,22 @@ impl Decoder {
             small => u64::from(small),
         };
         let len = c.len("content length", MAX_PAYLOAD)?;
-        let content = utf8(c, len, "message_content")?;
+        let unpacked;
+        let content = if packed {
+            let at = c.offset();
+            unpacked = textpack::unpack(c, len)?;
+            std::str::from_utf8(&unpacked).map_err(|e| {
+                RadioError::new(
+                    ErrorKind::Invalid {
+                        value: u64::from(unpacked[e.valid_up_to()]),
+                    },
+                    "message_content",
+                    at,
+                )
+            })?
+        } else {
+            utf8(c, len, "message_content")?
+        };
         // Complete: only now may the shared state change.
         let src = self.resolve(src, self.ctx.last_src.clone(), c.offset())?;
         let tgt = self.resolve(tgt, self.ctx.last_tgt.clone(), c.offset())?;
@@ -443,23 +477,42 @@ mod tests {
         ]);
         assert_eq!(got[0], [0x01]);
         assert_eq!(got[1], [0x61, 0x00, 0x05, 0x01]);
-        // Tag, header (literal, literal, varint time), both addresses, time, "hi".
-        let mut first = vec![0x51, 0xAF, 15];
+        // Tag (a packed Message), header (literal, literal, varint time),
+        // both addresses, time, "hi" packed into one byte.
+        let mut first = vec![0x71, 0xAF, 15];
         first.extend(b"alice@localhost");
         first.push(13);
         first.extend(b"bob@localhost");
         put_varint(&mut first, zigzag(t as i64));
-        first.extend([2, b'h', b'i']);
+        first.extend([2, 0x56]);
         assert_eq!(got[2], first);
-        // Same source, same target, delta +1 (zigzag 2): five bytes.
-        assert_eq!(got[3], [0x51, 0x02, 2, b'h', b'i']);
-        // A new target is a literal, and takes alias 2.
+        // Same source, same target, delta +1 (zigzag 2): four bytes.
+        assert_eq!(got[3], [0x71, 0x02, 2, 0x56]);
+        // A new target is a literal, and takes alias 2; "yo" needs 10 bits,
+        // no fewer bytes packed, so it goes as it is.
         assert_eq!(got[4][..3], [0x51, 0x20, 15]);
+        assert!(got[4].ends_with(b"\x02yo"));
         // Back to bob: alias 1; delta -1 (zigzag 1).
-        assert_eq!(got[5], [0x51, 0x11, 0x01, 2, b'h', b'i']);
+        assert_eq!(got[5], [0x71, 0x11, 0x01, 2, 0x56]);
         assert_eq!(got[6], [0x31]);
         assert_eq!(got[7], [0x41, 0x02]);
         assert_eq!(got[8], [0x11]);
+    }
+
+    #[test]
+    fn longer_text_is_packed_and_short_text_is_not() {
+        let long = "see you at the station at seven, bring the tickets please";
+        let got = across(&[
+            Record::Pdu(OUT0, message("alice@localhost", "bob@localhost", 9, long)),
+            Record::Pdu(OUT0, message("alice@localhost", "bob@localhost", 9, "hi")),
+            Record::Pdu(OUT0, message("alice@localhost", "bob@localhost", 9, "ÄÖÜ€")),
+        ]);
+        assert_eq!(got[0][0] >> 4, kind::MESSAGE_PACKED);
+        assert!(got[0].len() < 40 + long.len() * 7 / 10, "{}", got[0].len());
+        // "hi" packs into one byte; "yo" would take two, so it is not packed.
+        assert_eq!(got[1], [0x71, 0x00, 2, 0x56]);
+        // Rare bytes would grow: sent as they are.
+        assert_eq!(got[2][0] >> 4, kind::MESSAGE);
     }
 
     #[test]
@@ -519,7 +572,7 @@ mod tests {
     fn malformed_records_are_errors() {
         let mut dec = Decoder::new();
         for (bad, field) in [
-            (&[0x71][..], "record kind"),
+            (&[0x81][..], "record kind"),
             (&[0x51, 0x00, 0x00], "address (no previous one)"),
             (&[0x51, 0x50, 0x07, 0x07, 0x00, 0x00], "address alias"),
             (&[0x51, 0xF0], "source_address"),

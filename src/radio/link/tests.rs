@@ -304,8 +304,8 @@ fn a_session_crosses_and_each_further_hi_costs_few_bytes() {
         );
         sim.run(60_000);
         let frames: Vec<_> = sim.log[before..].iter().map(|f| f.bytes.clone()).collect();
-        // Data "hi" (6 B), Success with the ack riding on it (2 B), bare ack (1 B).
-        assert_eq!(sim.bytes_on_air(before), 9, "{frames:02x?}");
+        // Data "hi" (5 B), Success with the ack riding on it (2 B), bare ack (1 B).
+        assert_eq!(sim.bytes_on_air(before), 8, "{frames:02x?}");
     }
     assert_eq!(sim.pdus(0).len(), 7);
     sim.ends[0].close(id);
@@ -528,7 +528,7 @@ fn a_restarted_peer_resets_the_link_and_new_traffic_flows() {
 }
 
 #[test]
-fn a_federated_hi_costs_6_bytes_and_its_acknowledgement_3() {
+fn a_federated_hi_costs_5_bytes_and_its_acknowledgement_3() {
     // Two servers' link after it is set up: a Message from alice@a.example
     // to bob@b.example, answered Success by the receiving server.
     let mut sim = Sim::new(config(), 9);
@@ -551,8 +551,8 @@ fn a_federated_hi_costs_6_bytes_and_its_acknowledgement_3() {
         let frames: Vec<_> = sim.log[before..].iter().map(|f| f.bytes.clone()).collect();
         // The Message frame, then Success with the link ack (2 B) and the
         // sender's ack of that (1 B).
-        assert_eq!(from(0) + from(1), 9, "{frames:02x?}");
-        assert_eq!(sim.log[before].bytes.len(), 6, "{frames:02x?}");
-        assert!(from(0) + from(1) - 6 <= 3, "{frames:02x?}");
+        assert_eq!(from(0) + from(1), 8, "{frames:02x?}");
+        assert_eq!(sim.log[before].bytes.len(), 5, "{frames:02x?}");
+        assert!(from(0) + from(1) - 5 <= 3, "{frames:02x?}");
     }
 }
