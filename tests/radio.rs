@@ -179,6 +179,11 @@ const PW: &str = "pw";
 
 impl Air {
     fn start(kind: &str, extra_emulator: &[&str]) -> Air {
+        Air::start_with(kind, extra_emulator, &[])
+    }
+
+    /// As [`Air::start`], with extra options for the near radio.
+    fn start_with(kind: &str, extra_emulator: &[&str], extra_near: &[&str]) -> Air {
         let server = Server::start();
         for name in ["alice", "bob"] {
             server.add_user(name, PW);
@@ -208,6 +213,7 @@ impl Air {
         let mut near_args = vec!["radio", "--device", a, "--modem", kind];
         near_args.extend(["--listen", "127.0.0.1:0"]);
         near_args.extend(RADIO);
+        near_args.extend_from_slice(extra_near);
         let near = Proc::spawn(&near_args);
         let addr = near.wait_for("radio listening on ").trim().to_owned();
         near.wait_for("radio ready");
@@ -258,8 +264,9 @@ impl Air {
             .collect()
     }
 
-    /// Every frame the emulator logged: (from the near side, bytes, lost).
-    fn frames(&self) -> Vec<(bool, u64, bool)> {
+    /// Every frame the emulator logged: (from the near side, bytes, lost,
+    /// airtime in ms).
+    fn frames(&self) -> Vec<(bool, u64, bool, f64)> {
         let text = std::fs::read_to_string(self.dir.join("air.jsonl")).unwrap();
         let near = self.dir.join("a");
         text.lines()
@@ -272,6 +279,7 @@ impl Air {
                     v["from"] == near.to_str().unwrap(),
                     v["bytes"].as_u64().unwrap(),
                     v["lost"].as_bool().unwrap(),
+                    v["airtime_ms"].as_f64().unwrap(),
                 )
             })
             .collect()
@@ -279,7 +287,7 @@ impl Air {
 
     /// Waits until the emulator has logged no new frame for a while (the
     /// last acks and closes have gone), returning every frame so far.
-    fn settled_frames(&self) -> Vec<(bool, u64, bool)> {
+    fn settled_frames(&self) -> Vec<(bool, u64, bool, f64)> {
         let deadline = std::time::Instant::now() + TIMEOUT * 2;
         let mut last = self.frames();
         loop {
@@ -311,7 +319,7 @@ fn radio_carries_a_client_session_and_each_further_hi_is_small() {
     let after_five = air.settled_frames();
     assert_eq!(air.history(), ["hi"; 7]);
 
-    let bytes = |f: &[(bool, u64, bool)]| f.iter().map(|x| x.1).sum::<u64>();
+    let bytes = |f: &[(bool, u64, bool, f64)]| f.iter().map(|x| x.1).sum::<u64>();
     let one = bytes(&after_one[before_one.len()..]);
     let five = bytes(&after_five[after_one.len()..]);
     let lost = after_five[before_one.len()..].iter().any(|f| f.2);
@@ -551,4 +559,42 @@ fn radio_the_documented_frames_decode_and_carry_the_documented_session() {
         assert!(matches!(records[0].first(), Some(Record::Open(_))));
         assert!(matches!(records[0].last(), Some(Record::Close(_))));
     }
+}
+
+#[test]
+fn radio_never_exceeds_its_duty_cycle_and_makes_traffic_wait() {
+    if !have_ptys() {
+        return;
+    }
+    // 0.01 % of an hour is 360 ms of airtime: a login fits, a 4 KiB
+    // message (about 17 frames of 30 ms or more) does not.
+    let air = Air::start_with("rnode", &[], &["--duty-cycle", "0.01"]);
+    let out = air.send(&["hi"]);
+    assert!(out.status.success(), "{out:?}\nnear:\n{}", air.near.text());
+    let big = "y".repeat(4096);
+    let mut send = solec()
+        .args([
+            "send",
+            "bob",
+            "--server",
+            &air.addr,
+            "--user",
+            "alice@localhost",
+        ])
+        .env("SOLEC_PASSWORD", PW)
+        .arg(&big)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    air.near.wait_for("duty-cycle budget spent: traffic waits");
+    let frames = air.settled_frames();
+    let _ = send.kill();
+    let _ = send.wait();
+    let near_airtime: f64 = frames.iter().filter(|f| f.0).map(|f| f.3).sum();
+    eprintln!("near radio: {near_airtime:.3} ms on air of a 360 ms budget");
+    assert!(near_airtime <= 360.0, "{near_airtime} ms");
+    // The message waits for budget; it is not lost, and not delivered yet.
+    assert_eq!(air.history(), ["hi"]);
 }

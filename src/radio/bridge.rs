@@ -85,6 +85,7 @@ pub fn run(
         next_tx: 0,
         last_serial: 0,
         quiet_done: true,
+        held: false,
         signal: (None, None),
         progress: opts.progress.then_some(()).map(|()| Progress::default()),
         start: Instant::now(),
@@ -128,6 +129,8 @@ struct Bridge {
     next_tx: u64,
     last_serial: u64,
     quiet_done: bool,
+    /// The budget is holding a frame back (logged once per episode).
+    held: bool,
     /// The RSSI and SNR reported for the frame about to arrive.
     signal: (Option<i16>, Option<f32>),
     progress: Option<Progress>,
@@ -156,8 +159,10 @@ impl Bridge {
                 return Ok(());
             }
             let Some(tx) = self.link.poll_transmit(now) else {
+                self.note_held(now);
                 return Ok(());
             };
+            self.held = false;
             self.serial.write_all(&modem.encode(&tx.bytes))?;
             self.log_transmit(&tx, now);
             let air = tx.airtime_ms.ceil() as u64;
@@ -167,6 +172,21 @@ impl Bridge {
             } else {
                 self.next_tx = now + air;
             }
+        }
+    }
+
+    /// Logs once when the duty-cycle budget starts holding traffic back.
+    fn note_held(&mut self, now: u64) {
+        match self.link.held_until(now) {
+            Some(t) if !self.held => {
+                self.held = true;
+                log::info!(
+                    "duty-cycle budget spent: traffic waits {:.1} s for airtime",
+                    (t - now) as f64 / 1000.0
+                );
+            }
+            Some(_) => {}
+            None => self.held = false,
         }
     }
 
@@ -181,7 +201,7 @@ impl Bridge {
             self.link.ledger().budget_ms(),
         ) {
             (Some(left), Some(total)) => format!(
-                "; duty-cycle budget left {:.1} s of {:.1} s an hour",
+                "; duty-cycle budget left {:.3} s of {:.3} s an hour",
                 left / 1000.0,
                 total / 1000.0
             ),

@@ -84,13 +84,14 @@ impl Ledger {
         }
     }
 
-    /// Airtime spent in the hour before `now`, in ms.
+    /// Airtime that still counts at `now`, in ms: every transmission that
+    /// ended less than an hour ago or is still on air, in full.
     pub fn used_ms(&self, now: u64) -> f64 {
-        let from = now.saturating_sub(WINDOW_MS) as f64;
+        let from = now as f64 - WINDOW_MS as f64;
         self.spent
             .iter()
-            .map(|&(s, a)| (s as f64 + a).min(now as f64) - (s as f64).max(from))
-            .filter(|&d| d > 0.0)
+            .filter(|&&(s, a)| s as f64 + a > from)
+            .map(|&(_, a)| a)
             .sum()
     }
 

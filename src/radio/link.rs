@@ -787,6 +787,17 @@ impl Link {
         }
     }
 
+    /// When a frame is due but the airtime budget holds it back: the time
+    /// it may go.
+    pub fn held_until(&self, now: u64) -> Option<u64> {
+        let ack_due = self.ack_at.is_some_and(|t| now >= t);
+        let next = self.next_frame(ack_due)?;
+        let t = self
+            .ledger
+            .earliest(now, self.cfg.airtime_ms(next.bytes.len()))?;
+        (t > now).then_some(t)
+    }
+
     /// When the driver should call [`Link::poll_transmit`] next, if nothing
     /// else happens first. `None`: the link is idle and needs no call.
     pub fn poll_timeout(&self, now: u64) -> Option<u64> {
