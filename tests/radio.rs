@@ -425,6 +425,20 @@ fn radio_auto_probes_and_names_the_modem() {
         radio.wait_for(&format!("modem auto: found {kind}"));
         radio.wait_for("radio ready");
     }
+    // A plain KISS TNC answers neither probe: a clear failure, status 1.
+    let dir = TempDir::new();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let emu = Proc::spawn(&[
+        "radio", "emulate", "--modem", "kiss", "--port", a, "--port", b,
+    ]);
+    emu.wait_for("emulating 2 ports");
+    let mut args = vec!["radio", "--device", a, "--modem", "auto"];
+    args.extend(["--connect", "127.0.0.1:9"]);
+    args.extend(RADIO);
+    let out = run(&args, b"");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--modem kiss"));
 }
 
 #[test]
@@ -441,6 +455,10 @@ fn radio_refuses_values_the_modem_or_region_cannot_take() {
         (&["--modem", "rnode", "--cr", "9"], "coding rate 9"),
         (&["--modem", "rnode", "--bw", "100"], "not a LoRa bandwidth"),
         (&["--modem", "rylr", "--sf", "12"], "RYLR"),
+        (
+            &["--modem", "rylr", "--region", "us915", "--power", "30"],
+            "at most 22 dBm",
+        ),
         (&["--modem", "rnode", "--power", "30"], "27 dBm"),
         (&["--modem", "rnode", "--freq", "869300000"], "sub-band"),
         (

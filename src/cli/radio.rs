@@ -232,6 +232,11 @@ fn run_bridge(a: BridgeArgs) -> Result<(), Failure> {
     for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(signal, stop.clone())?;
     }
+    if plan.kind == Kind::Transparent {
+        log::info!(
+            "a transparent module hides SF, bandwidth and coding rate behind its air data rate: set it to match; --sf, --bw and --cr only time the frames here"
+        );
+    }
     let s = &plan.settings;
     log::info!(
         "radio ready on {} ({}): {} MHz, SF{}, {} kHz, CR 4/{}, {} dBm, MTU {} B{}",

@@ -19,6 +19,9 @@ pub const MTU: usize = MAX_DATA / 4 * 3;
 /// The address `AT+SEND` uses to reach every module on the network.
 pub const BROADCAST: u16 = 0;
 
+/// The most `AT+CRFOP` takes (RYLR998).
+pub const MAX_POWER_DBM: u8 = 22;
+
 /// The longest reply line kept; longer lines are dropped as noise.
 pub const MAX_LINE: usize = 512;
 
@@ -109,6 +112,12 @@ pub fn check(s: &Settings) -> Result<(), String> {
             ))
         }
     };
+    if s.power_dbm > MAX_POWER_DBM {
+        return Err(format!(
+            "an RYLR module transmits at most {MAX_POWER_DBM} dBm, not {}",
+            s.power_dbm
+        ));
+    }
     if !(7..=max_sf).contains(&s.sf) {
         return Err(format!(
             "an RYLR module at {} kHz takes SF7 to SF{max_sf}, not SF{}",
@@ -355,6 +364,7 @@ mod tests {
         })
         .is_ok());
         assert!(check(&Settings { bw_hz: 62_500, ..s }).is_err());
+        assert!(check(&Settings { power_dbm: 23, ..s }).is_err());
     }
 
     #[test]
