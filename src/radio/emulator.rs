@@ -97,6 +97,8 @@ pub struct Emulator {
     rng: Rng,
     loss: Loss,
     bad_state: bool,
+    /// The latest end of a finished frame: no frame starts before it.
+    floor: u64,
 }
 
 impl Emulator {
@@ -125,6 +127,7 @@ impl Emulator {
             rng: Rng::new(seed),
             loss,
             bad_state: false,
+            floor: 0,
         }
     }
 
@@ -224,7 +227,7 @@ impl Emulator {
             self.air.drain(..).partition(|f| f.end <= now);
         self.air = flying;
         for f in done {
-            // Anything that overlapped it, finished or not, collided.
+            self.floor = self.floor.max(f.end);
             self.ports[f.from].sending = false;
             out.heard.push(Heard {
                 start_ms: f.start,
@@ -245,25 +248,37 @@ impl Emulator {
         }
     }
 
+    /// Starts the frames whose backoff has run out by `now`, each at the
+    /// moment its backoff ended (not when this poll happens to run), in
+    /// that order: a late poll must not make modems that would have heard
+    /// each other collide.
     fn start(&mut self, now: u64) {
-        for port in 0..self.ports.len() {
-            let p = &self.ports[port];
-            if p.sending || p.queue.is_empty() || now < p.try_at {
-                continue;
-            }
-            let sensed = self.air.iter().any(|f| f.start + DETECT_MS <= now);
+        let mut due: Vec<usize> = (0..self.ports.len())
+            .filter(|&i| {
+                let p = &self.ports[i];
+                !p.sending && !p.queue.is_empty() && p.try_at <= now
+            })
+            .collect();
+        due.sort_by_key(|&i| (self.ports[i].try_at, i));
+        for port in due {
+            // Never before a frame already finished had ended.
+            let t = self.ports[port].try_at.max(self.floor);
+            let sensed = self
+                .air
+                .iter()
+                .any(|f| f.start + DETECT_MS <= t && f.end > t);
             if sensed {
-                let end = self.air.iter().map(|f| f.end).max().unwrap_or(now);
+                let end = self.air.iter().map(|f| f.end).max().unwrap_or(t);
                 let slots = self.rng.next_u64() % BACKOFF_SLOTS;
                 self.ports[port].try_at = end + 1 + slots * SLOT_MS;
                 continue;
             }
             let bytes = self.ports[port].queue.pop_front().unwrap_or_default();
             let airtime_ms = self.phy.airtime_ms(self.on_air(bytes.len()));
-            let end = now + airtime_ms.ceil() as u64;
+            let end = t + airtime_ms.ceil() as u64;
             let mut lost = self.lose();
             for other in &mut self.air {
-                if other.end > now {
+                if other.end > t {
                     other.lost = true;
                     lost = true;
                 }
@@ -274,7 +289,7 @@ impl Emulator {
             p.try_at = end + (self.rng.next_u64() % BACKOFF_SLOTS) * SLOT_MS;
             self.air.push(OnAir {
                 from: port,
-                start: now,
+                start: t,
                 end,
                 bytes,
                 airtime_ms,
@@ -483,6 +498,22 @@ mod tests {
             now += 1000;
         }
         assert!(collided > 0 && deferred > collided, "{collided} {deferred}");
+    }
+
+    #[test]
+    fn a_late_poll_does_not_make_modems_collide() {
+        let mut e = Emulator::new(Kind::Kiss, phy(), 2, Loss::Random(0.0), 1);
+        let frame = kiss_frame(0, &[0x42; 20]);
+        e.from_host(0, &frame, 0);
+        e.from_host(1, &frame, 0);
+        e.ports[0].try_at = 0;
+        e.ports[1].try_at = DETECT_MS + 1;
+        // The first poll comes long after both backoffs ended.
+        let (mut now, mut heard) = (500, Vec::new());
+        settle(&mut e, &mut now, &mut heard);
+        assert_eq!(heard.len(), 2);
+        assert!(heard.iter().all(|h| !h.lost), "{heard:?}");
+        assert_eq!(heard[0].start_ms, 0);
     }
 
     #[test]
