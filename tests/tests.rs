@@ -32,3 +32,6 @@ mod client;
 
 /// `solec bench`: a tiny load arrives complete; no process or directory is left behind.
 mod bench;
+
+/// `solec radio`: airtime, the modem emulator, SOLEC end to end over ptys.
+mod radio;

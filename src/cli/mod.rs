@@ -18,6 +18,7 @@ mod hexinput;
 pub mod history;
 pub mod logger;
 mod names;
+pub mod radio;
 pub mod send;
 pub mod serve;
 mod text;
@@ -47,6 +48,7 @@ pub enum Command {
     Decode(decode::Args),
     Encode(encode::Args),
     Bench(bench::Args),
+    Radio(radio::Args),
 }
 
 /// Runs a parsed command line.
@@ -61,6 +63,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Decode(args) => decode::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Radio(args) => radio::run(args),
     }
 }
 
