@@ -1,7 +1,9 @@
 //! `packaging/wireshark/solec.lua` on real traffic: tshark captures a
 //! spawned `solec serve` on loopback while the real clients talk to it, then
 //! reads the capture back through the dissector and the test checks the
-//! fields it shows, by their draft names.
+//! fields it shows, by their draft names. Every worked example of
+//! docs/protocol.md, written to a capture by text2pcap, must show the same
+//! fields and values as `solec decode --json`.
 //!
 //! Needs tshark and dumpcap (Debian package `tshark`) and the right to
 //! capture on `lo` (root, or the `wireshark` group). Without them the test
@@ -125,9 +127,18 @@ impl Shown {
 /// The dissector's tree for every PDU in `file`, in capture order, with
 /// `port` decoded as SOLEC (the capture's port is not the default one).
 fn dissect(file: &Path, port: u16) -> Vec<Shown> {
+    tshark_tree(file, &["-d", &format!("tcp.port=={port},solec")])
+}
+
+/// The same for a capture on the default port 7447, without Decode As.
+fn dissect_default_port(file: &Path) -> Vec<Shown> {
+    tshark_tree(file, &[])
+}
+
+fn tshark_tree(file: &Path, extra: &[&str]) -> Vec<Shown> {
     let out = Command::new("tshark")
         .args(["-X", &format!("lua_script:{DISSECTOR}")])
-        .args(["-d", &format!("tcp.port=={port},solec")])
+        .args(extra)
         .args(["-V", "-O", "solec", "-Y", "solec", "-r"])
         .arg(file)
         .output()
@@ -153,7 +164,8 @@ fn parse_tree(text: &str) -> Vec<Shown> {
                 fields: Vec::new(),
             });
         } else if let (Some(rest), Some(last)) = (line.strip_prefix("    "), shown.last_mut()) {
-            if rest.starts_with(' ') {
+            // Deeper lines are a field's parts; `[...]` are expert infos.
+            if rest.starts_with(' ') || rest.starts_with('[') {
                 continue;
             }
             if let Some((k, v)) = rest.split_once(": ") {
@@ -275,10 +287,141 @@ fn dissector_shows_a_live_capture_field_by_field() {
 
 #[test]
 fn the_tree_parser_reads_tshark_verbose_output() {
-    let text = "Frame 1\nSOLEC History\n    type: History (0x08)\n    channel_address: #c@b\n        string length: 4\n    since: 0\nSOLEC Success\n    type: Success (0x01)\n";
+    let text = "Frame 1\nSOLEC History\n    type: History (0x08)\n    channel_address: #c@b\n        string length: 4\n    since: 0\n    [Expert Info (Note/Undecoded): x]\nSOLEC Success\n    type: Success (0x01)\n";
     let shown = parse_tree(text);
     assert_eq!(shown.len(), 2);
     assert_eq!(shown[0].field("channel_address"), Some("#c@b"));
     assert_eq!(shown[0].field("string length"), None);
+    assert_eq!(shown[0].fields.len(), 3, "{shown:?}");
     assert_eq!(shown[1].name, "Success");
+}
+
+const PROTOCOL_MD: &str = include_str!("../docs/protocol.md");
+
+/// Every ```` ```INFO ```` block of docs/protocol.md, as the bytes of
+/// each of its lines (`#` starts a comment).
+fn documented_blocks(info: &str) -> Vec<Vec<Vec<u8>>> {
+    let mut blocks = Vec::new();
+    let mut inside = false;
+    for line in PROTOCOL_MD.lines() {
+        if let Some(fence) = line.strip_prefix("```") {
+            inside = !inside && fence == info;
+            if inside {
+                blocks.push(Vec::new());
+            }
+            continue;
+        }
+        let hex = line.split('#').next().unwrap_or_default();
+        if let (true, Some(block)) = (inside && !hex.trim().is_empty(), blocks.last_mut()) {
+            block.push(util::unhex(hex));
+        }
+    }
+    blocks
+}
+
+/// Splits a run of whole PDUs by their length fields.
+fn split_pdus(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut pdus = Vec::new();
+    while bytes.len() >= 3 {
+        let end = 3 + usize::from(u16::from_be_bytes([bytes[1], bytes[2]]));
+        pdus.push(bytes[..end].to_vec());
+        bytes = &bytes[end..];
+    }
+    assert!(bytes.is_empty(), "a documented PDU is cut short");
+    pdus
+}
+
+/// A capture of `segments` sent in order on one TCP connection to port
+/// 7447, written by text2pcap (shipped with tshark).
+fn pcap_of(segments: &[Vec<u8>], dir: &Path) -> PathBuf {
+    let text: String = segments
+        .iter()
+        .map(|s| format!("0000 {}\n\n", util::spaced_hex(s)))
+        .collect();
+    let (input, output) = (dir.join("pdus.txt"), dir.join("pdus.pcap"));
+    std::fs::write(&input, text).unwrap();
+    let out = Command::new("text2pcap")
+        .args(["-q", "-T", "40000,7447"])
+        .args([&input, &output])
+        .output()
+        .expect("run text2pcap");
+    assert!(out.status.success(), "text2pcap: {out:?}");
+    output
+}
+
+/// A dissector value read as the number `solec decode --json` gives:
+/// `user -> server (0x01)` is 1, `1700000000 (2023-...)` is 1700000000.
+fn shown_number(value: &str) -> Option<i128> {
+    if let Some(hex) = value
+        .rsplit_once("(0x")
+        .and_then(|(_, h)| h.strip_suffix(')'))
+    {
+        return i128::from_str_radix(hex, 16).ok();
+    }
+    value.split(' ').next()?.parse().ok()
+}
+
+/// Every PDU of every worked example in docs/protocol.md shows, on the
+/// default port, exactly the fields `solec decode --json` gives it, by the
+/// same names and with the same values; each malformed example is marked.
+#[test]
+fn dissector_agrees_with_decode_on_every_documented_pdu() {
+    if let Some(reason) = missing_tools() {
+        return skip(&reason);
+    }
+    let dir = util::TempDir::new();
+    let pdus: Vec<Vec<u8>> = documented_blocks("hex")
+        .iter()
+        .flat_map(|block| split_pdus(&block.concat()))
+        .collect();
+    let all = pdus.concat();
+    let decoded = util::run(&["decode", "--json"], util::spaced_hex(&all).as_bytes());
+    assert!(decoded.status.success(), "{decoded:?}");
+    let decoded: Vec<(String, serde_json::Value)> = String::from_utf8_lossy(&decoded.stdout)
+        .lines()
+        .map(|l| (l.to_owned(), serde_json::from_str(l).unwrap()))
+        .collect();
+
+    let shown = dissect_default_port(&pcap_of(&pdus, dir.path()));
+    assert_eq!(shown.len(), decoded.len(), "{shown:?}");
+    for (shown, (line, want)) in shown.iter().zip(&decoded) {
+        let want = want.as_object().unwrap();
+        // In the line's order, which is the wire order (the map sorts them).
+        let mut expected: Vec<&String> = want
+            .keys()
+            .filter(|k| !["at", "type", "code", "length"].contains(&k.as_str()))
+            .collect();
+        expected.sort_by_key(|k| line.find(&format!("\"{k}\":")));
+        let got: Vec<&String> = shown
+            .fields
+            .iter()
+            .map(|(k, _)| k)
+            .filter(|k| !["type", "length"].contains(&k.as_str()))
+            .collect();
+        assert_eq!(got, expected, "{} fields", shown.name);
+        for key in expected {
+            let value = shown.field(key).unwrap();
+            match &want[key] {
+                serde_json::Value::String(s) => assert_eq!(value, s, "{}.{key}", shown.name),
+                serde_json::Value::Number(n) => assert_eq!(
+                    shown_number(value),
+                    n.as_i64().map(i128::from).or(n.as_u64().map(i128::from)),
+                    "{}.{key} = {value}",
+                    shown.name
+                ),
+                other => panic!("unexpected JSON {other}"),
+            }
+        }
+    }
+
+    // The last malformed example announces a payload longer than
+    // max_pdu_bytes and sends none: there is no whole PDU to show.
+    let malformed = documented_blocks("hex-malformed").concat();
+    let shown = dissect_default_port(&pcap_of(&malformed, dir.path()));
+    let names: Vec<&str> = shown.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names.len(), malformed.len() - 1, "{names:?}");
+    assert!(
+        names.iter().all(|n| n.ends_with(" [Malformed]")),
+        "{names:?}"
+    );
 }
