@@ -5,7 +5,7 @@
 //! docs/protocol.md, written to a capture by text2pcap, must show the same
 //! fields and values as `solec decode --json`.
 //!
-//! Needs tshark and dumpcap (Debian package `tshark`) and the right to
+//! Needs tshark, dumpcap and text2pcap (Debian package `tshark`) and the right to
 //! capture on `lo` (root, or the `wireshark` group). Without them the test
 //! prints why and passes, unless `SOLEC_REQUIRE_TSHARK=1` (set by `.ci/run`)
 //! makes that a failure.
@@ -21,7 +21,7 @@ const DISSECTOR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/packaging/wireshar
 
 /// Why the test cannot run here, if it cannot.
 fn missing_tools() -> Option<String> {
-    for tool in ["tshark", "dumpcap"] {
+    for tool in ["tshark", "dumpcap", "text2pcap"] {
         let found = Command::new(tool)
             .arg("--version")
             .stdout(Stdio::null())
