@@ -24,6 +24,9 @@ mod docs;
 /// `packaging/`: the example config parses and matches the systemd unit.
 mod packaging;
 
+/// `packaging/wireshark/solec.lua`: tshark shows a live capture of the server field by field.
+mod wireshark;
+
 /// `README.md`: opening commands, config keys, exit codes, TLS snippet; the quick start runs.
 mod readme;
 

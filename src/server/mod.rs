@@ -10,6 +10,7 @@ pub mod config;
 pub mod conn;
 pub mod core;
 pub mod hub;
+mod notify;
 mod outbox;
 pub mod passwords;
 pub mod session;
@@ -57,6 +58,7 @@ pub fn run(config: Config) -> Result<(), String> {
         .map_err(|e| format!("cannot start the hub thread: {e}"))?;
     let shared = Arc::new(Shared::new(events.clone(), config.limits, stopping));
     log::info!("serving {} from {}", config.name, config.data.display());
+    notify::ready(&config.name);
 
     smol::block_on(async {
         let mut tasks = vec![
