@@ -40,6 +40,9 @@ _solec() {
             solec,history)
                 cmd="solec__subcmd__history"
                 ;;
+            solec,radio)
+                cmd="solec__subcmd__radio"
+                ;;
             solec,send)
                 cmd="solec__subcmd__send"
                 ;;
@@ -247,6 +250,9 @@ _solec() {
             solec__subcmd__help,history)
                 cmd="solec__subcmd__help__subcmd__history"
                 ;;
+            solec__subcmd__help,radio)
+                cmd="solec__subcmd__help__subcmd__radio"
+                ;;
             solec__subcmd__help,send)
                 cmd="solec__subcmd__help__subcmd__send"
                 ;;
@@ -331,6 +337,12 @@ _solec() {
             solec__subcmd__help__subcmd__federate,remove)
                 cmd="solec__subcmd__help__subcmd__federate__subcmd__remove"
                 ;;
+            solec__subcmd__help__subcmd__radio,airtime)
+                cmd="solec__subcmd__help__subcmd__radio__subcmd__airtime"
+                ;;
+            solec__subcmd__help__subcmd__radio,emulate)
+                cmd="solec__subcmd__help__subcmd__radio__subcmd__emulate"
+                ;;
             solec__subcmd__help__subcmd__user,add)
                 cmd="solec__subcmd__help__subcmd__user__subcmd__add"
                 ;;
@@ -342,6 +354,24 @@ _solec() {
                 ;;
             solec__subcmd__help__subcmd__user,passwd)
                 cmd="solec__subcmd__help__subcmd__user__subcmd__passwd"
+                ;;
+            solec__subcmd__radio,airtime)
+                cmd="solec__subcmd__radio__subcmd__airtime"
+                ;;
+            solec__subcmd__radio,emulate)
+                cmd="solec__subcmd__radio__subcmd__emulate"
+                ;;
+            solec__subcmd__radio,help)
+                cmd="solec__subcmd__radio__subcmd__help"
+                ;;
+            solec__subcmd__radio__subcmd__help,airtime)
+                cmd="solec__subcmd__radio__subcmd__help__subcmd__airtime"
+                ;;
+            solec__subcmd__radio__subcmd__help,emulate)
+                cmd="solec__subcmd__radio__subcmd__help__subcmd__emulate"
+                ;;
+            solec__subcmd__radio__subcmd__help,help)
+                cmd="solec__subcmd__radio__subcmd__help__subcmd__help"
                 ;;
             solec__subcmd__user,add)
                 cmd="solec__subcmd__user__subcmd__add"
@@ -380,7 +410,7 @@ _solec() {
 
     case "${cmd}" in
         solec)
-            opts="-h -V --help --version serve user federate send history contact channel decode encode bench help"
+            opts="-h -V --help --version serve user federate send history contact channel decode encode bench radio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1526,7 +1556,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help)
-            opts="serve user federate send history contact channel decode encode bench help"
+            opts="serve user federate send history contact channel decode encode bench radio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2001,6 +2031,48 @@ _solec() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        solec__subcmd__help__subcmd__radio)
+            opts="airtime emulate"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__radio__subcmd__airtime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__radio__subcmd__emulate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         solec__subcmd__help__subcmd__send)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2138,6 +2210,216 @@ _solec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio)
+            opts="-h -V --device --modem --listen --connect --region --freq --bw --sf --cr --power --baud --duty-cycle --log --help --version airtime emulate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --device)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --modem)
+                    COMPREPLY=($(compgen -W "rnode kiss rylr transparent auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --connect)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --region)
+                    COMPREPLY=($(compgen -W "eu868 eu433 us915 anz" -- "${cur}"))
+                    return 0
+                    ;;
+                --freq)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --power)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --baud)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duty-cycle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__airtime)
+            opts="-h -V --sf --bw --cr --bytes --preamble --implicit-header --no-crc --ldro --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --sf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bytes)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --preamble)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ldro)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__emulate)
+            opts="-h -V --modem --port --sf --bw --cr --loss --burst-loss --burst-len --seed --log --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --modem)
+                    COMPREPLY=($(compgen -W "rnode kiss rylr transparent auto" -- "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --sf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bw)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --loss)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --burst-len)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --seed)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__help)
+            opts="airtime emulate help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__help__subcmd__airtime)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__help__subcmd__emulate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__radio__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -36,6 +36,7 @@ complete -c solec -n "__fish_solec_needs_command" -f -a "channel" -d 'Join and l
 complete -c solec -n "__fish_solec_needs_command" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
 complete -c solec -n "__fish_solec_needs_command" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
 complete -c solec -n "__fish_solec_needs_command" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
+complete -c solec -n "__fish_solec_needs_command" -f -a "radio" -d 'Carry SOLEC connections over a serial-attached LoRa modem'
 complete -c solec -n "__fish_solec_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand serve" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand serve" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
@@ -310,17 +311,72 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Sk
 complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "serve" -d 'Run the SOLEC server'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "federate" -d 'Manage this server\'s known peers: the servers it federates with, each proven by its Ed25519 key (works whether or not `solec serve` is running)'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "send" -d 'Send a message to a user or a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
-complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l device -d 'Serial port of the modem (/dev/ttyUSB0, /dev/serial0, an emulator\'s PATH)' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l modem -d 'Host protocol of the modem' -r -f -a "rnode\t'RNode firmware: KISS with RNode\'s commands, flow control by READY'
+kiss\t'A plain KISS TNC'
+rylr\t'REYAX RYLR896/998 AT commands, data as Base64 text'
+transparent\t'Ebyte E22/E32-style transparent UART modules and the Waveshare HAT'
+auto\t'Probe the port: RNode answers DETECT, an RYLR answers AT'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l listen -d 'Accept local SOLEC connections on ADDR and carry them over the air (repeatable)' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l connect -d 'Hand connections arriving over the air to the server at ADDR (repeatable: the first that answers)' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l region -d 'Regional limits: duty cycle, dwell time, power, band' -r -f -a "eu868\t'EU 863–870 MHz; the duty cycle and power follow the ETSI sub-band of --freq (default 869.525 MHz: 10 %, 27 dBm)'
+eu433\t'EU 433.05–434.79 MHz: 10 %, 10 dBm'
+us915\t'US 902–928 MHz: no duty cycle, 400 ms dwell below 500 kHz, 30 dBm'
+anz\t'Australia and New Zealand 915–928 MHz: no duty cycle, 30 dBm'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l freq -d 'Centre frequency in Hz [default: the region\'s, e.g. 869525000 for eu868]' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l bw -d 'Bandwidth in kHz' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l power -d 'Transmit power in dBm [default: 14, or the region\'s maximum if lower]' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l baud -d 'Serial speed' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l duty-cycle -d 'Duty cycle in percent of any hour, instead of the region\'s' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l log -d 'Log level: error, warn, info or debug' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l bw -d 'Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l bytes -d 'Payload bytes in the frame' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l preamble -d 'Programmed preamble length in symbols' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l ldro -d 'Low-data-rate optimisation: auto, on or off' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l implicit-header -d 'Implicit header mode (no LoRa header on air)'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -l no-crc -d 'Payload CRC off'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from airtime" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l modem -d 'Modem kind to behave as' -r -f -a "rnode\t'RNode firmware: KISS with RNode\'s commands, flow control by READY'
+kiss\t'A plain KISS TNC'
+rylr\t'REYAX RYLR896/998 AT commands, data as Base64 text'
+transparent\t'Ebyte E22/E32-style transparent UART modules and the Waveshare HAT'
+auto\t'Probe the port: RNode answers DETECT, an RYLR answers AT'"
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l port -d 'Where to put a port\'s symlink (repeatable, at least two)' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l bw -d 'Bandwidth in kHz' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l loss -d 'Probability that a frame is lost, 0 to 1' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l burst-len -d 'Mean burst length in frames, with --burst-loss' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l seed -d 'Seed for losses and backoff, for repeatable runs' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l log -d 'Write one JSON line per frame on air to FILE, flushed per frame: {"t_ms":…,"from":PATH,"bytes":N,"airtime_ms":…,"lost":bool}' -r -F
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l burst-loss -d 'Lose frames in bursts (Gilbert–Elliott) averaging --burst-len frames, at the long-run rate of --loss'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "serve" -d 'Run the SOLEC server'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "user" -d 'Manage user accounts (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "federate" -d 'Manage this server\'s known peers: the servers it federates with, each proven by its Ed25519 key (works whether or not `solec serve` is running)'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "send" -d 'Send a message to a user or a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "history" -d 'Print the messages of a conversation with a user or in a channel'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "contact" -d 'Manage your contacts: a direct message needs each user to have the other as a contact'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "channel" -d 'Join and leave channels, and set members\' modes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "decode" -d 'Decode captured SOLEC traffic from hex dumps or raw bytes'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "encode" -d 'Print the hex of a PDU built from arguments'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "bench" -d 'Measure a solec server on this machine: throughput, latency, CPU and memory, for sizing the hardware it will run on'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "radio" -d 'Carry SOLEC connections over a serial-attached LoRa modem'
+complete -c solec -n "__fish_solec_using_subcommand help; and not __fish_seen_subcommand_from serve user federate send history contact channel decode encode bench radio help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "del" -d 'Delete a user with their contacts, channel memberships and direct conversations; their sessions are closed. Their channel messages stay'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from user" -f -a "list" -d 'List user names, one per line'
@@ -350,3 +406,5 @@ complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "contact" -d '0x83 Contact (extension)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "test" -d '0xFF Test'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "raw" -d 'Any type code with any payload, for PDUs this tool has no shape for or deliberately malformed ones'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from radio" -f -a "airtime" -d 'Print the time on air of one LoRa frame, in milliseconds'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from radio" -f -a "emulate" -d 'Emulate LoRa modems on pseudo-terminals, joined by one radio channel'

@@ -10,6 +10,8 @@
 //!   handshake).
 //! - [`client`]: log in, pipeline requests, tell replies from pushes; the
 //!   `send`, `history`, `contact` and `channel` commands use it.
+//! - [`radio`]: `solec radio`: LoRa airtime, modem framing, the link layer
+//!   that carries SOLEC connections over a modem, and the modem emulator.
 //! - [`time`]: Unix seconds to RFC 3339 and back.
 //! - [`signals`]: SIGINT/SIGTERM as an async event.
 //! - [`bench`](mod@bench): `solec bench`: a private server, sender/receiver load,
@@ -20,6 +22,7 @@ pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod proto;
+pub mod radio;
 pub mod server;
 pub mod signals;
 pub mod store;

@@ -4,9 +4,12 @@
 //! The example must parse with the server's own parser, name every config
 //! key (the key list comes from the parser itself, so a new key without an
 //! example fails here), show the defaults truthfully, and point `data` at
-//! the unit's state directory.
+//! the unit's state directory. The unit is hardened and waits for the
+//! server's readiness notice, which the server sends.
 
+use crate::util::{handshake, Raw, TempDir, TIMEOUT};
 use solec::server::config::{self, FileConfig, Limits};
+use std::process::Stdio;
 
 const EXAMPLE: &str = include_str!("../packaging/solec.ron");
 const UNIT: &str = include_str!("../packaging/solec.service");
@@ -122,4 +125,78 @@ fn commented_peers_example_is_valid_config() {
     let cfg = config::Config::from_file(file);
     assert_eq!(cfg.check(), Ok(()));
     assert_eq!(cfg.peers().unwrap()[0].0, "b.example");
+}
+
+#[test]
+fn unit_waits_for_readiness_and_is_hardened() {
+    assert_eq!(unit_value("Type"), "notify");
+    assert_eq!(unit_value("NotifyAccess"), "main");
+    assert_eq!(unit_value("Restart"), "on-failure");
+    assert_eq!(unit_value("DynamicUser"), "yes");
+    for key in ["NoNewPrivileges", "ProtectHome", "PrivateTmp"] {
+        assert_eq!(unit_value(key), "yes", "{key}");
+    }
+    assert_eq!(unit_value("ProtectSystem"), "strict");
+    // AF_UNIX carries the admin socket and the readiness notice.
+    assert_eq!(
+        unit_value("RestrictAddressFamilies"),
+        "AF_INET AF_INET6 AF_UNIX"
+    );
+}
+
+/// A `solec serve` child, killed when dropped.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `Type=notify`: `solec serve` sends READY=1 to `$NOTIFY_SOCKET` once its
+/// listeners are bound, and a connection made right then is served.
+#[test]
+fn serve_tells_systemd_it_is_ready_once_it_listens() {
+    use std::io::BufRead as _;
+    let dir = TempDir::new();
+    let socket_path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut child = crate::util::solec()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.join("data"))
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn solec serve");
+    let stderr = child.stderr.take().unwrap();
+    let _child = Child(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if let Some(rest) = line.split(" listening on ").nth(1) {
+                let _ = tx.send(rest.split(' ').next().unwrap_or_default().to_owned());
+            }
+        }
+    });
+
+    let mut notice = [0u8; 256];
+    let n = socket
+        .recv(&mut notice)
+        .expect("a notice within the timeout");
+    assert_eq!(
+        std::str::from_utf8(&notice[..n]),
+        Ok("READY=1\nSTATUS=serving localhost\n")
+    );
+    // The listener was logged before the notice was sent.
+    let addr = rx.try_recv().expect("listening before ready");
+    let mut raw = Raw::connect(addr.parse().unwrap());
+    // A Handshake of another major version is closed without a reply.
+    raw.send(&handshake(1, 0, 1));
+    raw.expect_closed();
 }

@@ -257,3 +257,25 @@ fn solec_store_with_version(path: &std::path::Path, version: u64) {
     }
     txn.commit().unwrap();
 }
+
+/// `solec user` without a server does not upgrade an old store itself: it
+/// cannot know the server's name for sure.
+#[test]
+fn an_offline_user_command_leaves_an_old_store_to_the_server() {
+    let dir = TempDir::new();
+    let path = dir.join("solec.redb");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/store-v1.redb"),
+        &path,
+    )
+    .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let out = run(
+        &["user", "list", "--data", dir.path().to_str().unwrap()],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("start `solec serve` on it once"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before, "left as it was");
+}

@@ -27,6 +27,9 @@ mod docs;
 /// `packaging/`: the example config parses and matches the systemd unit.
 mod packaging;
 
+/// `packaging/wireshark/solec.lua`: tshark shows a live capture of the server field by field.
+mod wireshark;
+
 /// `README.md`: opening commands, config keys, exit codes, TLS snippet; the quick start runs.
 mod readme;
 
@@ -35,3 +38,6 @@ mod client;
 
 /// `solec bench`: a tiny load arrives complete; no process or directory is left behind.
 mod bench;
+
+/// `solec radio`: airtime, the modem emulator, SOLEC end to end over ptys.
+mod radio;

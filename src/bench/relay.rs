@@ -10,7 +10,7 @@
 //! costs over bare socket IO. It is not a server; nothing else uses it.
 
 use super::wire::address;
-use crate::proto::{code, Deframer, Pdu};
+use crate::proto::{Deframer, Pdu};
 use smol::future::FutureExt as _;
 use smol::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use smol::{Async, LocalExecutor};
@@ -22,7 +22,7 @@ use std::rc::Rc;
 /// Bytes read per call, as the server reads.
 const READ_CHUNK: usize = 16 * 1024;
 
-const SUCCESS: [u8; 3] = [code::SUCCESS, 0, 0];
+use crate::proto::SUCCESS_PDU as SUCCESS;
 
 /// Logged-in connections by address.
 type Peers = Rc<RefCell<HashMap<String, Rc<Async<TcpStream>>>>>;

@@ -19,6 +19,7 @@ mod hexinput;
 pub mod history;
 pub mod logger;
 mod names;
+pub mod radio;
 pub mod send;
 pub mod serve;
 mod text;
@@ -49,6 +50,7 @@ pub enum Command {
     Decode(decode::Args),
     Encode(encode::Args),
     Bench(bench::Args),
+    Radio(radio::Args),
 }
 
 /// Runs a parsed command line.
@@ -64,6 +66,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Command::Decode(args) => decode::run(args),
         Command::Encode(args) => encode::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Radio(args) => radio::run(args),
     }
 }
 

@@ -163,8 +163,19 @@ fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
     let fail = |e: crate::store::StoreError| Failure::new(exit::FAILURE, e.to_string());
     let path = config.store_path();
-    let name = Store::recorded_name(&path).map_err(fail)?;
-    let name = name.as_deref().unwrap_or(&config.name);
+    let recorded = Store::recorded_name(&path).map_err(fail)?;
+    if recorded.is_none() && path.exists() {
+        // Migrating needs the server's name, which only its config knows
+        // for sure: leave that to `solec serve`.
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!(
+                "{} was written by an earlier release; start `solec serve` on it once                  to upgrade it, then run this again",
+                path.display()
+            ),
+        ));
+    }
+    let name = recorded.as_deref().unwrap_or(&config.name);
     let store = Store::open(&path, name, OFFLINE_CACHE).map_err(fail)?;
     let command = request
         .try_into()

@@ -13,6 +13,7 @@ pub mod conn;
 pub mod core;
 pub mod federation;
 pub mod hub;
+mod notify;
 mod outbox;
 pub mod passwords;
 pub mod session;
@@ -75,6 +76,7 @@ pub fn run(config: Config) -> Result<(), String> {
         timeout: config.limits.handshake_timeout,
     };
     log::info!("serving {} from {}", config.name, config.data.display());
+    notify::ready(&config.name);
 
     smol::block_on(async {
         let mut tasks = vec![

@@ -123,16 +123,7 @@ impl Store {
     /// every full address in it would be wrong; one holding users only
     /// takes the new name.
     pub fn open(path: &Path, name: &str, cache_bytes: usize) -> Result<Store, StoreError> {
-        let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
-                e => StoreError::Open {
-                    path: path.to_owned(),
-                    source: Box::new(e.into()),
-                },
-            })?;
+        let db = open_db(path, cache_bytes)?;
         // Password hashes and private messages: owner-only.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| StoreError::Restrict(path.to_owned(), e))?;
@@ -211,16 +202,7 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
-        let db = redb::Builder::new()
-            .set_cache_size(0)
-            .create(path)
-            .map_err(|e| match e {
-                redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
-                e => StoreError::Open {
-                    path: path.to_owned(),
-                    source: Box::new(e.into()),
-                },
-            })?;
+        let db = open_db(path, 0)?;
         let txn = db.begin_read()?;
         let settings = match txn.open_table(SETTINGS) {
             Ok(t) => t,
@@ -308,6 +290,20 @@ impl Store {
             txn: self.db.begin_read()?,
         })
     }
+}
+
+/// Opens or creates the redb file at `path`.
+fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
+    redb::Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(path)
+        .map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::InUse(path.to_owned()),
+            e => StoreError::Open {
+                path: path.to_owned(),
+                source: Box::new(e.into()),
+            },
+        })
 }
 
 /// A read-only snapshot of the store.
