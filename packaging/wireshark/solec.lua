@@ -41,6 +41,8 @@ local type_names = {
     [0x81] = "ContactRemove",
     [0x82] = "ContactList",
     [0x83] = "Contact",
+    [0x84] = "Features",
+    [0x85] = "HistoryItem",
     [0xFF] = "Test",
 }
 
@@ -89,6 +91,7 @@ f.since = ProtoField.uint64("solec.since", "since", base.DEC)
 f.count = ProtoField.int64("solec.count", "count", base.DEC)
 f.offset = ProtoField.int64("solec.offset", "offset", base.DEC)
 f.address = ProtoField.string("solec.address", "address")
+f.flags = ProtoField.uint16("solec.flags", "flags", base.DEC)
 f.num1 = ProtoField.uint8("solec.num1", "num1", base.DEC)
 f.num2 = ProtoField.uint16("solec.num2", "num2", base.DEC)
 f.num3 = ProtoField.uint32("solec.num3", "num3", base.DEC)
@@ -228,6 +231,14 @@ function Cursor:finish()
     end
 end
 
+-- Message (0x05) and HistoryItem (0x85) share one layout.
+local function message(c)
+    c:string(f.source_address, "source_address")
+    c:string(f.target_address, "target_address")
+    c:timestamp(f.send_time, "send_time")
+    c:string(f.message_content, "message_content")
+end
+
 -- Field layouts by type, in wire order (docs/protocol.md section 5).
 local payloads = {
     [0x01] = function(c) end,
@@ -241,12 +252,8 @@ local payloads = {
         c:string(f.username, "username")
         c:string(f.password, "password")
     end,
-    [0x05] = function(c)
-        c:string(f.source_address, "source_address")
-        c:string(f.target_address, "target_address")
-        c:timestamp(f.send_time, "send_time")
-        c:string(f.message_content, "message_content")
-    end,
+    [0x05] = message,
+    [0x85] = message,
     [0x06] = function(c) c:string(f.name, "name") end,
     [0x07] = function(c)
         c:string(f.user_address, "user_address")
@@ -263,6 +270,7 @@ local payloads = {
     [0x81] = function(c) c:string(f.address, "address") end,
     [0x82] = function(c) end,
     [0x83] = function(c) c:string(f.address, "address") end,
+    [0x84] = function(c) c:fixed(f.flags, "flags", 2) end,
     [0xFF] = function(c)
         c:fixed(f.num1, "num1", 1)
         c:fixed(f.num2, "num2", 2)
@@ -273,7 +281,7 @@ local payloads = {
 
 -- Types whose Info summary names their first string field.
 local first_string_shown = { [0x05] = true, [0x07] = true, [0x08] = true,
-    [0x80] = true, [0x81] = true, [0x83] = true }
+    [0x80] = true, [0x81] = true, [0x83] = true, [0x85] = true }
 
 -- A short summary of the whole PDU in `tvb` for the Info column.
 local function summary(code, tvb)
