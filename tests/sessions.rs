@@ -322,3 +322,18 @@ fn sighup_reloads_limits_and_keeps_sessions() {
     first.send(&history("alice@localhost", 0, 1, 0));
     first.expect(&SUCCESS);
 }
+
+/// A data directory others may enter is tightened before the store and
+/// the admin socket are made in it, and the socket is owner-only.
+#[test]
+fn an_open_data_directory_is_tightened() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let mode = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), mode).unwrap();
+    let s = Server::start_with(dir, &[]);
+    let mode_of = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode_of(s.dir.path()), 0o700);
+    assert_eq!(mode_of(&s.dir.join("admin.sock")), 0o600);
+    assert!(s.log_text().contains("was open to other users (mode 755)"));
+}

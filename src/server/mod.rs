@@ -171,8 +171,15 @@ fn bind_admin(config: &Config) -> Result<smol::net::unix::UnixListener, String> 
     let path = config.admin_socket();
     // The store lock is held, so no other server owns this socket.
     let _ = std::fs::remove_file(&path);
-    let listener = smol::net::unix::UnixListener::bind(&path)
-        .map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    // Created owner-only, not chmodded after: between a bind and a chmod
+    // another local user could connect.
+    // SAFETY: umask only sets the mode of files this process creates; the
+    // old mask is put back straight after.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = smol::net::unix::UnixListener::bind(&path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let listener = bound.map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
     Ok(listener)
