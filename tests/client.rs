@@ -1074,3 +1074,24 @@ fn a_push_also_in_the_last_page_prints_once() {
     check(&fake.run(&["history", "bob"]), 0, &want, "");
     fake.join();
 }
+
+/// Lines that are all refused for one reason stop after a few: the rest is
+/// counted, not sent and not reported one by one.
+#[test]
+fn many_refused_lines_give_up_after_five() {
+    let server = server();
+    let input: String = (1..=300).map(|i| format!("line {i}\n")).collect();
+    let out = cli(&server, "alice", &["send", "bob"], &input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 7, "{err}");
+    for (i, l) in lines[..5].iter().enumerate() {
+        assert!(l.starts_with(&format!("solec: line {}: ", i + 1)), "{l}");
+    }
+    assert_eq!(
+        lines[5],
+        "solec: 5 lines in a row refused: unauthorized (0x03); not sending the rest"
+    );
+    assert_eq!(lines[6], "solec: 300 of 300 messages not sent");
+}

@@ -279,3 +279,61 @@ fn an_offline_user_command_leaves_an_old_store_to_the_server() {
     assert!(err.contains("start `solec serve` on it once"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), before, "left as it was");
 }
+
+/// SIGHUP puts new limits in force without dropping a session, says what
+/// changed, and refuses a broken config whole.
+#[test]
+fn sighup_reloads_limits_and_keeps_sessions() {
+    let s = Server::start_with_config("(max_sessions_per_user: 1)");
+    s.add_user("alice", "pw");
+    let mut first = s.login("alice", "pw");
+    let refused = |s: &Server| {
+        let mut c = s.connect();
+        c.send(&[handshake(0, 5, 1), user_auth("alice", "pw")].concat());
+        c.read_pdu() == error(0x81)
+    };
+    assert!(refused(&s));
+    let wait_for_log = |needle: &str| {
+        let deadline = Instant::now() + TIMEOUT;
+        while !s.log_text().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no `{needle}` in:\n{}",
+                s.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    // A config that does not parse changes nothing.
+    std::fs::write(s.dir.join("solec.ron"), "(max_sessions_per_user: )").unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    wait_for_log("config not reloaded");
+    assert!(refused(&s));
+    std::fs::write(
+        s.dir.join("solec.ron"),
+        "(max_sessions_per_user: 2, name: \"other.example\")",
+    )
+    .unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    wait_for_log("reloaded limits: max_sessions_per_user: 1 -> 2");
+    wait_for_log("a change of name takes effect only on a restart");
+    let _second = s.login("alice", "pw");
+    // The session from before the reload is still served.
+    first.send(&history("alice@localhost", 0, 1, 0));
+    first.expect(&SUCCESS);
+}
+
+/// A data directory others may enter is tightened before the store and
+/// the admin socket are made in it, and the socket is owner-only.
+#[test]
+fn an_open_data_directory_is_tightened() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new();
+    let mode = std::fs::Permissions::from_mode(0o755);
+    std::fs::set_permissions(dir.path(), mode).unwrap();
+    let s = Server::start_with(dir, &[]);
+    let mode_of = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode_of(s.dir.path()), 0o700);
+    assert_eq!(mode_of(&s.dir.join("admin.sock")), 0o600);
+    assert!(s.log_text().contains("was open to other users (mode 755)"));
+}

@@ -248,7 +248,7 @@ function Cursor:finish()
     end
 end
 
--- Message and HistoryItem share a layout.
+-- Message (0x05) and HistoryItem (0x85) share one layout.
 local function message(c)
     c:string(f.source_address, "source_address")
     c:string(f.target_address, "target_address")
@@ -270,6 +270,7 @@ local payloads = {
         c:string(f.password, "password")
     end,
     [0x05] = message,
+    [0x85] = message,
     [0x06] = function(c) c:string(f.name, "name") end,
     [0x07] = function(c)
         c:string(f.user_address, "user_address")
@@ -287,7 +288,6 @@ local payloads = {
     [0x82] = function(c) end,
     [0x83] = function(c) c:string(f.address, "address") end,
     [0x84] = function(c) c:fixed(f.flags, "flags", 2) end,
-    [0x85] = message,
     [0x86] = function(c) c:hex(f.nonce, "nonce", 32) end,
     [0x87] = function(c) c:hex(f.signature, "signature", 64) end,
     [0xFF] = function(c)

@@ -9,6 +9,7 @@
 use super::connect::{self, ConnectArgs};
 use super::{exit, Failure};
 use crate::client::{self, Client, Event, Expect, Msg};
+use crate::proto::ErrorType;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use smol::channel::{Receiver, TryRecvError};
 use smol::future::FutureExt as _;
@@ -42,7 +43,9 @@ pub const PROGRESS_AFTER: u64 = 1000;
 ///
 /// A line that fails does not stop the others: each one is reported on
 /// standard error as `line N: FROM -> TO: REASON`, and the command ends with
-/// a count of the messages not sent.
+/// a count of the messages not sent. Once 5 lines in a row are refused for
+/// one reason (not a contact, say), the rest of the input is read and
+/// counted but not sent.
 ///
 /// Exit status: 0 every message was stored; 2 bad arguments, a bad address
 /// or no password, or a line that is not UTF-8 or too long for one PDU (the
@@ -149,6 +152,12 @@ fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
+/// Refusals in a row for one reason after which the rest of the input is
+/// counted as not sent instead of sent: a script piping thousands of lines
+/// to someone who is not a contact gets a few lines of error, not one per
+/// line, and the server is spared the rest.
+pub const GIVE_UP_AFTER: u64 = 5;
+
 /// Sending the lines of standard input, with the replies still owed.
 struct Batch<'a> {
     client: &'a mut Client,
@@ -164,6 +173,10 @@ struct Batch<'a> {
     failed: u64,
     /// The exit code of the first failed line.
     first_failure: Option<u8>,
+    /// The reason of the last refusals and how many came in a row.
+    streak: Option<(ErrorType, u64)>,
+    /// [`GIVE_UP_AFTER`] refusals came in a row: the rest is not sent.
+    given_up: bool,
     bar: ProgressBar,
 }
 
@@ -184,6 +197,8 @@ impl<'a> Batch<'a> {
             sent: 0,
             failed: 0,
             first_failure: None,
+            streak: None,
+            given_up: false,
             bar: ProgressBar::hidden(),
         }
     }
@@ -250,6 +265,10 @@ impl<'a> Batch<'a> {
             }
         };
         self.lines += 1;
+        if self.given_up {
+            self.failed += 1;
+            return Ok(());
+        }
         let msg = message(self.from, self.to, text);
         match self.client.queue(&msg.to_pdu(), Expect::Reply) {
             Ok(()) => {
@@ -267,10 +286,36 @@ impl<'a> Batch<'a> {
             return;
         };
         let (number, bytes) = self.in_flight.pop_front().expect("a reply owed");
-        if let Err(e) = reply {
-            self.fail(number, exit::REFUSED, &client::describe(e));
+        match reply {
+            Ok(()) => self.streak = None,
+            Err(e) => self.refused(number, e),
         }
         self.tick(bytes);
+    }
+
+    /// A refused line; the last of [`GIVE_UP_AFTER`] in a row for one
+    /// reason stops the sending.
+    fn refused(&mut self, number: u64, e: ErrorType) {
+        let run = match self.streak {
+            Some((last, n)) if last == e => n + 1,
+            _ => 1,
+        };
+        self.streak = Some((e, run));
+        if self.given_up {
+            // Already in flight when sending stopped: counted, not shown.
+            self.failed += 1;
+            return;
+        }
+        self.fail(number, exit::REFUSED, &client::describe(e));
+        if run == GIVE_UP_AFTER {
+            self.given_up = true;
+            self.bar.suspend(|| {
+                eprintln!(
+                    "solec: {run} lines in a row refused: {}; not sending the rest",
+                    client::describe(e)
+                )
+            });
+        }
     }
 
     fn fail(&mut self, number: u64, code: u8, why: &str) {

@@ -37,8 +37,10 @@ impl DataArgs {
 /// With no arguments it listens on 127.0.0.1:7447 as server `localhost`,
 /// keeping its data under $XDG_DATA_HOME/solec. SIGINT or SIGTERM stops it
 /// cleanly: it stops accepting, writes the replies already queued, closes
-/// the store and exits 0.
-#[derive(Debug, clap::Args)]
+/// the store and exits 0. SIGHUP reads the config file again and puts new
+/// limits and TLS certificates in force without dropping a session; the
+/// name, data directory and listen addresses need a restart.
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
@@ -57,18 +59,28 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
+    let (config, level) = load(&args)?;
+    super::logger::init(super::logger::parse_level(&level).map_err(usage)?);
+    // SIGHUP reads the file again, with the same flags over it.
+    let reread = Box::new(move || load(&args).map(|(c, _)| c).map_err(|f| f.to_string()));
+    crate::server::run(config, reread).map_err(|e| Failure::new(exit::FAILURE, e))
+}
+
+/// The config from the file, the flags and the defaults, checked; and the
+/// log level.
+fn load(args: &Args) -> Result<(Config, String), Failure> {
     let mut file = args.data.file_config()?;
     if !args.listen.is_empty() {
-        file.listen = Some(args.listen);
+        file.listen = Some(args.listen.clone());
     }
-    if let Some(name) = args.name {
-        file.name = Some(name);
+    if let Some(name) = &args.name {
+        file.name = Some(name.clone());
     }
     let level = args
         .log
+        .clone()
         .or(file.log.clone())
         .unwrap_or_else(|| "info".into());
-    super::logger::init(super::logger::parse_level(&level).map_err(usage)?);
     let config = Config::from_file(file);
     config.check().map_err(usage)?;
     if !crate::proto::address::is_server_name(&config.name) {
@@ -77,7 +89,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             config.name
         )));
     }
-    crate::server::run(config).map_err(|e| Failure::new(exit::FAILURE, e))
+    Ok((config, level))
 }
 
 fn usage(message: String) -> Failure {

@@ -267,13 +267,36 @@ impl Config {
 
     /// Creates the data directory, owner-only, if it does not exist. It
     /// holds password hashes and private messages.
+    ///
+    /// An existing one that others may enter is tightened to 0700, so no
+    /// other local user can reach the store or the admin socket in it.
     pub fn create_data_dir(&self) -> Result<(), String> {
-        use std::os::unix::fs::DirBuilderExt as _;
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        let dir = &self.data;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&self.data)
-            .map_err(|e| format!("cannot create {}: {e}", self.data.display()))
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mode = std::fs::metadata(dir)
+            .map_err(|e| format!("cannot read {}: {e}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+                format!(
+                    "{} is open to other users (mode {:o}) and cannot be made 0700: {e}",
+                    dir.display(),
+                    mode & 0o777
+                )
+            })?;
+            log::warn!(
+                "{} was open to other users (mode {:o}); it is 0700 now",
+                dir.display(),
+                mode & 0o777
+            );
+        }
+        Ok(())
     }
 }
 

@@ -42,7 +42,8 @@ pub const MAX_PASSWORD_CHECKS: usize = 4;
 /// State every connection shares: the hub's queue and the limits.
 pub struct Shared {
     pub hub: smol::channel::Sender<Event>,
-    pub limits: Limits,
+    /// Replaced on SIGHUP; read (copied) under a lock held for no longer.
+    limits: std::sync::RwLock<Limits>,
     password_checks: Arc<smol::lock::Semaphore>,
     next_id: AtomicU64,
     /// Connections alive now, checked against `max_connections`.
@@ -56,6 +57,16 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The limits in force now.
+    pub fn limits(&self) -> Limits {
+        *self.limits.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Puts new limits in force for what connections do from now on.
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+    }
+
     pub fn new(
         hub: smol::channel::Sender<Event>,
         limits: Limits,
@@ -67,7 +78,7 @@ impl Shared {
             name,
             identity,
             hub,
-            limits,
+            limits: std::sync::RwLock::new(limits),
             password_checks: Arc::new(smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS)),
             next_id: AtomicU64::new(1),
             live: AtomicUsize::new(0),
@@ -113,8 +124,8 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     mut w: W,
     shared: &Shared,
 ) {
-    let timeout = shared.limits.write_timeout;
-    let low_water = shared.limits.reply_budget / 2;
+    let timeout = shared.limits().write_timeout;
+    let low_water = shared.limits().reply_budget / 2;
     while let Some(first) = rx.recv().await {
         let mut buf = Vec::new();
         let mut next = Some(first);
@@ -284,7 +295,7 @@ async fn authenticate<R: Inbound>(
     deadline: Instant,
     linking: &AtomicBool,
 ) -> bool {
-    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
     let mut session = Session::default();
     loop {
         let mut done = 0;
@@ -360,7 +371,7 @@ async fn accept_link<R: Inbound>(
         return false;
     }
     let mut link = Acceptor::new(&shared.name, shared.identity.clone(), nonce, deadline);
-    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
     loop {
         let mut done = 0;
         loop {
@@ -450,7 +461,7 @@ async fn forward<R: Inbound>(
     out: &Outbox,
     shared: &Shared,
 ) {
-    let deframer = Deframer::with_max_payload(shared.limits.max_pdu_bytes);
+    let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
     loop {
         let (whole, malformed) = whole_frames(&deframer, buf);
         if whole > 0 {
@@ -481,7 +492,10 @@ async fn forward<R: Inbound>(
         // read from until it catches up, nor while the hub holds requests
         // of it back, so its replies and its input stay bounded.
         if !out
-            .wait_for_room(shared.limits.max_outbound_queue, shared.limits.reply_budget)
+            .wait_for_room(
+                shared.limits().max_outbound_queue,
+                shared.limits().reply_budget,
+            )
             .await
         {
             return;

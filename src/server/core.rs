@@ -266,6 +266,13 @@ impl Core {
         self.dir = Directory::new(&name, self.limits.max_channels, snap);
     }
 
+    /// Puts new limits in force; sessions already open stay, even past a
+    /// lower `max_sessions_per_user`.
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+        self.dir.set_max_channels(limits.max_channels);
+    }
+
     /// The message counter to commit with this batch.
     pub fn next_seq(&self) -> u64 {
         self.next_seq

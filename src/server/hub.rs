@@ -71,6 +71,8 @@ pub enum Event {
     },
     /// Time to check for idle sessions.
     Tick,
+    /// The config was reloaded: these limits hold from now on.
+    Reload(Limits),
     /// Flush, close every session, and stop.
     Shutdown,
 }
@@ -199,6 +201,10 @@ impl Hub {
                 self.input(now, Input::Admin { token, command });
             }
             Event::Tick => self.input(now, Input::Tick),
+            Event::Reload(limits) => {
+                self.limits = limits;
+                self.core.set_limits(limits);
+            }
             Event::Shutdown => return true,
         }
         false

@@ -16,6 +16,7 @@ pub mod hub;
 mod notify;
 mod outbox;
 pub mod passwords;
+mod reload;
 pub mod session;
 pub mod state;
 mod tls;
@@ -35,8 +36,10 @@ use std::time::{Duration, Instant};
 /// How long a stopping server waits for queued replies to be written.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Runs the server until SIGINT or SIGTERM.
-pub fn run(config: Config) -> Result<(), String> {
+/// Runs the server until SIGINT or SIGTERM. On SIGHUP it calls `reread`
+/// for the config as it is now and puts in force what can change while
+/// running (see [`reload`]).
+pub fn run(config: Config, reread: reload::Reread) -> Result<(), String> {
     fixed_mmap_threshold();
     // Without randomness there is no safe decoy: stop now, not at a login.
     std::sync::LazyLock::force(&passwords::DECOY_HASH);
@@ -54,8 +57,10 @@ pub fn run(config: Config) -> Result<(), String> {
     hub.configure_peers(config.peers()?);
     let listeners = bind_all(&config)?;
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
+    let acceptor = Arc::new(std::sync::RwLock::new(acceptor));
     let admin = bind_admin(&config)?;
     let stop = crate::signals::interrupted()?;
+    let hangups = crate::signals::hangups()?;
 
     let (events, queue) = smol::channel::bounded(hub::EVENT_QUEUE);
     let (stopping_tx, stopping) = smol::channel::bounded::<()>(1);
@@ -84,9 +89,16 @@ pub fn run(config: Config) -> Result<(), String> {
             smol::spawn(tick(events.clone(), tick_interval(&config.limits))),
         ];
         for (listener, tls) in listeners {
-            let acceptor = acceptor.clone().filter(|_| tls);
+            let acceptor = tls.then(|| acceptor.clone());
             tasks.push(smol::spawn(accept_loop(listener, acceptor, shared.clone())));
         }
+        let reloading = reload::Reloader {
+            running: config.clone(),
+            reread,
+            shared: shared.clone(),
+            acceptor: acceptor.clone(),
+        };
+        tasks.push(smol::spawn(reloading.run(hangups)));
         let _ = stop.recv().await;
         log::info!("stopping: finishing queued replies");
         for task in tasks {
@@ -177,8 +189,15 @@ fn bind_admin(config: &Config) -> Result<smol::net::unix::UnixListener, String> 
     let path = config.admin_socket();
     // The store lock is held, so no other server owns this socket.
     let _ = std::fs::remove_file(&path);
-    let listener = smol::net::unix::UnixListener::bind(&path)
-        .map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
+    // Created owner-only, not chmodded after: between a bind and a chmod
+    // another local user could connect.
+    // SAFETY: umask only sets the mode of files this process creates; the
+    // old mask is put back straight after.
+    let old = unsafe { libc::umask(0o177) };
+    let bound = smol::net::unix::UnixListener::bind(&path);
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    let listener = bound.map_err(|e| format!("cannot bind {}: {e}", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| format!("cannot restrict {}: {e}", path.display()))?;
     Ok(listener)
@@ -186,7 +205,7 @@ fn bind_admin(config: &Config) -> Result<smol::net::unix::UnixListener, String> 
 
 async fn accept_loop(
     listener: Async<TcpListener>,
-    tls: Option<async_native_tls::TlsAcceptor>,
+    tls: Option<reload::SharedAcceptor>,
     shared: Arc<Shared>,
 ) {
     loop {
@@ -199,12 +218,15 @@ async fn accept_loop(
                 continue;
             }
         };
-        let deadline = Instant::now() + shared.limits.handshake_timeout;
+        let deadline = Instant::now() + shared.limits().handshake_timeout;
         let Some(live) = Live::enter(&shared) else {
             log::warn!("refusing a connection: max_connections reached");
             continue;
         };
-        let tls = tls.clone();
+        // The acceptor in force now; a reload changes it for later ones.
+        let tls = tls
+            .as_ref()
+            .and_then(|a| a.read().unwrap_or_else(|e| e.into_inner()).clone());
         smol::spawn(async move {
             let shared = &live.0;
             match tls {
@@ -227,7 +249,7 @@ struct Live(Arc<Shared>);
 impl Live {
     /// Takes a slot if fewer than `max_connections` are taken.
     fn enter(shared: &Arc<Shared>) -> Option<Live> {
-        let max = shared.limits.max_connections;
+        let max = shared.limits().max_connections;
         shared
             .live
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {

@@ -81,6 +81,10 @@ impl Directory {
         dir
     }
 
+    pub fn set_max_channels(&mut self, max_channels: usize) {
+        self.max_channels = max_channels;
+    }
+
     pub fn server_name(&self) -> &str {
         &self.name
     }
