@@ -407,3 +407,26 @@ fn decode_shows_the_link_pdus() {
         )
     );
 }
+
+/// The config's peers are read at start: a SIGHUP that changes them says
+/// they need a restart and keeps the running list.
+#[test]
+fn sighup_keeps_the_configs_peers_until_a_restart() {
+    let k1 = key_text(&secret(TEST1));
+    let peer = |name: &str| format!(r#"(name: "{name}", address: "127.0.0.1:9", key: "{k1}")"#);
+    let s = named("a.test", &format!("peers: [{}]", peer("b.test")));
+    let cfg = format!("(name: \"a.test\", peers: [{}])", peer("c.test"));
+    std::fs::write(s.dir.join("solec.ron"), cfg).unwrap();
+    signal(s.pid(), libc::SIGHUP);
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    while !s
+        .log_text()
+        .contains("a change of peers takes effect only on a restart")
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", s.log_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let listed = list_json(s.data());
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "b.test");
+}

@@ -39,7 +39,8 @@ impl DataArgs {
 /// cleanly: it stops accepting, writes the replies already queued, closes
 /// the store and exits 0. SIGHUP reads the config file again and puts new
 /// limits and TLS certificates in force without dropping a session; the
-/// name, data directory and listen addresses need a restart.
+/// name, data directory, listen addresses and the config's peers need a
+/// restart.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -4,8 +4,9 @@
 //! Reloaded: every limit (connections and the hub take the new values for
 //! what they do next) and the TLS certificate and key (new TLS connections
 //! use them; open ones keep theirs). The server name, the data directory,
-//! the listen addresses and the store's cache size need a restart: a
-//! reload that changes them says so and leaves them as they are. A config
+//! the listen addresses, the config's peers and the store's cache size
+//! need a restart: a reload that changes them says so and leaves them as
+//! they are. A config
 //! that does not parse or check is refused whole, and the server goes on
 //! as it was.
 
@@ -45,6 +46,8 @@ impl Reloader {
             ("name", old.name == new.name),
             ("data", old.data == new.data),
             ("listen", old.listen == new.listen),
+            // Known peers of the file; `solec federate add` works at once.
+            ("peers", old.peers == new.peers),
             (
                 "tls listen",
                 old.tls.as_ref().map(|t| &t.listen) == new.tls.as_ref().map(|t| &t.listen),
