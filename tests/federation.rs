@@ -204,6 +204,9 @@ fn a_raw_peer_is_proven_or_refused_with_0x03() {
     c.send(&proof_by(&secret(TEST2), &[1; 32], &na));
     c.expect(&error(0x03));
     c.expect_closed();
+    let listed = &list_json(b.data())[0];
+    let why = listed["last_error"][1].as_str().unwrap_or_default();
+    assert!(why.contains("does not verify"), "{listed}");
 
     // The right key: Success, and a peer session that takes nothing yet.
     let (mut c, na) = open_link(&b, &b_key, &[2; 32]);

@@ -393,6 +393,11 @@ async fn accept_link<R: Inbound>(
                     let _ = out.try_send(Out::Owned(bytes));
                 }
                 Accept::Refuse(e) => {
+                    // Recorded first, so a `federate list` after the close
+                    // shows it.
+                    if let Some((name, why)) = link.refused_peer() {
+                        record_refusal(name, why, shared).await;
+                    }
                     refuse(out, e);
                     return false;
                 }
@@ -412,6 +417,17 @@ async fn accept_link<R: Inbound>(
             return false;
         }
     }
+}
+
+/// Records why a known peer's link was refused, for `federate list`.
+async fn record_refusal(name: &str, why: &str, shared: &Shared) {
+    let (tx, _) = smol::channel::bounded(1);
+    let command = super::hub::Admin::PeerOutcome {
+        name: name.to_owned(),
+        at: crate::time::now(),
+        error: Some(why.to_owned()),
+    };
+    let _ = shared.hub.send(Event::Admin { command, reply: tx }).await;
 }
 
 /// The key of known peer `name`, from the hub; None when the hub is gone.

@@ -101,6 +101,10 @@ pub struct Acceptor {
     nonce: [u8; NONCE_LEN],
     deadline: Instant,
     state: AcceptState,
+    /// The known peer the connector claimed to be, once its key is found.
+    claimed: Option<String>,
+    /// Why that peer was refused, for `solec federate list`.
+    failure: Option<&'static str>,
 }
 
 impl Acceptor {
@@ -118,12 +122,21 @@ impl Acceptor {
             nonce,
             deadline,
             state: AcceptState::Name,
+            claimed: None,
+            failure: None,
         }
+    }
+
+    /// The known peer that was refused and why: a wrong key or a replayed
+    /// proof on its side, or someone else using its name.
+    pub fn refused_peer(&self) -> Option<(&str, &'static str)> {
+        Some((self.claimed.as_deref()?, self.failure?))
     }
 
     /// A PDU from the connector.
     pub fn on_pdu(&mut self, now: Instant, pdu: &Pdu<'_>) -> Accept {
         if now >= self.deadline {
+            self.failure = Some("inbound link: no proof within handshake_timeout_secs");
             return self.refuse(ErrorType::Unauthorized);
         }
         let state = std::mem::replace(&mut self.state, AcceptState::Done);
@@ -163,11 +176,15 @@ impl Acceptor {
                     transcript(Role::Connector, &name, &self.own_name, &theirs, &self.nonce);
                 if !identity::verify(&key, &signed, p.signature) {
                     log::info!("link from {name}: its proof does not verify");
+                    self.failure = Some("inbound link: its proof does not verify with its key");
                     return self.refuse(ErrorType::Unauthorized);
                 }
                 Accept::Up(name)
             }
-            _ => self.refuse(ErrorType::BadRequest),
+            _ => {
+                self.failure = Some("inbound link: a PDU out of sequence");
+                self.refuse(ErrorType::BadRequest)
+            }
         }
     }
 
@@ -177,6 +194,7 @@ impl Acceptor {
         match (state, key) {
             _ if now >= self.deadline => self.refuse(ErrorType::Unauthorized),
             (AcceptState::Looking(name), Some(key)) => {
+                self.claimed = Some(name.clone());
                 self.state = AcceptState::Nonce { name, key };
                 Accept::Nothing
             }

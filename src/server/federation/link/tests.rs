@@ -146,6 +146,9 @@ fn a_proof_by_another_key_is_refused() {
         accept_all(&mut p, &proof, None),
         Accept::Refuse(ErrorType::Unauthorized)
     );
+    let (name, why) = p.b.refused_peer().unwrap();
+    assert_eq!(name, "a.example");
+    assert!(why.contains("does not verify"), "{why}");
 }
 
 #[test]
