@@ -295,3 +295,58 @@ fn the_documented_example_is_what_the_code_computes() {
         );
     }
 }
+
+/// A connector without a's secret key never brings a link up, whatever
+/// it sends in whatever order.
+mod without_the_key {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Sent {
+        Name(&'static str),
+        Nonce([u8; 32]),
+        Proof(Vec<u8>),
+        Test,
+        Success,
+    }
+
+    fn sent() -> impl Strategy<Value = Sent> {
+        prop_oneof![
+            prop::sample::select(vec!["a.example", "b.example", "z.example"]).prop_map(Sent::Name),
+            any::<[u8; 32]>().prop_map(Sent::Nonce),
+            proptest::collection::vec(any::<u8>(), 64).prop_map(Sent::Proof),
+            Just(Sent::Test),
+            Just(Sent::Success),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn no_sequence_brings_the_link_up(seq in proptest::collection::vec(sent(), 1..8)) {
+            let mut p = pair();
+            for s in seq {
+                let sig;
+                let pdu = match &s {
+                    Sent::Name(n) => Pdu::ServerAuth(proto::ServerAuth { name: n }),
+                    Sent::Nonce(n) => LinkNonce { nonce: n }.into(),
+                    Sent::Proof(b) => {
+                        sig = <[u8; 64]>::try_from(b.as_slice()).unwrap();
+                        LinkProof { signature: &sig }.into()
+                    }
+                    Sent::Test => Pdu::Test(proto::Test { num1: 0, num2: 0, num3: 0, num4: 0 }),
+                    Sent::Success => Pdu::Success,
+                };
+                let mut answer = p.b.on_pdu(p.now, &pdu);
+                if let Accept::Lookup(name) = &answer {
+                    let key = (name == "a.example").then_some(p.a_key);
+                    answer = p.b.on_key(p.now, key);
+                }
+                prop_assert!(!matches!(answer, Accept::Up(_)));
+                if matches!(answer, Accept::Refuse(_)) {
+                    break;
+                }
+            }
+        }
+    }
+}
