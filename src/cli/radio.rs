@@ -28,6 +28,11 @@ pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How long a bare ack waits for a reply to ride on, in ms.
 pub const ACK_DELAY_MS: u64 = 150;
 
+/// How long new data waits for more to share its frame, in ms: a local
+/// client's next PDU (a Handshake after the connection opens, UserAuth
+/// after Handshake) comes within it.
+pub const COALESCE_MS: u64 = 50;
+
 /// Carry SOLEC connections over a serial-attached LoRa modem.
 ///
 /// With --listen, local SOLEC connections to ADDR (a `solec send`, or a
@@ -174,6 +179,7 @@ fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
         duty_cycle: duty_cycle_pct.map(|p| p / 100.0),
         max_dwell_ms: limits.max_dwell_ms,
         ack_delay_ms: ACK_DELAY_MS,
+        coalesce_ms: COALESCE_MS,
         epoch: epoch(),
     }
     .checked()

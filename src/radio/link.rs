@@ -33,7 +33,8 @@
 //! The bitmap covers every frame after a gap. A missing frame is resent when a later one is
 //! acknowledged, or (one frame, as a probe) when the retransmission timer,
 //! derived from the frames' airtime, runs out. Acks ride on data frames;
-//! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
+//! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it, and
+//! new data waits [`Config::coalesce_ms`] for more to share its frame. An
 //! idle link sends nothing at all.
 //!
 //! Each end announces its epoch on every frame until the peer has
@@ -100,6 +101,10 @@ pub struct Config {
     pub max_dwell_ms: Option<f64>,
     /// How long a bare ack waits for outgoing data to ride on.
     pub ack_delay_ms: u64,
+    /// How long new data waits for more to share its frame (every frame
+    /// costs a preamble and a header on air), unless it fills a frame or
+    /// an ack is going anyway.
+    pub coalesce_ms: u64,
     /// This end's epoch: a value unlikely to repeat across restarts.
     pub epoch: u16,
 }
@@ -354,6 +359,8 @@ pub struct Link {
     // Sending.
     encoder: Encoder,
     unsent: VecDeque<u8>,
+    /// When the link first saw `unsent` non-empty.
+    unsent_since: Option<u64>,
     next_seq: u8,
     inflight: VecDeque<Inflight>,
     sent_order: u64,
@@ -385,6 +392,7 @@ impl Link {
             cfg,
             encoder: Encoder::new(),
             unsent: VecDeque::new(),
+            unsent_since: None,
             next_seq: 0,
             inflight: VecDeque::new(),
             sent_order: 0,
@@ -672,13 +680,16 @@ impl Link {
     /// allows it. Call whenever the modem can take a frame.
     pub fn poll_transmit(&mut self, now: u64) -> Option<Transmit> {
         self.check_timer(now);
+        if !self.unsent.is_empty() && self.unsent_since.is_none() {
+            self.unsent_since = Some(now);
+        }
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
         let Pending {
             bytes,
             seq,
             resend,
             new,
-        } = self.next_frame(ack_due)?;
+        } = self.next_frame(ack_due, now)?;
         let airtime_ms = self.cfg.airtime_ms(bytes.len());
         if self.ledger.earliest(now, airtime_ms) != Some(now) {
             return None;
@@ -686,6 +697,9 @@ impl Link {
         self.ledger.record(now, airtime_ms);
         if let Some(chunk) = new {
             self.unsent.drain(..chunk.len());
+            if self.unsent.is_empty() {
+                self.unsent_since = None;
+            }
             self.inflight.push_back(Inflight {
                 seq: self.next_seq,
                 bytes: chunk,
@@ -723,7 +737,7 @@ impl Link {
     }
 
     /// Builds the frame that would go now, if any.
-    fn next_frame(&self, ack_due: bool) -> Option<Pending> {
+    fn next_frame(&self, ack_due: bool, now: u64) -> Option<Pending> {
         let ack = self.ack_at.map(|_| self.ack());
         let epoch = self.announce.then_some(self.cfg.epoch);
         let mut bytes = Vec::new();
@@ -741,7 +755,7 @@ impl Link {
                 new: None,
             });
         }
-        if !self.unsent.is_empty() && self.inflight.len() < usize::from(WINDOW) {
+        if self.data_ready(ack_due, now) && self.inflight.len() < usize::from(WINDOW) {
             let n = self.unsent.len().min(self.cfg.mtu - MAX_HEADER);
             let chunk: Vec<u8> = self.unsent.iter().take(n).copied().collect();
             Frame {
@@ -774,6 +788,17 @@ impl Link {
         None
     }
 
+    /// Whether new data goes now: it fills a frame, it has waited long
+    /// enough for company, or an ack is going anyway.
+    fn data_ready(&self, ack_due: bool, now: u64) -> bool {
+        !self.unsent.is_empty()
+            && (ack_due
+                || self.unsent.len() >= self.cfg.mtu - MAX_HEADER
+                || self
+                    .unsent_since
+                    .is_some_and(|t| now >= t + self.cfg.coalesce_ms))
+    }
+
     fn ack(&self) -> Ack {
         let sack = self
             .early
@@ -791,7 +816,7 @@ impl Link {
     /// it may go.
     pub fn held_until(&self, now: u64) -> Option<u64> {
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
-        let next = self.next_frame(ack_due)?;
+        let next = self.next_frame(ack_due, now)?;
         let t = self
             .ledger
             .earliest(now, self.cfg.airtime_ms(next.bytes.len()))?;
@@ -810,8 +835,18 @@ impl Link {
         if let Some(t) = self.rto_at {
             consider(t);
         }
+        if !self.unsent.is_empty() {
+            // New data goes once it has waited for company (or now, if the
+            // link has not looked at it yet); once due, only the window or
+            // the budget holds it, and those have their own times.
+            match self.unsent_since {
+                None => consider(now),
+                Some(t) if t + self.cfg.coalesce_ms > now => consider(t + self.cfg.coalesce_ms),
+                Some(_) => {}
+            }
+        }
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
-        if let Some(next) = self.next_frame(ack_due) {
+        if let Some(next) = self.next_frame(ack_due, now) {
             let airtime = self.cfg.airtime_ms(next.bytes.len());
             // A frame that can never fit would have been refused by Config::checked.
             if let Some(t) = self.ledger.earliest(now, airtime) {

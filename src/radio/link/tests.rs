@@ -13,6 +13,7 @@ fn config() -> Config {
         duty_cycle: None,
         max_dwell_ms: None,
         ack_delay_ms: 150,
+        coalesce_ms: 50,
         epoch: 0x0E01,
     }
     .checked()
