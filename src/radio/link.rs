@@ -43,6 +43,8 @@
 //! ends and both directions start again from sequence 0 with fresh
 //! compression state. An end that has not yet heard the peer's epoch
 //! ignores its frames and answers with an ack that announces its own.
+//! An end whose incoming stream turns out malformed starts over the same
+//! way, under a new epoch, so that its peer does too.
 
 use super::airtime::Phy;
 use super::cursor::{Cursor, ErrorKind, RadioError};
@@ -495,8 +497,15 @@ impl Link {
         if let Some((seq, data)) = frame.data {
             self.on_data(seq, data, now);
         }
-        match self.broken {
-            Some(e) => Err(ReceiveError::Stream(e)),
+        match self.broken.take() {
+            Some(e) => {
+                // The streams no longer agree: start over under a new epoch,
+                // which makes the peer start over too.
+                self.cfg.epoch = self.cfg.epoch.wrapping_add(1);
+                self.reset();
+                self.ack_at = Some(now);
+                Err(ReceiveError::Stream(e))
+            }
             None => Ok(()),
         }
     }

@@ -557,3 +557,33 @@ fn a_federated_hi_costs_5_bytes_and_its_acknowledgement_3() {
         assert!(from(0) + from(1) - 5 <= 3, "{frames:02x?}");
     }
 }
+
+#[test]
+fn a_malformed_stream_restarts_both_ends_under_a_new_epoch() {
+    let mut sim = Sim::new(config(), 10);
+    sim.serve = true;
+    let id = sim.ends[0].open().unwrap();
+    sim.ends[0].send(id, &HANDSHAKE);
+    sim.run(60_000);
+    // A frame with the next sequence number whose record kind is undefined.
+    let mut bad = Vec::new();
+    Frame {
+        epoch: None,
+        ack: None,
+        data: Some((sim.ends[1].expect, &[0x90])),
+    }
+    .encode(&mut bad);
+    let now = sim.now;
+    assert!(matches!(
+        sim.ends[1].receive(&bad, now),
+        Err(ReceiveError::Stream(_))
+    ));
+    assert_eq!(sim.ends[1].config().epoch, 0x0E03);
+    sim.run(60_000);
+    assert_eq!(sim.got[0].last(), Some(&Event::Closed(id)));
+    let id = sim.ends[0].open().unwrap();
+    let m = message("alice@localhost", "bob@localhost", 7, "again");
+    sim.ends[0].send(id, &m);
+    sim.run(60_000);
+    assert_eq!(sim.pdus(1).last(), Some(&m));
+}
