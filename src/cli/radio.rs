@@ -22,6 +22,14 @@ use std::time::{Duration, Instant};
 pub mod airtime;
 pub mod emulate;
 
+/// The `--help` example of a whole link on the emulator.
+const WITHOUT_HARDWARE: &str = "\
+Without hardware, `solec radio emulate` stands in for two modems:
+  solec radio emulate --modem rnode --port /tmp/lora-a --port /tmp/lora-b &
+  solec radio --device /tmp/lora-b --modem rnode --connect 127.0.0.1:7447 &
+  solec radio --device /tmp/lora-a --modem rnode --listen 127.0.0.1:7448 &
+  solec send bob --server 127.0.0.1:7448 --user alice@localhost hi";
+
 /// How long `--modem auto` waits for an answer to its probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
@@ -50,7 +58,11 @@ pub const COALESCE_MS: u64 = 50;
 /// opened or went away, or `auto` found no modem; 2 a value the modem or
 /// the region cannot take.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_long_help = WITHOUT_HARDWARE
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
