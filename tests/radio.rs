@@ -333,9 +333,12 @@ fn radio_carries_a_client_session_and_each_further_hi_is_small() {
     } else {
         assert!(per_hi <= 16.0, "{per_hi} B per further hi");
     }
-    // Every frame's RSSI and SNR show in the log.
+    // Every frame's RSSI and SNR show in the log, and each message its
+    // size as a PDU and on the link.
     assert!(air.near.text().contains("RSSI -60 dBm, SNR 9 dB"));
     assert!(air.far.text().contains("on air: "));
+    assert!(air.near.text().contains(": Message of 47 B goes as "));
+    assert!(air.far.text().contains(": Message of 47 B arrived"));
 }
 
 #[test]

@@ -437,10 +437,14 @@ impl Link {
         Some(id)
     }
 
-    /// One whole SOLEC PDU from a local connection.
-    pub fn send(&mut self, id: ConnId, pdu: &[u8]) {
+    /// One whole SOLEC PDU from a local connection. Returns the bytes its
+    /// record takes on the stream (before frame headers), or `None` when
+    /// the connection is closed and the PDU dropped.
+    pub fn send(&mut self, id: ConnId, pdu: &[u8]) -> Option<usize> {
         if self.conns.get(&id).is_some_and(|c| !c.sent_close) {
-            self.push(&Record::Pdu(id, pdu.to_vec()));
+            Some(self.push(&Record::Pdu(id, pdu.to_vec())))
+        } else {
+            None
         }
     }
 
@@ -471,10 +475,12 @@ impl Link {
         self.unsent.is_empty() && self.inflight.is_empty() && self.ack_at.is_none()
     }
 
-    fn push(&mut self, record: &Record) {
+    fn push(&mut self, record: &Record) -> usize {
         let mut bytes = Vec::new();
         self.encoder.encode(record, &mut bytes);
+        let len = bytes.len();
         self.unsent.extend(bytes);
+        len
     }
 
     /// The next event for the driver.
