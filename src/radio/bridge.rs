@@ -87,7 +87,7 @@ pub fn run(
         quiet_done: true,
         held: false,
         signal: (None, None),
-        progress: opts.progress.then_some(()).map(|()| Progress::default()),
+        progress: opts.progress.then(Progress::default),
         start: Instant::now(),
     };
     let bring_up = modem.bring_up();
