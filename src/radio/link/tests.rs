@@ -587,3 +587,21 @@ fn a_malformed_stream_restarts_both_ends_under_a_new_epoch() {
     sim.run(60_000);
     assert_eq!(sim.pdus(1).last(), Some(&m));
 }
+
+#[test]
+fn burst_losses_delay_but_never_lose_or_duplicate() {
+    let mut sim = Sim::new(config(), 11);
+    sim.serve = true;
+    // Gilbert–Elliott: bursts of about 5 lost frames, 20 % of all frames.
+    let (mut rng, mut bad) = (Rng::new(12), false);
+    sim.drop = Box::new(move |_, _, _| {
+        let flip = if bad { 0.2 } else { 0.05 };
+        if rng.chance(flip) {
+            bad = !bad;
+        }
+        bad
+    });
+    two_hundred_messages(&mut sim);
+    assert_eq!(sim.pdus(0).len(), 200);
+    assert!(sim.log.iter().filter(|f| f.lost).count() > 20);
+}
