@@ -571,14 +571,17 @@ pub struct Client {
 
 impl Client {
     /// Connects, sends Handshake and UserAuth, and waits for the Success,
-    /// all within [`LOGIN_TIMEOUT`].
+    /// all within [`LOGIN_TIMEOUT`] or the login's reply timeout, whichever
+    /// is longer: over a slow link (a LoRa radio) a login takes tens of
+    /// seconds, and `--timeout` says so.
     pub async fn login(login: &Login) -> Result<Client, ClientError> {
         let server = with_port(&login.server);
+        let deadline = LOGIN_TIMEOUT.max(login.reply_timeout);
         let too_slow = async {
-            smol::Timer::after(LOGIN_TIMEOUT).await;
+            smol::Timer::after(deadline).await;
             Err(ClientError::Connect(format!(
                 "{server}: no answer within {} s",
-                LOGIN_TIMEOUT.as_secs()
+                deadline.as_secs()
             )))
         };
         Client::login_now(login, &server).or(too_slow).await

@@ -1095,3 +1095,34 @@ fn many_refused_lines_give_up_after_five() {
     );
     assert_eq!(lines[6], "solec: 300 of 300 messages not sent");
 }
+
+/// Over a slow link a login can take longer than the usual 10 s: a longer
+/// --timeout is the login's deadline too.
+#[test]
+fn a_long_timeout_covers_a_slow_login() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let server = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut conn = Raw { stream };
+        conn.expect(&handshake(0, 5, 1));
+        conn.expect(&user_auth("alice@localhost", PW));
+        // Slower than the 10 s a login gets by default.
+        std::thread::sleep(Duration::from_secs(11));
+        conn.send(&SUCCESS);
+        conn.expect(&pdu(0x84, &[0x00, 0x01]));
+        conn.send(&error(0x82));
+        conn.expect(&pdu(0x82, &[]));
+        conn.send(&SUCCESS);
+    });
+    let mut cmd = solec();
+    cmd.args(["contact", "list", "--timeout", "20"])
+        .args(["--server", &addr, "--user", "alice@localhost"])
+        .env("SOLEC_PASSWORD", PW);
+    let out = run_cmd(&mut cmd, b"");
+    check(&out, 0, "", "");
+    server.join().unwrap();
+}

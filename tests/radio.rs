@@ -333,9 +333,12 @@ fn radio_carries_a_client_session_and_each_further_hi_is_small() {
     } else {
         assert!(per_hi <= 16.0, "{per_hi} B per further hi");
     }
-    // Every frame's RSSI and SNR show in the log.
+    // Every frame's RSSI and SNR show in the log, and each message its
+    // size as a PDU and on the link.
     assert!(air.near.text().contains("RSSI -60 dBm, SNR 9 dB"));
     assert!(air.far.text().contains("on air: "));
+    assert!(air.near.text().contains(": Message of 47 B goes as "));
+    assert!(air.far.text().contains(": Message of 47 B arrived"));
 }
 
 #[test]
@@ -615,4 +618,99 @@ fn radio_never_exceeds_its_duty_cycle_and_makes_traffic_wait() {
     assert!(near_airtime <= 360.0, "{near_airtime} ms");
     // The message waits for budget; it is not lost, and not delivered yet.
     assert_eq!(air.history(), ["hi"]);
+}
+
+#[test]
+fn radio_shows_a_progress_bar_for_a_long_message_on_a_terminal() {
+    if !have_ptys() {
+        return;
+    }
+    use std::io::Read as _;
+    let air = Air::start("rnode", &[]);
+    // A second near radio whose stderr is a terminal, on a fresh
+    // emulator pair so the first one's link is left alone.
+    let dir = TempDir::new();
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    let (a, b) = (a.to_str().unwrap(), b.to_str().unwrap());
+    let emu = Proc::spawn(&[
+        "radio", "emulate", "--modem", "rnode", "--port", a, "--port", b, "--sf", "7", "--bw",
+        "500",
+    ]);
+    emu.wait_for("emulating 2 ports");
+    let server_addr = air.server.server_arg();
+    let mut far_args = vec!["radio", "--device", b, "--modem", "rnode"];
+    far_args.extend(["--connect", &server_addr]);
+    far_args.extend(RADIO);
+    let far = Proc::spawn(&far_args);
+    far.wait_for("radio ready");
+    let pty = solec::radio::serial::openpty().expect("a pty");
+    let near = solec()
+        .args([
+            "radio",
+            "--device",
+            a,
+            "--modem",
+            "rnode",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .args(RADIO)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::from(pty.slave))
+        .spawn()
+        .unwrap();
+    let near = Proc {
+        child: Some(near),
+        log: Default::default(),
+    };
+    let mut master = pty.master;
+    let screen = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let seen = screen.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = master.read(&mut buf) {
+            seen.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let wait_screen = |needle: &str| -> String {
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            let text = screen.lock().unwrap().clone();
+            if let Some((_, rest)) = text.split_once(needle) {
+                return rest.to_owned();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `{needle}` in:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let addr: String = wait_screen("radio listening on ")
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let big = "z".repeat(4096);
+    let out = run_cmd(
+        solec()
+            .args([
+                "send",
+                "bob",
+                "--server",
+                &addr,
+                "--user",
+                "alice@localhost",
+            ])
+            .env("SOLEC_PASSWORD", PW)
+            .arg(&big),
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    // The bar, not a log line: "1.50 KiB/4.03 KiB over the air".
+    wait_screen("KiB over the air");
+    drop(near);
+    assert_eq!(air.history().last(), Some(&big));
 }

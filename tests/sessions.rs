@@ -337,3 +337,54 @@ fn an_open_data_directory_is_tightened() {
     assert_eq!(mode_of(&s.dir.join("admin.sock")), 0o600);
     assert!(s.log_text().contains("was open to other users (mode 755)"));
 }
+
+/// Per-address limits hold for a remote address and not for a trusted
+/// one, and refusals are logged summed up, not one line each.
+#[test]
+fn per_address_limits_spare_trusted_networks() {
+    let s = Server::start_with_config(
+        "(max_connections_per_ip: 2, max_new_connections_per_ip_per_minute: 4)",
+    );
+    s.add_user("alice", "pw");
+    let login = |c: &mut Raw| {
+        c.send(&[handshake(0, 5, 1), user_auth("alice", "pw")].concat());
+        c.expect(&SUCCESS);
+    };
+    let remote = [127, 0, 0, 2];
+    let mut a = s.connect_from(remote).unwrap();
+    let mut b = s.connect_from(remote).unwrap();
+    login(&mut a);
+    login(&mut b);
+    // The third is closed at once, without a word.
+    let mut c = s.connect_from(remote).unwrap();
+    c.expect_closed();
+    // Another address is not held back by this one.
+    login(&mut s.connect_from([127, 0, 0, 3]).unwrap());
+    // A slot freed is a slot again, until the minute's four are used.
+    drop(a);
+    let deadline = Instant::now() + TIMEOUT;
+    let mut d = loop {
+        let mut d = s.connect_from(remote).unwrap();
+        let mut reply = [0u8; 3];
+        let sent = std::io::Write::write_all(
+            &mut d.stream,
+            &[handshake(0, 5, 1), user_auth("alice", "pw")].concat(),
+        );
+        let read = sent.and_then(|()| std::io::Read::read_exact(&mut d.stream, &mut reply));
+        if read.is_ok() && reply == SUCCESS {
+            break d;
+        }
+        assert!(Instant::now() < deadline, "the slot was not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    d.send(&history("alice@localhost", 0, 1, 0));
+    d.expect(&SUCCESS);
+    // This host is trusted: ten at once from 127.0.0.1 are fine.
+    let here: Vec<Raw> = (0..10).map(|_| s.login("alice", "pw")).collect();
+    assert_eq!(here.len(), 10);
+    drop(b);
+    let log = s.log_text();
+    let lines = log.lines().filter(|l| l.contains("refused ")).count();
+    assert!((1..=2).contains(&lines), "{log}");
+    assert!(log.contains("past max_connections_per_ip"), "{log}");
+}

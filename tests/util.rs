@@ -284,6 +284,14 @@ impl Server {
         self.spawn();
     }
 
+    /// A raw TCP connection to the server from `source`, another address of
+    /// 127.0.0.0/8, as a remote client would come.
+    pub fn connect_from(&self, source: [u8; 4]) -> std::io::Result<Raw> {
+        let stream = tcp_from(source, self.addr)?;
+        stream.set_read_timeout(Some(TIMEOUT))?;
+        Ok(Raw { stream })
+    }
+
     /// A raw TCP connection to the server.
     pub fn connect(&self) -> Raw {
         Raw::connect(self.addr)
@@ -305,6 +313,42 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A TCP connection to `to` bound first to `source` (port chosen by the
+/// kernel); std cannot bind before connecting.
+fn tcp_from(source: [u8; 4], to: std::net::SocketAddr) -> std::io::Result<TcpStream> {
+    use std::os::fd::FromRawFd as _;
+    let std::net::SocketAddr::V4(to) = to else {
+        panic!("IPv4 only")
+    };
+    let sockaddr = |ip: [u8; 4], port: u16| libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(ip),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    // SAFETY: plain socket calls on a descriptor this function owns; the
+    // sockaddr_in values outlive the calls that read them.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stream = TcpStream::from_raw_fd(fd);
+        let local = sockaddr(source, 0);
+        if libc::bind(fd, (&local as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let remote = sockaddr(to.ip().octets(), to.port());
+        if libc::connect(fd, (&remote as *const libc::sockaddr_in).cast(), len) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(stream)
     }
 }
 

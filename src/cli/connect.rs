@@ -64,7 +64,8 @@ pub struct ConnectArgs {
 
     /// Give up (exit status 3) when the server sends nothing for SECONDS
     /// while a reply is owed; `history --follow` waits for new messages
-    /// without limit
+    /// without limit. Connecting and logging in may take this long too, when
+    /// it is over 10 s (a slow link such as `solec radio`)
     #[arg(long, value_name = "SECONDS", default_value_t = client::REPLY_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     pub timeout: u64,

@@ -22,11 +22,24 @@ use std::time::{Duration, Instant};
 pub mod airtime;
 pub mod emulate;
 
+/// The `--help` example of a whole link on the emulator.
+const WITHOUT_HARDWARE: &str = "\
+Without hardware, `solec radio emulate` stands in for two modems:
+  solec radio emulate --modem rnode --port /tmp/lora-a --port /tmp/lora-b &
+  solec radio --device /tmp/lora-b --modem rnode --connect 127.0.0.1:7447 &
+  solec radio --device /tmp/lora-a --modem rnode --listen 127.0.0.1:7448 &
+  solec send bob --server 127.0.0.1:7448 --user alice@localhost hi";
+
 /// How long `--modem auto` waits for an answer to its probe.
 pub const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 
 /// How long a bare ack waits for a reply to ride on, in ms.
 pub const ACK_DELAY_MS: u64 = 150;
+
+/// How long new data waits for more to share its frame, in ms: a local
+/// client's next PDU (a Handshake after the connection opens, UserAuth
+/// after Handshake) comes within it.
+pub const COALESCE_MS: u64 = 50;
 
 /// Carry SOLEC connections over a serial-attached LoRa modem.
 ///
@@ -45,7 +58,11 @@ pub const ACK_DELAY_MS: u64 = 150;
 /// opened or went away, or `auto` found no modem; 2 a value the modem or
 /// the region cannot take.
 #[derive(Debug, clap::Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    after_long_help = WITHOUT_HARDWARE
+)]
 pub struct Args {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,7 +85,7 @@ pub struct BridgeArgs {
 
     /// Host protocol of the modem
     #[arg(long, value_name = "KIND", value_enum, required = true)]
-    pub modem: Option<Kind>,
+    pub modem: Option<ModemArg>,
 
     /// Accept local SOLEC connections on ADDR and carry them over the air (repeatable)
     #[arg(long, value_name = "ADDR")]
@@ -80,7 +97,7 @@ pub struct BridgeArgs {
 
     /// Regional limits: duty cycle, dwell time, power, band
     #[arg(long, value_name = "REGION", value_enum, default_value = "eu868")]
-    pub region: Region,
+    pub region: RegionArg,
 
     /// Centre frequency in Hz [default: the region's, e.g. 869525000 for eu868]
     #[arg(long, value_name = "HZ")]
@@ -115,6 +132,58 @@ pub struct BridgeArgs {
     pub log: String,
 }
 
+/// `--modem`: clap's view of [`Kind`], so clap stays out of `radio`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModemArg {
+    /// RNode firmware: KISS with RNode's commands, flow control by READY
+    Rnode,
+    /// A plain KISS TNC
+    Kiss,
+    /// REYAX RYLR896/998 AT commands, data as Base64 text
+    Rylr,
+    /// Ebyte E22/E32-style transparent UART modules and the Waveshare HAT
+    Transparent,
+    /// Probe the port: RNode answers DETECT, an RYLR answers AT
+    Auto,
+}
+
+impl From<ModemArg> for Kind {
+    fn from(m: ModemArg) -> Kind {
+        match m {
+            ModemArg::Rnode => Kind::Rnode,
+            ModemArg::Kiss => Kind::Kiss,
+            ModemArg::Rylr => Kind::Rylr,
+            ModemArg::Transparent => Kind::Transparent,
+            ModemArg::Auto => Kind::Auto,
+        }
+    }
+}
+
+/// `--region`: clap's view of [`Region`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RegionArg {
+    /// EU 863–870 MHz; the duty cycle and power follow the ETSI sub-band
+    /// of --freq (default 869.525 MHz: 10 %, 27 dBm)
+    Eu868,
+    /// EU 433.05–434.79 MHz: 10 %, 10 dBm
+    Eu433,
+    /// US 902–928 MHz: no duty cycle, 400 ms dwell below 500 kHz, 30 dBm
+    Us915,
+    /// Australia and New Zealand 915–928 MHz: no duty cycle, 30 dBm
+    Anz,
+}
+
+impl From<RegionArg> for Region {
+    fn from(r: RegionArg) -> Region {
+        match r {
+            RegionArg::Eu868 => Region::Eu868,
+            RegionArg::Eu433 => Region::Eu433,
+            RegionArg::Us915 => Region::Us915,
+            RegionArg::Anz => Region::Anz,
+        }
+    }
+}
+
 pub fn run(args: Args) -> Result<(), Failure> {
     match args.command {
         Some(Command::Airtime(args)) => airtime::run(args),
@@ -137,13 +206,14 @@ fn usage(message: impl Into<String>) -> Failure {
 fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
     let bw_hz = airtime::parse_bw_khz(&a.bw).map_err(usage)?;
     let phy = Phy::new(a.sf, bw_hz, a.cr).map_err(|e| usage(e.0))?;
-    let freq_hz = a.freq.unwrap_or(a.region.default_freq());
-    let limits = a.region.limits(freq_hz, bw_hz).map_err(usage)?;
+    let region = Region::from(a.region);
+    let freq_hz = a.freq.unwrap_or(region.default_freq());
+    let limits = region.limits(freq_hz, bw_hz).map_err(usage)?;
     let power_dbm = a.power.unwrap_or(14.min(limits.max_power_dbm));
     if power_dbm > limits.max_power_dbm {
         return Err(usage(format!(
             "--power {power_dbm} dBm is over the {} dBm {:?} allows at this frequency",
-            limits.max_power_dbm, a.region
+            limits.max_power_dbm, region
         )));
     }
     let duty_cycle_pct = match a.duty_cycle {
@@ -174,6 +244,7 @@ fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
         duty_cycle: duty_cycle_pct.map(|p| p / 100.0),
         max_dwell_ms: limits.max_dwell_ms,
         ack_delay_ms: ACK_DELAY_MS,
+        coalesce_ms: COALESCE_MS,
         epoch: epoch(),
     }
     .checked()
@@ -188,7 +259,7 @@ fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
 fn run_bridge(a: BridgeArgs) -> Result<(), Failure> {
     let level = super::logger::parse_level(&a.log).map_err(usage)?;
     super::logger::init(level);
-    let (Some(device), Some(kind)) = (a.device.clone(), a.modem) else {
+    let (Some(device), Some(kind)) = (a.device.clone(), a.modem.map(Kind::from)) else {
         return Err(usage("--device and --modem are required"));
     };
     if a.listen.is_empty() && a.connect.is_empty() {

@@ -11,7 +11,7 @@
 use super::link::{Config as LinkConfig, Event, Link, Transmit};
 use super::modem::{Modem, Report};
 use super::record::ConnId;
-use crate::proto::Deframer;
+use crate::proto::{type_name, Deframer};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::fs::File;
@@ -87,7 +87,7 @@ pub fn run(
         quiet_done: true,
         held: false,
         signal: (None, None),
-        progress: opts.progress.then_some(()).map(|()| Progress::default()),
+        progress: opts.progress.then(Progress::default),
         start: Instant::now(),
     };
     let bring_up = modem.bring_up();
@@ -257,7 +257,9 @@ impl Bridge {
             Input::Accepted(stream) => self.accepted(stream),
             Input::Pdu(token, pdu) => {
                 if let Some(&id) = self.tokens.get(&token) {
-                    self.link.send(id, &pdu);
+                    if let Some(record) = self.link.send(id, &pdu) {
+                        log::info!("{id}: {} goes as {record} B on the link", describe(&pdu));
+                    }
                     self.start_progress();
                 }
             }
@@ -335,6 +337,7 @@ impl Bridge {
             match event {
                 Event::Opened(id) => self.opened(id),
                 Event::Pdu(id, pdu) => {
+                    log::info!("{id}: {} arrived", describe(&pdu));
                     let ok = self
                         .conns
                         .get_mut(&id)
@@ -413,6 +416,12 @@ impl Bridge {
             }
         }
     }
+}
+
+/// "Message of 47 B", for the log.
+fn describe(pdu: &[u8]) -> String {
+    let name = pdu.first().map_or("empty PDU", |&code| type_name(code));
+    format!("{name} of {} B", pdu.len())
 }
 
 /// Whether progress bars make sense: stderr is a terminal.

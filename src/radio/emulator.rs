@@ -16,7 +16,7 @@ use super::airtime::Phy;
 use super::kiss::{self, rnode};
 use super::modem::{Kind, TRANSPARENT_PACKET};
 use super::rng::Rng;
-use super::{rylr, transparent};
+use super::rylr;
 use std::collections::VecDeque;
 
 /// Time a modem needs to notice another's preamble, in ms.
@@ -379,9 +379,6 @@ fn send_data(rest: &[u8]) -> Option<&[u8]> {
     let data = parts.next()?;
     (data.len() == len && len <= rylr::MAX_DATA).then_some(data)
 }
-
-/// The transparent framing's data limit, re-exported for the CLI's help.
-pub const TRANSPARENT_MAX: usize = transparent::MAX_DATA;
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,8 @@
 //! The bitmap covers every frame after a gap. A missing frame is resent when a later one is
 //! acknowledged, or (one frame, as a probe) when the retransmission timer,
 //! derived from the frames' airtime, runs out. Acks ride on data frames;
-//! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it. An
+//! a bare ack waits [`Config::ack_delay_ms`] for a reply to carry it, and
+//! new data waits [`Config::coalesce_ms`] for more to share its frame. An
 //! idle link sends nothing at all.
 //!
 //! Each end announces its epoch on every frame until the peer has
@@ -42,6 +43,8 @@
 //! ends and both directions start again from sequence 0 with fresh
 //! compression state. An end that has not yet heard the peer's epoch
 //! ignores its frames and answers with an ack that announces its own.
+//! An end whose incoming stream turns out malformed starts over the same
+//! way, under a new epoch, so that its peer does too.
 
 use super::airtime::Phy;
 use super::cursor::{Cursor, ErrorKind, RadioError};
@@ -100,6 +103,10 @@ pub struct Config {
     pub max_dwell_ms: Option<f64>,
     /// How long a bare ack waits for outgoing data to ride on.
     pub ack_delay_ms: u64,
+    /// How long new data waits for more to share its frame (every frame
+    /// costs a preamble and a header on air), unless it fills a frame or
+    /// an ack is going anyway.
+    pub coalesce_ms: u64,
     /// This end's epoch: a value unlikely to repeat across restarts.
     pub epoch: u16,
 }
@@ -354,6 +361,8 @@ pub struct Link {
     // Sending.
     encoder: Encoder,
     unsent: VecDeque<u8>,
+    /// When the link first saw `unsent` non-empty.
+    unsent_since: Option<u64>,
     next_seq: u8,
     inflight: VecDeque<Inflight>,
     sent_order: u64,
@@ -385,6 +394,7 @@ impl Link {
             cfg,
             encoder: Encoder::new(),
             unsent: VecDeque::new(),
+            unsent_since: None,
             next_seq: 0,
             inflight: VecDeque::new(),
             sent_order: 0,
@@ -427,10 +437,14 @@ impl Link {
         Some(id)
     }
 
-    /// One whole SOLEC PDU from a local connection.
-    pub fn send(&mut self, id: ConnId, pdu: &[u8]) {
+    /// One whole SOLEC PDU from a local connection. Returns the bytes its
+    /// record takes on the stream (before frame headers), or `None` when
+    /// the connection is closed and the PDU dropped.
+    pub fn send(&mut self, id: ConnId, pdu: &[u8]) -> Option<usize> {
         if self.conns.get(&id).is_some_and(|c| !c.sent_close) {
-            self.push(&Record::Pdu(id, pdu.to_vec()));
+            Some(self.push(&Record::Pdu(id, pdu.to_vec())))
+        } else {
+            None
         }
     }
 
@@ -461,10 +475,12 @@ impl Link {
         self.unsent.is_empty() && self.inflight.is_empty() && self.ack_at.is_none()
     }
 
-    fn push(&mut self, record: &Record) {
+    fn push(&mut self, record: &Record) -> usize {
         let mut bytes = Vec::new();
         self.encoder.encode(record, &mut bytes);
+        let len = bytes.len();
         self.unsent.extend(bytes);
+        len
     }
 
     /// The next event for the driver.
@@ -487,8 +503,15 @@ impl Link {
         if let Some((seq, data)) = frame.data {
             self.on_data(seq, data, now);
         }
-        match self.broken {
-            Some(e) => Err(ReceiveError::Stream(e)),
+        match self.broken.take() {
+            Some(e) => {
+                // The streams no longer agree: start over under a new epoch,
+                // which makes the peer start over too.
+                self.cfg.epoch = self.cfg.epoch.wrapping_add(1);
+                self.reset();
+                self.ack_at = Some(now);
+                Err(ReceiveError::Stream(e))
+            }
             None => Ok(()),
         }
     }
@@ -672,13 +695,16 @@ impl Link {
     /// allows it. Call whenever the modem can take a frame.
     pub fn poll_transmit(&mut self, now: u64) -> Option<Transmit> {
         self.check_timer(now);
+        if !self.unsent.is_empty() && self.unsent_since.is_none() {
+            self.unsent_since = Some(now);
+        }
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
         let Pending {
             bytes,
             seq,
             resend,
             new,
-        } = self.next_frame(ack_due)?;
+        } = self.next_frame(ack_due, now)?;
         let airtime_ms = self.cfg.airtime_ms(bytes.len());
         if self.ledger.earliest(now, airtime_ms) != Some(now) {
             return None;
@@ -686,6 +712,9 @@ impl Link {
         self.ledger.record(now, airtime_ms);
         if let Some(chunk) = new {
             self.unsent.drain(..chunk.len());
+            if self.unsent.is_empty() {
+                self.unsent_since = None;
+            }
             self.inflight.push_back(Inflight {
                 seq: self.next_seq,
                 bytes: chunk,
@@ -723,7 +752,7 @@ impl Link {
     }
 
     /// Builds the frame that would go now, if any.
-    fn next_frame(&self, ack_due: bool) -> Option<Pending> {
+    fn next_frame(&self, ack_due: bool, now: u64) -> Option<Pending> {
         let ack = self.ack_at.map(|_| self.ack());
         let epoch = self.announce.then_some(self.cfg.epoch);
         let mut bytes = Vec::new();
@@ -741,7 +770,7 @@ impl Link {
                 new: None,
             });
         }
-        if !self.unsent.is_empty() && self.inflight.len() < usize::from(WINDOW) {
+        if self.data_ready(ack_due, now) && self.inflight.len() < usize::from(WINDOW) {
             let n = self.unsent.len().min(self.cfg.mtu - MAX_HEADER);
             let chunk: Vec<u8> = self.unsent.iter().take(n).copied().collect();
             Frame {
@@ -774,6 +803,17 @@ impl Link {
         None
     }
 
+    /// Whether new data goes now: it fills a frame, it has waited long
+    /// enough for company, or an ack is going anyway.
+    fn data_ready(&self, ack_due: bool, now: u64) -> bool {
+        !self.unsent.is_empty()
+            && (ack_due
+                || self.unsent.len() >= self.cfg.mtu - MAX_HEADER
+                || self
+                    .unsent_since
+                    .is_some_and(|t| now >= t + self.cfg.coalesce_ms))
+    }
+
     fn ack(&self) -> Ack {
         let sack = self
             .early
@@ -791,7 +831,7 @@ impl Link {
     /// it may go.
     pub fn held_until(&self, now: u64) -> Option<u64> {
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
-        let next = self.next_frame(ack_due)?;
+        let next = self.next_frame(ack_due, now)?;
         let t = self
             .ledger
             .earliest(now, self.cfg.airtime_ms(next.bytes.len()))?;
@@ -810,8 +850,18 @@ impl Link {
         if let Some(t) = self.rto_at {
             consider(t);
         }
+        if !self.unsent.is_empty() {
+            // New data goes once it has waited for company (or now, if the
+            // link has not looked at it yet); once due, only the window or
+            // the budget holds it, and those have their own times.
+            match self.unsent_since {
+                None => consider(now),
+                Some(t) if t + self.cfg.coalesce_ms > now => consider(t + self.cfg.coalesce_ms),
+                Some(_) => {}
+            }
+        }
         let ack_due = self.ack_at.is_some_and(|t| now >= t);
-        if let Some(next) = self.next_frame(ack_due) {
+        if let Some(next) = self.next_frame(ack_due, now) {
             let airtime = self.cfg.airtime_ms(next.bytes.len());
             // A frame that can never fit would have been refused by Config::checked.
             if let Some(t) = self.ledger.earliest(now, airtime) {

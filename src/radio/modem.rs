@@ -9,8 +9,8 @@ use super::kiss::{self, rnode};
 use super::{rylr, transparent};
 use std::fmt;
 
-/// The modem kinds `--modem` takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The modem kinds (the command line's `--modem`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// RNode firmware: KISS with RNode's commands, flow control by READY.
     Rnode,

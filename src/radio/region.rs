@@ -4,8 +4,8 @@
 //! EU 863–870 MHz follows the ETSI EN 300 220-2 sub-bands; US 902–928 MHz
 //! has no duty cycle but a 400 ms dwell on channels narrower than 500 kHz.
 
-/// The presets `--region` takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The regional presets (the command line's `--region`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Region {
     /// EU 863–870 MHz; the duty cycle and power follow the ETSI sub-band
     /// of --freq (default 869.525 MHz: 10 %, 27 dBm)

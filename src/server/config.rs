@@ -29,6 +29,10 @@ pub const MAX_TIMEOUT: Duration = Duration::from_secs(86_400);
 /// the content's length prefix.
 pub const MESSAGE_OVERHEAD: usize = 2 * (2 + 1 + 64 + 1 + 253) + 8 + 2;
 
+/// Networks exempt from the per-address limits unless configured: this
+/// host, so local scripts are never throttled.
+pub const DEFAULT_TRUSTED: [&str; 2] = ["127.0.0.1/32", "::1/128"];
+
 /// The smallest reply budget: one PDU of the largest size, so every
 /// request can be answered.
 pub const MIN_REPLY_BUDGET: usize = crate::proto::HEADER_LEN + crate::proto::MAX_PAYLOAD;
@@ -72,6 +76,12 @@ pub struct FileConfig {
     pub idle_timeout_secs: Option<u64>,
     /// Bytes of the store's page cache.
     pub store_cache_bytes: Option<usize>,
+    /// Networks (`ADDR/PREFIX`) exempt from the per-address limits.
+    pub trusted_networks: Option<Vec<String>>,
+    /// Connections open at once from one address (an IPv6 /64).
+    pub max_connections_per_ip: Option<usize>,
+    /// New connections one address may open per minute.
+    pub max_new_connections_per_ip_per_minute: Option<u32>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
     /// Known peer servers, besides those added with `solec federate add`.
@@ -119,6 +129,8 @@ pub struct Limits {
     pub max_sessions_per_user: usize,
     pub idle_timeout: Option<Duration>,
     pub store_cache_bytes: usize,
+    pub max_connections_per_ip: usize,
+    pub max_new_connections_per_ip_per_minute: u32,
 }
 
 impl Default for Limits {
@@ -139,6 +151,9 @@ impl Default for Limits {
             idle_timeout: Some(Duration::from_secs(3600)),
             // redb's default is 1 GiB, more than many Pis have.
             store_cache_bytes: 32 << 20,
+            // A household behind one NAT address, with room to spare.
+            max_connections_per_ip: 32,
+            max_new_connections_per_ip_per_minute: 120,
         }
     }
 }
@@ -153,6 +168,8 @@ pub struct Config {
     pub limits: Limits,
     /// Known peers from the file, not yet checked (see [`Config::peers`]).
     pub peers: Vec<PeerConfig>,
+    /// `ADDR/PREFIX` strings, checked by [`Config::check`].
+    pub trusted_networks: Vec<String>,
 }
 
 impl Config {
@@ -190,7 +207,16 @@ impl Config {
                     Some(secs) => Some(Duration::from_secs(secs)),
                 },
                 store_cache_bytes: file.store_cache_bytes.unwrap_or(d.store_cache_bytes),
+                max_connections_per_ip: file
+                    .max_connections_per_ip
+                    .unwrap_or(d.max_connections_per_ip),
+                max_new_connections_per_ip_per_minute: file
+                    .max_new_connections_per_ip_per_minute
+                    .unwrap_or(d.max_new_connections_per_ip_per_minute),
             },
+            trusted_networks: file
+                .trusted_networks
+                .unwrap_or_else(|| DEFAULT_TRUSTED.iter().map(|s| s.to_string()).collect()),
         }
     }
 
@@ -227,6 +253,14 @@ impl Config {
                 "reply_budget_bytes must be at least {MIN_REPLY_BUDGET}"
             ));
         }
+        if l.max_connections_per_ip == 0 || l.max_new_connections_per_ip_per_minute == 0 {
+            return Err(
+                "max_connections_per_ip and max_new_connections_per_ip_per_minute must be \
+                 at least 1"
+                    .into(),
+            );
+        }
+        self.trusted()?;
         if l.idle_timeout.is_some_and(|t| t > MAX_TIMEOUT) {
             return Err(format!(
                 "idle_timeout_secs must be 0 (never) to {}",
@@ -255,6 +289,24 @@ impl Config {
             out.push((p.name.clone(), peer));
         }
         Ok(out)
+    }
+
+    /// The trusted networks, parsed.
+    pub fn trusted(&self) -> Result<Vec<super::admission::Network>, String> {
+        let parse = |s: &String| {
+            super::admission::Network::parse(s).map_err(|e| format!("trusted_networks: {e}"))
+        };
+        self.trusted_networks.iter().map(parse).collect()
+    }
+
+    /// The admission rules these settings make.
+    pub fn admission_rules(&self) -> super::admission::Rules {
+        super::admission::Rules {
+            max_connections: self.limits.max_connections,
+            max_per_address: self.limits.max_connections_per_ip,
+            max_new_per_minute: self.limits.max_new_connections_per_ip_per_minute,
+            trusted: self.trusted().unwrap_or_default(),
+        }
     }
 
     pub fn store_path(&self) -> PathBuf {
@@ -362,6 +414,8 @@ mod tests {
             "(max_sessions_per_user: 0)",
             "(reply_budget_bytes: 1000)",
             "(idle_timeout_secs: 86401)",
+            "(max_connections_per_ip: 0)",
+            "(trusted_networks: [\"10.0.0.0/40\"])",
         ] {
             assert!(check(bad).is_err(), "{bad}");
         }

@@ -46,8 +46,10 @@ pub struct Shared {
     limits: std::sync::RwLock<Limits>,
     password_checks: Arc<smol::lock::Semaphore>,
     next_id: AtomicU64,
-    /// Connections alive now, checked against `max_connections`.
+    /// Connections alive now, for the drain at shutdown.
     pub live: AtomicUsize,
+    /// Who may connect; its lock is held for a table lookup, never IO.
+    pub admission: std::sync::Mutex<super::admission::Admission>,
     /// Yields (with an error) once the server is stopping: its sender is
     /// dropped then, which wakes every waiting receiver at once.
     pub stopping: smol::channel::Receiver<()>,
@@ -63,13 +65,21 @@ impl Shared {
     }
 
     /// Puts new limits in force for what connections do from now on.
-    pub fn set_limits(&self, limits: Limits) {
+    pub fn set_limits(&self, limits: Limits, rules: super::admission::Rules) {
         *self.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+        self.admission().set_rules(rules);
+    }
+
+    /// The admission table, locked.
+    pub fn admission(&self) -> std::sync::MutexGuard<'_, super::admission::Admission> {
+        // A panic while holding it cannot leave the counts invalid.
+        self.admission.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     pub fn new(
         hub: smol::channel::Sender<Event>,
         limits: Limits,
+        rules: super::admission::Rules,
         stopping: smol::channel::Receiver<()>,
         name: String,
         identity: Arc<Identity>,
@@ -82,6 +92,7 @@ impl Shared {
             password_checks: Arc::new(smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS)),
             next_id: AtomicU64::new(1),
             live: AtomicUsize::new(0),
+            admission: std::sync::Mutex::new(super::admission::Admission::new(rules)),
             stopping,
         }
     }

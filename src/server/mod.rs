@@ -8,6 +8,7 @@
 //! handshake that proves it to peer servers.
 
 pub mod admin;
+pub mod admission;
 pub mod config;
 pub mod conn;
 pub mod core;
@@ -68,9 +69,11 @@ pub fn run(config: Config, reread: reload::Reread) -> Result<(), String> {
         .name("solec-hub".into())
         .spawn(move || hub.run(queue))
         .map_err(|e| format!("cannot start the hub thread: {e}"))?;
+    let rules = config.admission_rules();
     let shared = Arc::new(Shared::new(
         events.clone(),
         config.limits,
+        rules,
         stopping,
         config.name.clone(),
         identity.clone(),
@@ -209,8 +212,8 @@ async fn accept_loop(
     shared: Arc<Shared>,
 ) {
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 log::warn!("accept failed: {e}");
                 // Out of descriptors, most likely: let some close.
@@ -219,8 +222,8 @@ async fn accept_loop(
             }
         };
         let deadline = Instant::now() + shared.limits().handshake_timeout;
-        let Some(live) = Live::enter(&shared) else {
-            log::warn!("refusing a connection: max_connections reached");
+        let Some(live) = Live::enter(&shared, peer.ip()) else {
+            // Dropping the stream closes it, without a reply.
             continue;
         };
         // The acceptor in force now; a reload changes it for later ones.
@@ -242,26 +245,33 @@ async fn accept_loop(
     }
 }
 
-/// One counted connection; leaving the count happens on drop, so a
-/// connection task that ends in any way frees its slot.
-struct Live(Arc<Shared>);
+/// One admitted connection; leaving happens on drop, so a connection task
+/// that ends in any way frees its slot.
+struct Live(Arc<Shared>, std::net::IpAddr);
 
 impl Live {
-    /// Takes a slot if fewer than `max_connections` are taken.
-    fn enter(shared: &Arc<Shared>) -> Option<Live> {
-        let max = shared.limits().max_connections;
-        shared
-            .live
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
-            })
-            .ok()?;
-        Some(Live(shared.clone()))
+    /// Admits a connection from `ip`, or logs (summed up) why not.
+    fn enter(shared: &Arc<Shared>, ip: std::net::IpAddr) -> Option<Live> {
+        let now = Instant::now();
+        let mut admission = shared.admission();
+        match admission.admit(now, ip) {
+            Ok(()) => {
+                shared.live.fetch_add(1, Ordering::AcqRel);
+                Some(Live(shared.clone(), ip))
+            }
+            Err(_) => {
+                if let Some(line) = admission.report(now) {
+                    log::warn!("{line}");
+                }
+                None
+            }
+        }
     }
 }
 
 impl Drop for Live {
     fn drop(&mut self) {
+        self.0.admission().leave(self.1);
         self.0.live.fetch_sub(1, Ordering::AcqRel);
     }
 }

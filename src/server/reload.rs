@@ -4,9 +4,9 @@
 //! Reloaded: every limit (connections and the hub take the new values for
 //! what they do next) and the TLS certificate and key (new TLS connections
 //! use them; open ones keep theirs). The server name, the data directory,
-//! the listen addresses, the config's peers and the store's cache size
-//! need a restart: a reload that changes them says so and leaves them as
-//! they are. A config
+//! the listen addresses, the trusted networks, the config's peers and the
+//! store's cache size need a restart: a reload that changes them says so
+//! and leaves them as they are. A config
 //! that does not parse or check is refused whole, and the server goes on
 //! as it was.
 
@@ -49,6 +49,10 @@ impl Reloader {
             // Known peers of the file; `solec federate add` works at once.
             ("peers", old.peers == new.peers),
             (
+                "trusted_networks",
+                old.trusted_networks == new.trusted_networks,
+            ),
+            (
                 "tls listen",
                 old.tls.as_ref().map(|t| &t.listen) == new.tls.as_ref().map(|t| &t.listen),
             ),
@@ -67,7 +71,10 @@ impl Reloader {
         if changed.is_empty() {
             log::info!("SIGHUP: limits unchanged");
         } else {
-            self.shared.set_limits(limits);
+            let mut rules = new.admission_rules();
+            // Trusted networks are read at start only.
+            rules.trusted = self.running.admission_rules().trusted;
+            self.shared.set_limits(limits, rules);
             if self.shared.hub.send(Event::Reload(limits)).await.is_err() {
                 return;
             }
@@ -108,6 +115,8 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         max_sessions_per_user: _,
         idle_timeout: _,
         store_cache_bytes: _,
+        max_connections_per_ip: _,
+        max_new_connections_per_ip_per_minute: _,
     } = old;
     macro_rules! diff {
         ($($field:ident),*) => {{
@@ -135,7 +144,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         reply_budget,
         max_sessions_per_user,
         idle_timeout,
-        store_cache_bytes
+        store_cache_bytes,
+        max_connections_per_ip,
+        max_new_connections_per_ip_per_minute
     )
 }
 

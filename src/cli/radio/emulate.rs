@@ -37,7 +37,7 @@ const TICK: Duration = Duration::from_millis(100);
 pub struct Args {
     /// Modem kind to behave as
     #[arg(long, value_name = "KIND", value_enum)]
-    pub modem: Kind,
+    pub modem: super::ModemArg,
 
     /// Where to put a port's symlink (repeatable, at least two)
     #[arg(long = "port", value_name = "PATH", required = true)]
@@ -87,7 +87,8 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if !(0.0..1.0).contains(&args.loss) {
         return Err(usage(format!("--loss {} is not in [0, 1)", args.loss)));
     }
-    if args.modem == Kind::Auto {
+    let kind = Kind::from(args.modem);
+    if kind == Kind::Auto {
         return Err(usage("the emulator needs a modem kind, not auto".into()));
     }
     let bw_hz = super::airtime::parse_bw_khz(&args.bw).map_err(usage)?;
@@ -168,7 +169,7 @@ fn pump(
             }
         });
     }
-    let mut emu = Emulator::new(args.modem, phy, ptys.len(), loss, args.seed);
+    let mut emu = Emulator::new(Kind::from(args.modem), phy, ptys.len(), loss, args.seed);
     let start = Instant::now();
     let ms = || start.elapsed().as_millis() as u64;
     while !stop.load(Ordering::Relaxed) {

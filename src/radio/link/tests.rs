@@ -13,6 +13,7 @@ fn config() -> Config {
         duty_cycle: None,
         max_dwell_ms: None,
         ack_delay_ms: 150,
+        coalesce_ms: 50,
         epoch: 0x0E01,
     }
     .checked()
@@ -555,4 +556,52 @@ fn a_federated_hi_costs_5_bytes_and_its_acknowledgement_3() {
         assert_eq!(sim.log[before].bytes.len(), 5, "{frames:02x?}");
         assert!(from(0) + from(1) - 5 <= 3, "{frames:02x?}");
     }
+}
+
+#[test]
+fn a_malformed_stream_restarts_both_ends_under_a_new_epoch() {
+    let mut sim = Sim::new(config(), 10);
+    sim.serve = true;
+    let id = sim.ends[0].open().unwrap();
+    sim.ends[0].send(id, &HANDSHAKE);
+    sim.run(60_000);
+    // A frame with the next sequence number whose record kind is undefined.
+    let mut bad = Vec::new();
+    Frame {
+        epoch: None,
+        ack: None,
+        data: Some((sim.ends[1].expect, &[0x90])),
+    }
+    .encode(&mut bad);
+    let now = sim.now;
+    assert!(matches!(
+        sim.ends[1].receive(&bad, now),
+        Err(ReceiveError::Stream(_))
+    ));
+    assert_eq!(sim.ends[1].config().epoch, 0x0E03);
+    sim.run(60_000);
+    assert_eq!(sim.got[0].last(), Some(&Event::Closed(id)));
+    let id = sim.ends[0].open().unwrap();
+    let m = message("alice@localhost", "bob@localhost", 7, "again");
+    sim.ends[0].send(id, &m);
+    sim.run(60_000);
+    assert_eq!(sim.pdus(1).last(), Some(&m));
+}
+
+#[test]
+fn burst_losses_delay_but_never_lose_or_duplicate() {
+    let mut sim = Sim::new(config(), 11);
+    sim.serve = true;
+    // Gilbert–Elliott: bursts of about 5 lost frames, 20 % of all frames.
+    let (mut rng, mut bad) = (Rng::new(12), false);
+    sim.drop = Box::new(move |_, _, _| {
+        let flip = if bad { 0.2 } else { 0.05 };
+        if rng.chance(flip) {
+            bad = !bad;
+        }
+        bad
+    });
+    two_hundred_messages(&mut sim);
+    assert_eq!(sim.pdus(0).len(), 200);
+    assert!(sim.log.iter().filter(|f| f.lost).count() > 20);
 }
