@@ -35,9 +35,10 @@ const LOG_TAIL: usize = 20;
 /// The server's config, in its data directory so it goes with it.
 const CONFIG_FILE: &str = "bench.ron";
 
-/// The server config for a run: every other key keeps its default.
+/// The server config for a run: every other key keeps its default. The
+/// idle connections all log in as one user, so its session cap rises too.
 fn config_text(max_connections: usize) -> String {
-    format!("(max_connections: {max_connections})\n")
+    format!("(max_connections: {max_connections}, max_sessions_per_user: {max_connections})\n")
 }
 
 /// A running `solec serve`, stopped and cleaned up when dropped.
@@ -300,6 +301,7 @@ mod tests {
         let file = crate::server::config::parse(&config_text(1_020_016)).unwrap();
         let config = crate::server::config::Config::from_file(file);
         assert_eq!(config.limits.max_connections, 1_020_016);
+        assert_eq!(config.limits.max_sessions_per_user, 1_020_016);
     }
 
     #[test]

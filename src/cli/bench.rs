@@ -11,9 +11,10 @@ use std::sync::Arc;
 /// memory, for sizing the hardware it will run on.
 ///
 /// Starts a private `solec serve` on a loopback port with a temporary data
-/// directory and creates its users. Its config raises max_connections to
-/// what the run opens (IDLE + 2 x PAIRS, plus a margin), since the default
-/// of 10,000 would refuse the larger runs these flags allow. PAIRS senders
+/// directory and creates its users. Its config raises max_connections, and
+/// max_sessions_per_user (the idle connections are one user's), to what the
+/// run opens (IDLE + 2 x PAIRS, plus a margin), since the defaults would
+/// refuse the larger runs these flags allow. PAIRS senders
 /// each send MESSAGES messages to their own receiver (the two are each
 /// other's contacts), keeping WINDOW requests in flight, as fast as
 /// possible or at --rate; every message carries its sequence number and
