@@ -150,7 +150,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     store,
                     cursor,
                     items,
-                } => written = write_history(&mut w, &mut buf, store, cursor, items, timeout).await,
+                } => {
+                    // Boxed: an idle connection's task must not carry room
+                    // for a History stream's state.
+                    let history = write_history(&mut w, &mut buf, store, cursor, items, timeout);
+                    written = Box::pin(history).await;
+                }
                 Out::Owned(bytes) if buf.is_empty() => buf = bytes,
                 Out::Owned(bytes) => buf.extend_from_slice(&bytes),
                 Out::Close => {

@@ -464,7 +464,8 @@ impl Batch {
                     None => {
                         let last = rises.range((&**conv, 0)..=(&**conv, u64::MAX))?.next_back();
                         let last = last.transpose()?.map(|(k, _)| k.value().1);
-                        if !conv.starts_with('#') {
+                        // A conversation with rows is indexed already.
+                        if last.is_none() && !conv.starts_with('#') {
                             for side in conv.split(' ') {
                                 conversations.insert((side, &**conv), ())?;
                             }
