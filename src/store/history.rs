@@ -60,7 +60,7 @@ impl Reader {
         out: &mut Vec<u8>,
         mut map: impl FnMut(&[u8], &mut Vec<u8>),
     ) -> Result<(), StoreError> {
-        let conv = cursor.conversation.as_str();
+        let conv = cursor.conversation.as_bytes();
         let next = match cursor.next {
             Some(next) => next,
             None => {

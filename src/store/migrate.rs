@@ -102,13 +102,13 @@ pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> 
             }
         };
         let time = send_time(pdu);
-        t.insert((conv.as_str(), *seq), (time, pdu.as_slice()))?;
+        t.insert((conv.as_bytes(), *seq), (time, pdu.as_slice()))?;
         let raised = match &highest {
             Some((c, high)) if *c == conv => time > *high,
             _ => true,
         };
         if raised {
-            rises.insert((conv.as_str(), time), *seq)?;
+            rises.insert((conv.as_bytes(), time), *seq)?;
             highest = Some((conv, time));
         }
     }

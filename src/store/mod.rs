@@ -428,8 +428,9 @@ impl Batch {
         let mut rises = self.txn.open_table(RISES)?;
         for conv in prefix(&conversations, addr)? {
             let c = conv.as_str();
-            messages.retain_in((c, 0)..=(c, u64::MAX), |_, _| false)?;
-            rises.retain_in((c, 0)..=(c, u64::MAX), |_, _| false)?;
+            let b = c.as_bytes();
+            messages.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
+            rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
             for side in c.split(' ') {
                 conversations.remove((side, c))?;
             }
@@ -458,11 +459,12 @@ impl Batch {
             let mut highest: HashMap<Arc<str>, Option<u64>> = HashMap::new();
             for a in &self.appends {
                 let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
-                messages.insert((&**conv, *seq), (*send_time, &a.pdu[..]))?;
+                let key = conv.as_bytes();
+                messages.insert((key, *seq), (*send_time, &a.pdu[..]))?;
                 let high = match highest.get_mut(conv) {
                     Some(high) => high,
                     None => {
-                        let last = rises.range((&**conv, 0)..=(&**conv, u64::MAX))?.next_back();
+                        let last = rises.range((key, 0)..=(key, u64::MAX))?.next_back();
                         let last = last.transpose()?.map(|(k, _)| k.value().1);
                         // A conversation with rows is indexed already.
                         if last.is_none() && !conv.starts_with('#') {
@@ -474,7 +476,7 @@ impl Batch {
                     }
                 };
                 if high.is_none_or(|h| *send_time > h) {
-                    rises.insert((&**conv, *send_time), *seq)?;
+                    rises.insert((key, *send_time), *seq)?;
                     *high = Some(*send_time);
                 }
             }

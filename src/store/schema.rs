@@ -40,8 +40,18 @@ pub const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels"
 /// The key is the channel's full address (`#c@a.example`) for a channel
 /// and the two users' full addresses, sorted and joined by a space
 /// (`alice@a.example bob@b.example`), for a direct conversation.
-pub const MESSAGES: TableDefinition<(&str, u64), (u64, &[u8])> =
+///
+/// Conversation keys are stored as their UTF-8 bytes: a byte key compares
+/// with `memcmp`, where a `&str` key is validated as UTF-8 at every
+/// comparison of every lookup, which was the hub's largest cost.
+pub const MESSAGES: TableDefinition<MessageKey, StoredMessage> =
     TableDefinition::new("conversation_messages");
+
+/// (conversation key as UTF-8 bytes, receive sequence).
+pub type MessageKey<'a> = (&'a [u8], u64);
+
+/// (`send_time`, the Message PDU).
+pub type StoredMessage<'a> = (u64, &'a [u8]);
 
 /// (conversation key, t) → the receive sequence of the first message of
 /// the conversation whose `send_time` raised the conversation's highest
@@ -50,7 +60,7 @@ pub const MESSAGES: TableDefinition<(&str, u64), (u64, &[u8])> =
 /// Every message sent at or after `since` comes at or after the sequence
 /// of the first row with t ≥ `since`: one seek finds where a History
 /// reply starts, and it is read in receive order from there.
-pub const RISES: TableDefinition<(&str, u64), u64> = TableDefinition::new("rises");
+pub const RISES: TableDefinition<(&[u8], u64), u64> = TableDefinition::new("rises");
 
 /// (local user's full address, direct conversation key) → nothing: the
 /// direct conversations a user takes part in, for deleting a user.

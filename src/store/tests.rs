@@ -114,7 +114,7 @@ fn history_is_in_receive_order_from_a_seek() {
     let txn = store.db.begin_read().unwrap();
     let rises = txn.open_table(RISES).unwrap();
     let starts: Vec<(u64, u64)> = rises
-        .range(("#c@x", 0)..=("#c@x", u64::MAX))
+        .range((&b"#c@x"[..], 0)..=(&b"#c@x"[..], u64::MAX))
         .unwrap()
         .map(|r| {
             let (k, v) = r.unwrap();
