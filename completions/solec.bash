@@ -2218,7 +2218,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__radio)
-            opts="-h -V --device --modem --listen --connect --region --freq --bw --sf --cr --power --baud --duty-cycle --log --help --version airtime emulate help"
+            opts="-h -V --device --modem --listen --connect --region --freq --sf --bw --cr --power --baud --duty-cycle --log --help --version airtime emulate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2248,11 +2248,11 @@ _solec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --bw)
+                --sf)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
-                --sf)
+                --bw)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -324,8 +324,8 @@ eu433\t'EU 433.05–434.79 MHz: 10 %, 10 dBm'
 us915\t'US 902–928 MHz: no duty cycle, 400 ms dwell below 500 kHz, 30 dBm'
 anz\t'Australia and New Zealand 915–928 MHz: no duty cycle, 30 dBm'"
 complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l freq -d 'Centre frequency in Hz [default: the region\'s, e.g. 869525000 for eu868]' -r
-complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l bw -d 'Bandwidth in kHz' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l sf -d 'Spreading factor, 7 to 12' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l bw -d 'Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l power -d 'Transmit power in dBm [default: 14, or the region\'s maximum if lower]' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and not __fish_seen_subcommand_from airtime emulate help" -l baud -d 'Serial speed' -r
@@ -353,7 +353,7 @@ transparent\t'Ebyte E22/E32-style transparent UART modules and the Waveshare HAT
 auto\t'Probe the port: RNode answers DETECT, an RYLR answers AT'"
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l port -d 'Where to put a port\'s symlink (repeatable, at least two)' -r -F
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l sf -d 'Spreading factor, 7 to 12' -r
-complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l bw -d 'Bandwidth in kHz' -r
+complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l bw -d 'Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l cr -d 'Coding rate 4/N, N from 5 to 8' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l loss -d 'Probability that a frame is lost, 0 to 1' -r
 complete -c solec -n "__fish_solec_using_subcommand radio; and __fish_seen_subcommand_from emulate" -l burst-len -d 'Mean burst length in frames, with --burst-loss' -r

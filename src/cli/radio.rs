@@ -6,7 +6,6 @@
 //! touched) and hands them to `radio::bridge`.
 
 use super::{exit, Failure};
-use crate::radio::airtime::Phy;
 use crate::radio::link::Config as LinkConfig;
 use crate::radio::modem::{self, Kind, Settings};
 use crate::radio::region::Region;
@@ -103,17 +102,8 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "HZ")]
     pub freq: Option<u32>,
 
-    /// Bandwidth in kHz
-    #[arg(long, value_name = "KHZ", default_value = "125")]
-    pub bw: String,
-
-    /// Spreading factor, 7 to 12
-    #[arg(long, value_name = "N", default_value_t = 9)]
-    pub sf: u8,
-
-    /// Coding rate 4/N, N from 5 to 8
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub cr: u8,
+    #[command(flatten)]
+    pub phy: airtime::PhyArgs,
 
     /// Transmit power in dBm [default: 14, or the region's maximum if lower]
     #[arg(long, value_name = "DBM")]
@@ -204,8 +194,8 @@ fn usage(message: impl Into<String>) -> Failure {
 }
 
 fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
-    let bw_hz = airtime::parse_bw_khz(&a.bw).map_err(usage)?;
-    let phy = Phy::new(a.sf, bw_hz, a.cr).map_err(|e| usage(e.0))?;
+    let phy = a.phy.phy()?;
+    let bw_hz = phy.bw_hz;
     let region = Region::from(a.region);
     let freq_hz = a.freq.unwrap_or(region.default_freq());
     let limits = region.limits(freq_hz, bw_hz).map_err(usage)?;
@@ -228,8 +218,8 @@ fn plan(a: &BridgeArgs, kind: Kind) -> Result<Plan, Failure> {
     let settings = Settings {
         freq_hz,
         bw_hz,
-        sf: a.sf,
-        cr: a.cr,
+        sf: phy.sf,
+        cr: phy.cr,
         power_dbm,
         preamble: phy.preamble,
         duty_cycle_pct,

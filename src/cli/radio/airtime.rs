@@ -13,17 +13,8 @@ use crate::radio::airtime::{Ldro, Phy};
 /// --ldro says otherwise.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Spreading factor, 7 to 12
-    #[arg(long, value_name = "N", default_value_t = 9)]
-    pub sf: u8,
-
-    /// Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500
-    #[arg(long, value_name = "KHZ", default_value = "125")]
-    pub bw: String,
-
-    /// Coding rate 4/N, N from 5 to 8
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub cr: u8,
+    #[command(flatten)]
+    pub phy: PhyArgs,
 
     /// Payload bytes in the frame
     #[arg(long, value_name = "N")]
@@ -47,13 +38,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<(), Failure> {
-    let bw_hz = parse_bw_khz(&args.bw).map_err(|e| Failure::new(exit::USAGE, e))?;
     let phy = Phy {
         preamble: args.preamble,
         implicit_header: args.implicit_header,
         crc: !args.no_crc,
         ldro: args.ldro,
-        ..Phy::new(args.sf, bw_hz, args.cr).map_err(|e| Failure::new(exit::USAGE, e.0))?
+        ..args.phy.phy()?
     };
     if args.bytes > crate::radio::airtime::MAX_FRAME {
         return Err(Failure::new(
@@ -79,6 +69,31 @@ fn parse_ldro(s: &str) -> Result<Ldro, String> {
 }
 
 /// A bandwidth in kHz as people write it (`125`, `62.5`, `7.8`) to Hz.
+/// The LoRa modulation flags every radio command shares.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PhyArgs {
+    /// Spreading factor, 7 to 12
+    #[arg(long, value_name = "N", default_value_t = 9)]
+    pub sf: u8,
+
+    /// Bandwidth in kHz: 7.8, 10.4, 15.6, 20.8, 31.25, 41.7, 62.5, 125, 250 or 500
+    #[arg(long, value_name = "KHZ", default_value = "125")]
+    pub bw: String,
+
+    /// Coding rate 4/N, N from 5 to 8
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub cr: u8,
+}
+
+impl PhyArgs {
+    /// The usual PHY for these flags; a value no radio takes is a usage error.
+    pub fn phy(&self) -> Result<Phy, Failure> {
+        let usage = |e: String| Failure::new(exit::USAGE, e);
+        let bw_hz = parse_bw_khz(&self.bw).map_err(usage)?;
+        Phy::new(self.sf, bw_hz, self.cr).map_err(|e| usage(e.0))
+    }
+}
+
 pub fn parse_bw_khz(s: &str) -> Result<u32, String> {
     let khz: f64 = s
         .parse()

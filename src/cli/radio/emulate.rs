@@ -43,17 +43,8 @@ pub struct Args {
     #[arg(long = "port", value_name = "PATH", required = true)]
     pub ports: Vec<PathBuf>,
 
-    /// Spreading factor, 7 to 12
-    #[arg(long, value_name = "N", default_value_t = 9)]
-    pub sf: u8,
-
-    /// Bandwidth in kHz
-    #[arg(long, value_name = "KHZ", default_value = "125")]
-    pub bw: String,
-
-    /// Coding rate 4/N, N from 5 to 8
-    #[arg(long, value_name = "N", default_value_t = 5)]
-    pub cr: u8,
+    #[command(flatten)]
+    pub phy: super::airtime::PhyArgs,
 
     /// Probability that a frame is lost, 0 to 1
     #[arg(long, value_name = "P", default_value_t = 0.0)]
@@ -91,8 +82,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
     if kind == Kind::Auto {
         return Err(usage("the emulator needs a modem kind, not auto".into()));
     }
-    let bw_hz = super::airtime::parse_bw_khz(&args.bw).map_err(usage)?;
-    let phy = Phy::new(args.sf, bw_hz, args.cr).map_err(|e| usage(e.0))?;
+    let phy = args.phy.phy()?;
     let loss = match args.burst_loss {
         true => Loss::Burst {
             rate: args.loss,
