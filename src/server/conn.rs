@@ -523,11 +523,9 @@ async fn forward<R: Inbound>(
         // A client that sends requests without reading the replies is not
         // read from until it catches up, nor while the hub holds requests
         // of it back, so its replies and its input stay bounded.
+        let limits = shared.limits();
         if !out
-            .wait_for_room(
-                shared.limits().max_outbound_queue,
-                shared.limits().reply_budget,
-            )
+            .wait_for_room(limits.max_outbound_queue, limits.reply_budget)
             .await
         {
             return;
