@@ -15,6 +15,9 @@ mod sessions;
 /// `solec federate` and the server link: keys, known peers, mutual proofs, refusals.
 mod federation;
 
+/// Delivery between servers: relays, the receiver's rules, SIGKILL, lifetimes.
+mod relay;
+
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
 

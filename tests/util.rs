@@ -284,6 +284,28 @@ impl Server {
         self.spawn();
     }
 
+    /// Kills the server with SIGKILL, as a power cut would, and starts it
+    /// again on the same data directory and the same port, so peers that
+    /// know its address find it again.
+    pub fn kill_and_restart(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        let _ = child.kill();
+        let _ = child.wait();
+        let port = self.addr.port();
+        let listen = format!("127.0.0.1:{port}");
+        // The port was bound by the killed server: retry until it is free.
+        for _ in 0..50 {
+            if std::net::TcpListener::bind(&listen).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.extra.extend(["--listen".to_owned(), listen]);
+        self.spawn();
+        let n = self.extra.len();
+        self.extra.truncate(n - 2);
+    }
+
     /// A raw TCP connection to the server from `source`, another address of
     /// 127.0.0.0/8, as a remote client would come.
     pub fn connect_from(&self, source: [u8; 4]) -> std::io::Result<Raw> {

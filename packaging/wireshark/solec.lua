@@ -45,6 +45,9 @@ local type_names = {
     [0x85] = "HistoryItem",
     [0x86] = "LinkNonce",
     [0x87] = "LinkProof",
+    [0x88] = "RelayFrom",
+    [0x89] = "RelayAck",
+    [0x8A] = "RelayRefused",
     [0xFF] = "Test",
 }
 
@@ -97,6 +100,7 @@ f.flags = ProtoField.uint16("solec.flags", "flags", base.DEC)
 -- As hex text: a bytes field's display stops after 36 bytes.
 f.nonce = ProtoField.string("solec.nonce", "nonce")
 f.signature = ProtoField.string("solec.signature", "signature")
+f.number = ProtoField.uint64("solec.number", "number", base.DEC)
 f.num1 = ProtoField.uint8("solec.num1", "num1", base.DEC)
 f.num2 = ProtoField.uint16("solec.num2", "num2", base.DEC)
 f.num3 = ProtoField.uint32("solec.num3", "num3", base.DEC)
@@ -290,6 +294,12 @@ local payloads = {
     [0x84] = function(c) c:fixed(f.flags, "flags", 2) end,
     [0x86] = function(c) c:hex(f.nonce, "nonce", 32) end,
     [0x87] = function(c) c:hex(f.signature, "signature", 64) end,
+    [0x88] = function(c) c:fixed(f.number, "number", 8) end,
+    [0x89] = function(c) c:fixed(f.number, "number", 8) end,
+    [0x8A] = function(c)
+        c:fixed(f.number, "number", 8)
+        c:fixed(f.error_type, "error_type", 1)
+    end,
     [0xFF] = function(c)
         c:fixed(f.num1, "num1", 1)
         c:fixed(f.num2, "num2", 2)

@@ -164,6 +164,14 @@ fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
         Pdu::Features(f) => vec![("flags", Unsigned(f.flags.into()))],
         Pdu::LinkNonce(n) => vec![("nonce", Bytes(n.nonce))],
         Pdu::LinkProof(p) => vec![("signature", Bytes(p.signature))],
+        Pdu::RelayFrom(r) | Pdu::RelayAck(r) => vec![("number", Unsigned(r.number))],
+        Pdu::RelayRefused(r) => vec![
+            ("number", Unsigned(r.number)),
+            (
+                "error_type",
+                Enum(r.error_type.into(), r.error_type.describe()),
+            ),
+        ],
         Pdu::Message(m) | Pdu::HistoryItem(m) => vec![
             ("source_address", Str(m.source_address)),
             ("target_address", Str(m.target_address)),

@@ -45,6 +45,14 @@ pub mod code {
     /// Extension: a server's signature over the link transcript, proving
     /// it holds the private key of its name.
     pub const LINK_PROOF: u8 = 0x87;
+    /// Extension: the relay number of the next Message on a server link;
+    /// each Message after it on that link takes the next number.
+    pub const RELAY_FROM: u8 = 0x88;
+    /// Extension: every relayed Message up to this number is durably
+    /// stored or refused by the receiving server.
+    pub const RELAY_ACK: u8 = 0x89;
+    /// Extension: the receiving server refused relayed Message `number`.
+    pub const RELAY_REFUSED: u8 = 0x8A;
     pub const TEST: u8 = 0xFF;
 }
 
@@ -234,6 +242,21 @@ pub struct LinkProof<'a> {
     pub signature: &'a [u8; SIGNATURE_LEN],
 }
 
+/// 0x88 RelayFrom and 0x89 RelayAck (extensions): a relay number of a
+/// server link (`docs/protocol.md`, section 8.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Relay {
+    pub number: u64,
+}
+
+/// 0x8A RelayRefused (extension): relayed Message `number` was refused
+/// with `error_type`, and will not be stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayRefused {
+    pub number: u64,
+    pub error_type: ErrorType,
+}
+
 /// 0xFF Test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Test {
@@ -262,6 +285,9 @@ pub enum Pdu<'a> {
     HistoryItem(Message<'a>),
     LinkNonce(LinkNonce<'a>),
     LinkProof(LinkProof<'a>),
+    RelayFrom(Relay),
+    RelayAck(Relay),
+    RelayRefused(RelayRefused),
     Test(Test),
     /// A type this crate does not know, with its raw payload.
     Unknown {
@@ -338,6 +364,16 @@ impl<'a> Pdu<'a> {
             code::LINK_PROOF => Pdu::LinkProof(LinkProof {
                 signature: r.array_ref("signature")?,
             }),
+            code::RELAY_FROM => Pdu::RelayFrom(Relay {
+                number: r.u64("number")?,
+            }),
+            code::RELAY_ACK => Pdu::RelayAck(Relay {
+                number: r.u64("number")?,
+            }),
+            code::RELAY_REFUSED => Pdu::RelayRefused(RelayRefused {
+                number: r.u64("number")?,
+                error_type: r.u8("error_type")?.into(),
+            }),
             code::TEST => Pdu::Test(Test {
                 num1: r.u8("num1")?,
                 num2: r.u16("num2")?,
@@ -369,6 +405,9 @@ impl<'a> Pdu<'a> {
             Pdu::HistoryItem(_) => code::HISTORY_ITEM,
             Pdu::LinkNonce(_) => code::LINK_NONCE,
             Pdu::LinkProof(_) => code::LINK_PROOF,
+            Pdu::RelayFrom(_) => code::RELAY_FROM,
+            Pdu::RelayAck(_) => code::RELAY_ACK,
+            Pdu::RelayRefused(_) => code::RELAY_REFUSED,
             Pdu::Test(_) => code::TEST,
             Pdu::Unknown { code, .. } => *code,
         }
@@ -442,6 +481,11 @@ impl<'a> Pdu<'a> {
             Pdu::Features(f) => out.put_u16(f.flags),
             Pdu::LinkNonce(n) => out.extend_from_slice(n.nonce),
             Pdu::LinkProof(p) => out.extend_from_slice(p.signature),
+            Pdu::RelayFrom(r) | Pdu::RelayAck(r) => out.put_u64(r.number),
+            Pdu::RelayRefused(r) => {
+                out.put_u64(r.number);
+                out.put_u8(r.error_type.into());
+            }
             Pdu::Test(t) => {
                 out.put_u8(t.num1);
                 out.put_u16(t.num2);
@@ -474,6 +518,9 @@ pub fn type_name(code: u8) -> &'static str {
         code::HISTORY_ITEM => "HistoryItem",
         code::LINK_NONCE => "LinkNonce",
         code::LINK_PROOF => "LinkProof",
+        code::RELAY_FROM => "RelayFrom",
+        code::RELAY_ACK => "RelayAck",
+        code::RELAY_REFUSED => "RelayRefused",
         code::TEST => "Test",
         _ => "Unknown",
     }
@@ -500,6 +547,7 @@ into_pdu! {
     Features => Features,
     LinkNonce<'a> => LinkNonce,
     LinkProof<'a> => LinkProof,
+    RelayRefused => RelayRefused,
     Test => Test,
 }
 

@@ -91,6 +91,21 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
             }),
         ),
         (
+            "88 0008 0000000000000007",
+            Pdu::RelayFrom(Relay { number: 7 }),
+        ),
+        (
+            "89 0008 0000000000000102",
+            Pdu::RelayAck(Relay { number: 0x102 }),
+        ),
+        (
+            "8a 0009 0000000000000009 03",
+            Pdu::RelayRefused(RelayRefused {
+                number: 9,
+                error_type: ErrorType::Unauthorized,
+            }),
+        ),
+        (
             "ff 000f 01 0002 00000003 0000000000000004",
             Pdu::Test(Test {
                 num1: 1,
@@ -314,6 +329,9 @@ enum Owned {
     HistoryItem(String, String, u64, String),
     LinkNonce([u8; 32]),
     LinkProof(Vec<u8>),
+    RelayFrom(u64),
+    RelayAck(u64),
+    RelayRefused(u64, u8),
     Test(u8, u16, u32, u64),
     Unknown(u8, Vec<u8>),
 }
@@ -365,6 +383,12 @@ impl Owned {
             Owned::LinkProof(p) => Pdu::LinkProof(LinkProof {
                 signature: p.as_slice().try_into().unwrap(),
             }),
+            Owned::RelayFrom(n) => Pdu::RelayFrom(Relay { number: *n }),
+            Owned::RelayAck(n) => Pdu::RelayAck(Relay { number: *n }),
+            Owned::RelayRefused(n, e) => Pdu::RelayRefused(RelayRefused {
+                number: *n,
+                error_type: (*e).into(),
+            }),
             Owned::Test(a, b, c, d) => Pdu::Test(Test {
                 num1: *a,
                 num2: *b,
@@ -381,7 +405,7 @@ impl Owned {
 
 fn owned() -> impl Strategy<Value = Owned> {
     let s = || ".{0,40}";
-    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x87).contains(c));
+    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x8a).contains(c));
     prop_oneof![
         Just(Owned::Success),
         any::<u8>().prop_map(Owned::Error),
@@ -400,6 +424,9 @@ fn owned() -> impl Strategy<Value = Owned> {
         (s(), s(), any::<u64>(), s()).prop_map(|(a, b, t, c)| Owned::HistoryItem(a, b, t, c)),
         any::<[u8; 32]>().prop_map(Owned::LinkNonce),
         proptest::collection::vec(any::<u8>(), 64).prop_map(Owned::LinkProof),
+        any::<u64>().prop_map(Owned::RelayFrom),
+        any::<u64>().prop_map(Owned::RelayAck),
+        any::<(u64, u8)>().prop_map(|(n, e)| Owned::RelayRefused(n, e)),
         any::<(u8, u16, u32, u64)>().prop_map(|(a, b, c, d)| Owned::Test(a, b, c, d)),
         (unknown_code, proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(c, p)| Owned::Unknown(c, p)),

@@ -82,6 +82,14 @@ pub struct FileConfig {
     pub max_connections_per_ip: Option<usize>,
     /// New connections one address may open per minute.
     pub max_new_connections_per_ip_per_minute: Option<u32>,
+    /// Seconds a message for a peer server may wait in its outbox before
+    /// it is given up and its sender told.
+    pub outbox_lifetime_secs: Option<u64>,
+    /// Messages one peer server's outbox holds before new ones for it are
+    /// refused.
+    pub max_outbox_messages: Option<usize>,
+    /// Longest wait, in seconds, between attempts to reach a peer server.
+    pub link_backoff_max_secs: Option<u64>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
     /// Known peer servers, besides those added with `solec federate add`.
@@ -131,6 +139,9 @@ pub struct Limits {
     pub store_cache_bytes: usize,
     pub max_connections_per_ip: usize,
     pub max_new_connections_per_ip_per_minute: u32,
+    pub outbox_lifetime: Duration,
+    pub max_outbox_messages: usize,
+    pub link_backoff_max: Duration,
 }
 
 impl Default for Limits {
@@ -154,6 +165,11 @@ impl Default for Limits {
             // A household behind one NAT address, with room to spare.
             max_connections_per_ip: 32,
             max_new_connections_per_ip_per_minute: 120,
+            // As mail servers do: a peer may be down over a long weekend.
+            outbox_lifetime: Duration::from_secs(5 * 24 * 3600),
+            // About 40 bytes of memory each, plus its row in the store.
+            max_outbox_messages: 100_000,
+            link_backoff_max: Duration::from_secs(60),
         }
     }
 }
@@ -213,6 +229,13 @@ impl Config {
                 max_new_connections_per_ip_per_minute: file
                     .max_new_connections_per_ip_per_minute
                     .unwrap_or(d.max_new_connections_per_ip_per_minute),
+                outbox_lifetime: file
+                    .outbox_lifetime_secs
+                    .map_or(d.outbox_lifetime, Duration::from_secs),
+                max_outbox_messages: file.max_outbox_messages.unwrap_or(d.max_outbox_messages),
+                link_backoff_max: file
+                    .link_backoff_max_secs
+                    .map_or(d.link_backoff_max, Duration::from_secs),
             },
             trusted_networks: file
                 .trusted_networks
@@ -261,6 +284,15 @@ impl Config {
             );
         }
         self.trusted()?;
+        if l.outbox_lifetime.is_zero() || l.max_outbox_messages == 0 {
+            return Err("outbox_lifetime_secs and max_outbox_messages must be at least 1".into());
+        }
+        if l.link_backoff_max < Duration::from_secs(1) || l.link_backoff_max > MAX_TIMEOUT {
+            return Err(format!(
+                "link_backoff_max_secs must be 1 to {}",
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
         if l.idle_timeout.is_some_and(|t| t > MAX_TIMEOUT) {
             return Err(format!(
                 "idle_timeout_secs must be 0 (never) to {}",

@@ -14,6 +14,8 @@ use super::federation::{identity, PeerStatus};
 use super::state::{Directory, Target};
 use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
 use crate::store::{Change, HistoryCursor, Peer, Snapshot};
+pub use relay::LinkWork;
+use relay::Relay;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
@@ -127,8 +129,16 @@ pub enum Input {
     Closed { session: SessionId },
     /// An admin command; `token` comes back with its answer.
     Admin { token: u64, command: Admin },
-    /// Time passed: close sessions idle for longer than the limit.
+    /// Time passed: close sessions idle for longer than the limit, and
+    /// give up relays whose lifetime ended.
     Tick,
+    /// The link to peer `peer` heard that relays up to `upto` are dealt
+    /// with: stored, or, for those in `refused`, refused with that error.
+    Relayed {
+        peer: String,
+        upto: u64,
+        refused: Vec<(u64, ErrorType)>,
+    },
 }
 
 /// A reply to one request.
@@ -184,6 +194,15 @@ pub enum Effect {
         token: u64,
         answer: AdminReply,
     },
+    /// The outbox of `peer` changed: once committed, the driver asks
+    /// [`Core::link_work`] what its link has to do.
+    Wake {
+        peer: Arc<str>,
+    },
+    /// `peer` is no longer a known peer: end the link to it.
+    Unlink {
+        peer: String,
+    },
 }
 
 impl Effect {
@@ -194,7 +213,10 @@ impl Effect {
             | Effect::Push { to, .. }
             | Effect::History { to, .. }
             | Effect::Close { to } => Some(*to),
-            Effect::Store(_) | Effect::Admin { .. } => None,
+            Effect::Store(_)
+            | Effect::Admin { .. }
+            | Effect::Wake { .. }
+            | Effect::Unlink { .. } => None,
         }
     }
 }
@@ -231,6 +253,16 @@ pub struct Core {
     peers: BTreeMap<String, KnownPeer>,
     /// Proven peer sessions open, per peer name.
     by_peer: HashMap<Arc<str>, Vec<SessionId>>,
+    /// Outboxes and relay numbers, per peer server name.
+    relays: HashMap<String, Relay>,
+    /// Per proven peer session, the relay number its next Message takes;
+    /// 0 until it sends a RelayFrom.
+    links: IdMap<u64>,
+    /// Whether the frames being handled relayed a message in, so they end
+    /// with a RelayAck.
+    relayed_in: bool,
+    /// Unix time as the driver last told it ([`Core::set_unix_time`]).
+    unix: u64,
     effects: Vec<Effect>,
 }
 
@@ -245,6 +277,10 @@ impl Core {
             sessions: IdMap::default(),
             by_user: HashMap::new(),
             by_peer: HashMap::new(),
+            relays: HashMap::new(),
+            links: IdMap::default(),
+            relayed_in: false,
+            unix: 0,
             effects: Vec::new(),
         };
         core.reload(snap);
@@ -290,6 +326,11 @@ impl Core {
             self.peers.insert(name.clone(), known);
         }
         self.next_seq = snap.next_seq;
+        self.relays = snap
+            .relays
+            .iter()
+            .map(|(peer, state)| (peer.clone(), Relay::from(state)))
+            .collect();
         let name = self.dir.server_name().to_owned();
         self.dir = Directory::new(&name, self.limits.max_channels, snap);
     }
@@ -299,6 +340,12 @@ impl Core {
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
         self.dir.set_max_channels(limits.max_channels);
+    }
+
+    /// Tells the core the wall-clock time, for the lifetimes of relays;
+    /// the driver calls it before each batch.
+    pub fn set_unix_time(&mut self, unix: u64) {
+        self.unix = unix;
     }
 
     /// The message counter to commit with this batch.
@@ -336,7 +383,15 @@ impl Core {
                 let answer = self.admin(command);
                 self.effects.push(Effect::Admin { token, answer });
             }
-            Input::Tick => self.expire(now),
+            Input::Tick => {
+                self.expire(now);
+                self.expire_relays();
+            }
+            Input::Relayed {
+                peer,
+                upto,
+                refused,
+            } => self.acknowledged(&peer, upto, &refused),
         }
     }
 
@@ -388,12 +443,19 @@ impl Core {
             return;
         };
         known.last_success = Some(at);
+        let last_in = self.relays.get(&name).map_or(0, |r| r.last_in);
         let name: Arc<str> = Arc::from(name);
         self.by_peer.entry(name.clone()).or_default().push(session);
         self.effects.push(Effect::Reply {
             to: session,
             reply: Reply::Success,
         });
+        // Where the peer's relays resume.
+        self.effects.push(Effect::Reply {
+            to: session,
+            reply: Reply::Bytes(relay::ack(last_in)),
+        });
+        self.links.insert(session, 0);
         let s = Session {
             kind: Kind::Peer { name: name.clone() },
             user: name.clone(),
@@ -409,6 +471,7 @@ impl Core {
         let Some(s) = self.sessions.remove(&session) else {
             return;
         };
+        self.links.remove(&session);
         let index = match s.kind {
             Kind::User => &mut self.by_user,
             Kind::Peer { .. } => &mut self.by_peer,
@@ -461,6 +524,14 @@ impl Core {
     /// as [`HISTORY_COST`]); returns how many bytes it used. The driver
     /// keeps the rest until the session's replies have drained.
     pub fn frames(&mut self, now: Instant, session: SessionId, bytes: &[u8], room: usize) -> usize {
+        let used = self.decode(now, session, bytes, room);
+        if std::mem::take(&mut self.relayed_in) {
+            self.acknowledge(session);
+        }
+        used
+    }
+
+    fn decode(&mut self, now: Instant, session: SessionId, bytes: &[u8], room: usize) -> usize {
         let deframer = Deframer::with_max_payload(self.limits.max_pdu_bytes);
         let mut used = 0;
         let mut spent = 0;
@@ -516,12 +587,8 @@ impl Core {
     ) -> Result<Option<Answer>, ErrorType> {
         let s = &self.sessions[&session];
         let (address, kind) = (s.address.clone(), s.kind.clone());
-        if let Kind::Peer { .. } = kind {
-            // Nothing travels over a link yet.
-            return match pdu {
-                Pdu::Test(_) => Ok(None),
-                _ => Err(ErrorType::Unsupported),
-            };
+        if let Kind::Peer { name } = kind {
+            return self.peer_request(session, &name, pdu, frame).map(|()| None);
         }
         let success = Ok(Some(Answer::Reply(Reply::Success)));
         match pdu {
@@ -540,7 +607,10 @@ impl Core {
             }
             Pdu::History(h) => self.history(&address, h).map(Some),
             Pdu::ContactAdd(c) => {
-                let change = self.dir.contact_add(&address, c.address)?;
+                let peers = &self.peers;
+                let change = self
+                    .dir
+                    .contact_add(&address, c.address, |s| peers.contains_key(s))?;
                 self.store(change);
                 success
             }
@@ -571,6 +641,9 @@ impl Core {
         }
         if m.message_content.len() > self.limits.max_message_bytes {
             return Err(ErrorType::TooLarge);
+        }
+        if let Some(peer) = relay::remote_server(self.dir.server_name(), m.target_address) {
+            return self.relay_out(session, sender, peer, m, frame);
         }
         let target = self.dir.route(sender, m.target_address)?;
         let pdu: Arc<[u8]> = Arc::from(frame);
@@ -613,9 +686,10 @@ impl Core {
         let (Ok(count), Ok(offset)) = (u64::try_from(h.count), u64::try_from(h.offset)) else {
             return Err(ErrorType::BadRequest);
         };
+        let peers = &self.peers;
         let conversation = self
             .dir
-            .history_target(requester, h.channel_address)?
+            .history_target(requester, h.channel_address, |s| peers.contains_key(s))?
             .conversation(requester);
         let count = count.min(self.limits.max_history_count);
         // Messages accepted after this request are pushed, not replied.
@@ -667,8 +741,12 @@ impl Core {
                     last_error: None,
                 };
                 self.peers.insert(name.clone(), known);
-                // Links proven with the old entry end.
+                // Links proven with the old entry end; the outbox goes to
+                // the new address.
                 self.close_peer(&name);
+                self.effects.push(Effect::Wake {
+                    peer: Arc::from(name.as_str()),
+                });
                 Ok(AdminAnswer::Done)
             }
             Admin::PeerRemove { name } => {
@@ -682,6 +760,7 @@ impl Core {
                 self.peers.remove(&name);
                 self.store([Change::DeletePeer { name: name.clone() }]);
                 self.close_peer(&name);
+                self.effects.push(Effect::Unlink { peer: name.clone() });
                 Ok(AdminAnswer::Done)
             }
             Admin::PeerList => Ok(AdminAnswer::Peers(self.peer_list())),
@@ -741,6 +820,7 @@ impl Core {
                 let up = self.by_peer.contains_key(name.as_str());
                 let mut status = peer_status(name, &known.peer, known.configured);
                 status.link = if up { "up" } else { "down" }.into();
+                status.queued = self.relays.get(name).map_or(0, |r| r.queued.len() as u64);
                 status.last_success = known.last_success;
                 status.last_error = known.last_error.clone();
                 status
@@ -792,11 +872,17 @@ pub fn check_user(name: &str, hash: &str) -> Result<(), String> {
     if !proto::address::is_user_name(name) {
         return Err(format!("`{name}` is not a valid user name"));
     }
+    if name == super::state::POSTMASTER {
+        return Err(format!(
+            "`{name}` is reserved: the server sends delivery notices as it"
+        ));
+    }
     if !super::passwords::is_phc(hash) {
         return Err("the hash is not an argon2 PHC string".into());
     }
     Ok(())
 }
 
+mod relay;
 #[cfg(test)]
 mod tests;

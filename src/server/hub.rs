@@ -16,6 +16,7 @@
 use super::config::Limits;
 pub use super::core::{Admin, AdminAnswer, AdminReply, SessionId as ConnId};
 use super::core::{Core, Effect, IdMap, Input, Reply};
+use super::federation::relay;
 pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
 use crate::store::{Store, StoreError};
@@ -69,8 +70,15 @@ pub enum Event {
         command: Admin,
         reply: smol::channel::Sender<AdminReply>,
     },
-    /// Time to check for idle sessions.
+    /// Time to check for idle sessions and expired relays.
     Tick,
+    /// The link to `peer` heard a RelayAck for `upto`, with the relays it
+    /// refused since the previous one.
+    Relayed {
+        peer: String,
+        upto: u64,
+        refused: Vec<(u64, ErrorType)>,
+    },
     /// The config was reloaded: these limits hold from now on.
     Reload(Limits),
     /// Flush, close every session, and stop.
@@ -99,6 +107,19 @@ pub struct Hub {
     next_token: u64,
     /// Sessions gone in this batch, whose outboxes go after its release.
     detached: Vec<ConnId>,
+    /// What link tasks need, once the server has an identity.
+    relaying: Option<Arc<relay::Context>>,
+    /// The link task of each peer with something to send.
+    links: HashMap<String, relay::Handle>,
+    /// Peers whose outbox changed in this batch.
+    woken: Vec<Arc<str>>,
+}
+
+/// What [`Hub::relaying`] needs besides the store.
+pub struct Relaying {
+    pub own_name: String,
+    pub identity: Arc<super::federation::identity::Identity>,
+    pub events: smol::channel::Sender<Event>,
 }
 
 impl Hub {
@@ -116,6 +137,9 @@ impl Hub {
             admins: HashMap::new(),
             next_token: 0,
             detached: Vec::new(),
+            relaying: None,
+            links: HashMap::new(),
+            woken: Vec::new(),
         })
     }
 
@@ -127,10 +151,28 @@ impl Hub {
         self.core.configure_peers(peers);
     }
 
+    /// Lets the hub start links to peers with messages for them.
+    pub fn relaying(&mut self, r: Relaying) {
+        self.relaying = Some(Arc::new(relay::Context {
+            own_name: r.own_name,
+            identity: r.identity,
+            store: self.store.clone(),
+            events: r.events,
+            handshake_timeout: self.limits.handshake_timeout,
+            backoff_max: self.limits.link_backoff_max,
+        }));
+    }
+
     /// Handles events until Shutdown or until every sender is gone; returns
     /// the store so the caller closes it once the last History read is done.
     pub fn run(mut self, events: smol::channel::Receiver<Event>) -> Arc<Store> {
+        // Outboxes left from before a restart start draining now.
+        self.core.set_unix_time(crate::time::now());
+        self.core.wake_all();
+        self.collect();
+        self.flush();
         while let Ok(first) = events.recv_blocking() {
+            self.core.set_unix_time(crate::time::now());
             let mut stop = self.handle(first);
             let mut handled = 1;
             while !stop && handled < MAX_BATCH_EVENTS {
@@ -201,6 +243,18 @@ impl Hub {
                 self.input(now, Input::Admin { token, command });
             }
             Event::Tick => self.input(now, Input::Tick),
+            Event::Relayed {
+                peer,
+                upto,
+                refused,
+            } => self.input(
+                now,
+                Input::Relayed {
+                    peer,
+                    upto,
+                    refused,
+                },
+            ),
             Event::Reload(limits) => {
                 self.limits = limits;
                 self.core.set_limits(limits);
@@ -260,6 +314,32 @@ impl Hub {
         for conn in std::mem::take(&mut self.detached) {
             self.outboxes.remove(&conn);
         }
+        self.links();
+    }
+
+    /// Tells the link of each peer whose outbox changed what to do now,
+    /// starting it if it is needed and not running.
+    fn links(&mut self) {
+        let mut woken = std::mem::take(&mut self.woken);
+        woken.sort_unstable();
+        woken.dedup();
+        for peer in woken {
+            match self.core.link_work(&peer) {
+                None => {
+                    self.links.remove(&*peer);
+                }
+                Some(work) => match self.links.get(&*peer) {
+                    Some(link) => link.update(work),
+                    None => {
+                        let Some(ctx) = &self.relaying else { continue };
+                        if work.pending {
+                            let link = relay::Handle::spawn(ctx.clone(), peer.to_string(), work);
+                            self.links.insert(peer.to_string(), link);
+                        }
+                    }
+                },
+            }
+        }
     }
 
     fn commit(&self, effects: &[Effect]) -> Result<(), StoreError> {
@@ -310,6 +390,10 @@ impl Hub {
                     let _ = reply.try_send(answer);
                 }
             }
+            Effect::Wake { peer } => self.woken.push(peer),
+            Effect::Unlink { peer } => {
+                self.links.remove(&peer);
+            }
         }
     }
 
@@ -355,9 +439,14 @@ impl Hub {
             Ok(snap) => self.core.reload(snap),
             Err(e) => log::error!("reloading the directory failed: {e}"),
         }
+        // The outboxes are as the store has them again.
+        self.core.wake_all();
+        let effects: Vec<Effect> = self.core.effects().collect();
+        effects.into_iter().for_each(|e| self.release(e));
     }
 
     fn close_all(&mut self) {
+        self.links.clear();
         for (_, out) in self.outboxes.drain() {
             let _ = out.try_send(Out::Close);
         }

@@ -65,6 +65,11 @@ pub fn run(config: Config, reread: reload::Reread) -> Result<(), String> {
 
     let (events, queue) = smol::channel::bounded(hub::EVENT_QUEUE);
     let (stopping_tx, stopping) = smol::channel::bounded::<()>(1);
+    hub.relaying(hub::Relaying {
+        own_name: config.name.clone(),
+        identity: identity.clone(),
+        events: events.clone(),
+    });
     let hub_thread = std::thread::Builder::new()
         .name("solec-hub".into())
         .spawn(move || hub.run(queue))

@@ -117,6 +117,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         store_cache_bytes: _,
         max_connections_per_ip: _,
         max_new_connections_per_ip_per_minute: _,
+        outbox_lifetime: _,
+        max_outbox_messages: _,
+        link_backoff_max: _,
     } = old;
     macro_rules! diff {
         ($($field:ident),*) => {{
@@ -146,7 +149,10 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         idle_timeout,
         store_cache_bytes,
         max_connections_per_ip,
-        max_new_connections_per_ip_per_minute
+        max_new_connections_per_ip_per_minute,
+        outbox_lifetime,
+        max_outbox_messages,
+        link_backoff_max
     )
 }
 

@@ -32,6 +32,10 @@ impl Target {
     }
 }
 
+/// The local part of the reserved address a server tells its users from
+/// that a message could not be delivered; no user may take the name.
+pub const POSTMASTER: &str = "postmaster";
+
 /// The local part of a full address.
 fn local(address: &str) -> &str {
     address.split_once('@').map_or(address, |(l, _)| l)
@@ -218,11 +222,21 @@ impl Directory {
     }
 
     /// The conversation `requester` may read through History.
-    pub fn history_target(&self, requester: &str, addr: &str) -> Rule<Target> {
+    /// `is_peer` says whether a server name is a known peer, whose users'
+    /// direct conversations with local users are kept here too.
+    pub fn history_target(
+        &self,
+        requester: &str,
+        addr: &str,
+        is_peer: impl Fn(&str) -> bool,
+    ) -> Rule<Target> {
         match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
-            Address::User { local, server } if server == self.name && self.has_user(local) => {
+            Address::User { local, server }
+                if server == self.name && (self.has_user(local) || local == POSTMASTER) =>
+            {
                 Ok(Target::User(addr.to_owned()))
             }
+            Address::User { server, .. } if is_peer(server) => Ok(Target::User(addr.to_owned())),
             Address::Channel { server, .. }
                 if server == self.name && self.channels.contains_key(addr) =>
             {
@@ -236,9 +250,20 @@ impl Directory {
         }
     }
 
-    /// ContactAdd: `owner` adds a local user to their contacts.
-    pub fn contact_add(&mut self, owner: &str, addr: &str) -> Rule<Option<Change>> {
-        self.local_user(addr)?;
+    /// ContactAdd: `owner` adds a local user, or a user of a server for
+    /// which `is_peer` holds, to their contacts.
+    pub fn contact_add(
+        &mut self,
+        owner: &str,
+        addr: &str,
+        is_peer: impl Fn(&str) -> bool,
+    ) -> Rule<Option<Change>> {
+        match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
+            Address::User { server, .. } if server != self.name && is_peer(server) => {}
+            _ => {
+                self.local_user(addr)?;
+            }
+        }
         if addr == owner {
             return Err(ErrorType::BadRequest);
         }
@@ -256,7 +281,7 @@ impl Directory {
     /// ContactRemove: `owner` drops a contact.
     pub fn contact_remove(&mut self, owner: &str, addr: &str) -> Rule<Change> {
         match Address::parse(addr).map_err(|_| ErrorType::BadRequest)? {
-            Address::User { server, .. } if server == self.name => {}
+            Address::User { .. } => {}
             _ => return Err(ErrorType::NotFound),
         };
         let owner = local(owner);
@@ -268,6 +293,13 @@ impl Directory {
             owner: owner.to_owned(),
             contact: addr.to_owned(),
         })
+    }
+
+    /// Whether local user `owner` (full address) has `addr` as a contact.
+    pub fn has_contact(&self, owner: &str, addr: &str) -> bool {
+        self.users
+            .get(local(owner))
+            .is_some_and(|u| u.contacts.contains(addr))
     }
 
     /// The full addresses of `owner`'s contacts, sorted.
@@ -362,6 +394,30 @@ mod tests {
     use super::*;
     use ErrorType::*;
 
+    fn no_peers(_: &str) -> bool {
+        false
+    }
+
+    #[test]
+    fn users_of_known_peers_can_be_contacts() {
+        let mut d = dir();
+        let peer = |s: &str| s == "y";
+        assert_eq!(d.contact_add("alice@x", "bob@z", peer), Err(NotFound));
+        assert!(d.contact_add("alice@x", "bob@y", peer).unwrap().is_some());
+        assert!(d.has_contact("alice@x", "bob@y"));
+        assert_eq!(
+            d.history_target("alice@x", "bob@y", peer),
+            Ok(Target::User("bob@y".into()))
+        );
+        assert_eq!(d.history_target("alice@x", "bob@z", peer), Err(NotFound));
+        assert_eq!(
+            d.history_target("alice@x", "postmaster@x", peer),
+            Ok(Target::User("postmaster@x".into()))
+        );
+        assert!(d.contact_remove("alice@x", "bob@y").is_ok());
+        assert!(!d.has_contact("alice@x", "bob@y"));
+    }
+
     fn dir() -> Directory {
         let mut snap = Snapshot::default();
         for u in ["alice", "bob", "carol"] {
@@ -386,10 +442,10 @@ mod tests {
         assert_eq!(d.route("alice@x", "bob@y"), Err(NotFound));
         assert_eq!(d.route("alice@x", "Bob@x"), Err(BadRequest));
         assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
-        d.contact_add("alice@x", "bob@x").unwrap();
+        d.contact_add("alice@x", "bob@x", no_peers).unwrap();
         assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
         assert_eq!(d.route("bob@x", "alice@x"), Err(Unauthorized));
-        d.contact_add("bob@x", "alice@x").unwrap();
+        d.contact_add("bob@x", "alice@x", no_peers).unwrap();
         assert_eq!(
             d.route("alice@x", "bob@x"),
             Ok(Target::User("bob@x".into()))
@@ -405,10 +461,16 @@ mod tests {
     #[test]
     fn contact_rules() {
         let mut d = dir();
-        assert_eq!(d.contact_add("alice@x", "alice@x"), Err(BadRequest));
-        assert_eq!(d.contact_add("alice@x", "dave@x"), Err(NotFound));
-        assert!(d.contact_add("alice@x", "bob@x").unwrap().is_some());
-        assert_eq!(d.contact_add("alice@x", "bob@x"), Ok(None));
+        assert_eq!(
+            d.contact_add("alice@x", "alice@x", no_peers),
+            Err(BadRequest)
+        );
+        assert_eq!(d.contact_add("alice@x", "dave@x", no_peers), Err(NotFound));
+        assert!(d
+            .contact_add("alice@x", "bob@x", no_peers)
+            .unwrap()
+            .is_some());
+        assert_eq!(d.contact_add("alice@x", "bob@x", no_peers), Ok(None));
         assert_eq!(d.contacts("alice@x").collect::<Vec<_>>(), ["bob@x"]);
         assert_eq!(d.contact_remove("alice@x", "carol@x"), Err(NotFound));
     }
@@ -427,7 +489,10 @@ mod tests {
             Ok(Target::Channel("#c@x".into()))
         );
         assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
-        assert_eq!(d.history_target("bob@x", "#c@x"), Err(Unauthorized));
+        assert_eq!(
+            d.history_target("bob@x", "#c@x", no_peers),
+            Err(Unauthorized)
+        );
         d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
             .unwrap();
         assert_eq!(d.mode("#c@x", "bob@x"), Some(Mode::Member));

@@ -38,6 +38,38 @@ pub struct Snapshot {
     pub next_seq: u64,
     /// Known peer servers added with `solec federate add`.
     pub peers: BTreeMap<String, Peer>,
+    /// Relay numbers and outboxes, per peer server name.
+    pub relays: BTreeMap<String, RelayState>,
+}
+
+/// What the store holds of the relaying to and from one peer server.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct RelayState {
+    /// The number the next message for the peer takes (from 1).
+    pub next_out: u64,
+    /// The highest number received from the peer and dealt with (0: none).
+    pub last_in: u64,
+    /// Its outbox, in relay order.
+    pub queued: Vec<Queued>,
+}
+
+/// One message in an outbox, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Queued {
+    pub number: u64,
+    /// Unix time its lifetime ends.
+    pub deadline: u64,
+    pub source: String,
+    pub target: String,
+    pub send_time: u64,
+}
+
+/// One outbox row for a link to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub number: u64,
+    pub deadline: u64,
+    pub pdu: Vec<u8>,
 }
 
 /// A known peer server, as stored (see [`schema::PEERS`]).
@@ -91,6 +123,28 @@ pub enum Change {
     },
     DeletePeer {
         name: String,
+    },
+    /// Puts a Message PDU in peer `peer`'s outbox as relay `number`.
+    Enqueue {
+        peer: Arc<str>,
+        number: u64,
+        deadline: u64,
+        pdu: Arc<[u8]>,
+    },
+    /// Takes relays up to `upto` out of `peer`'s outbox (acknowledged).
+    Dequeue {
+        peer: String,
+        upto: u64,
+    },
+    /// Takes one relay out of `peer`'s outbox (its lifetime ended).
+    DequeueOne {
+        peer: String,
+        number: u64,
+    },
+    /// Records that relays from `peer` up to `number` are dealt with.
+    Received {
+        peer: String,
+        number: u64,
     },
     /// Stores a Message PDU in a conversation.
     Append {
@@ -239,6 +293,7 @@ impl Store {
                 .insert(user.to_owned(), Mode::from(v.value()));
         }
         snap.peers = peers(&txn)?;
+        snap.relays = relays(&txn)?;
         snap.next_seq = txn
             .open_table(META)?
             .get(NEXT_SEQ)?
@@ -257,6 +312,35 @@ impl Store {
     /// The known peers added with `solec federate add`.
     pub fn peers(&self) -> Result<BTreeMap<String, Peer>, StoreError> {
         peers(&self.db.begin_read()?)
+    }
+
+    /// Up to `max` rows of `peer`'s outbox from relay number `from` on,
+    /// stopping early once they hold `max_bytes`.
+    pub fn outbox(
+        &self,
+        peer: &str,
+        from: u64,
+        max: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(OUTBOX)?;
+        let mut out = Vec::new();
+        let mut bytes = 0;
+        for row in table.range((peer, from)..=(peer, u64::MAX))? {
+            let (k, v) = row?;
+            let (deadline, pdu) = v.value();
+            bytes += pdu.len();
+            out.push(Outgoing {
+                number: k.value().1,
+                deadline,
+                pdu: pdu.to_vec(),
+            });
+            if out.len() >= max || bytes >= max_bytes {
+                break;
+            }
+        }
+        Ok(out)
     }
 
     /// Whether a local user exists.
@@ -280,6 +364,7 @@ impl Store {
             txn: self.db.begin_write()?,
             name: self.name.clone(),
             appends: Vec::new(),
+            relay_out: HashMap::new(),
         })
     }
 
@@ -317,6 +402,8 @@ pub struct Batch {
     name: String,
     /// Messages to insert at commit, with their tables opened once.
     appends: Vec<Append>,
+    /// The next relay number per peer, written once at commit.
+    relay_out: HashMap<Arc<str>, u64>,
 }
 
 /// A message waiting in a [`Batch`] for its commit.
@@ -364,6 +451,30 @@ impl Batch {
                 user,
                 mode,
             } => self.set_mode(channel, user, *mode)?,
+            Change::Enqueue {
+                peer,
+                number,
+                deadline,
+                pdu,
+            } => {
+                let mut outbox = self.txn.open_table(OUTBOX)?;
+                outbox.insert((&**peer, *number), (*deadline, &pdu[..]))?;
+                let next = self.relay_out.entry(peer.clone()).or_default();
+                *next = (*next).max(number + 1);
+            }
+            Change::Dequeue { peer, upto } => {
+                let p = peer.as_str();
+                let mut outbox = self.txn.open_table(OUTBOX)?;
+                outbox.retain_in((p, 0)..=(p, *upto), |_, _| false)?;
+            }
+            Change::DequeueOne { peer, number } => {
+                let mut outbox = self.txn.open_table(OUTBOX)?;
+                outbox.remove((peer.as_str(), *number))?;
+            }
+            Change::Received { peer, number } => {
+                let mut relay_in = self.txn.open_table(RELAY_IN)?;
+                relay_in.insert(peer.as_str(), *number)?;
+            }
             Change::Append {
                 conversation,
                 seq,
@@ -481,6 +592,12 @@ impl Batch {
                 }
             }
         }
+        if !self.relay_out.is_empty() {
+            let mut relay_out = self.txn.open_table(RELAY_OUT)?;
+            for (peer, next) in &self.relay_out {
+                relay_out.insert(&**peer, *next)?;
+            }
+        }
         self.txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
         self.txn.commit()?;
         Ok(())
@@ -502,6 +619,41 @@ fn peers(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, Peer>, StoreErr
             tls,
         };
         out.insert(k.value().to_owned(), peer);
+    }
+    Ok(out)
+}
+
+/// Relay numbers and outboxes per peer. The outbox is read whole: its
+/// length is bounded by `max_outbox_messages` per peer.
+fn relays(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, RelayState>, StoreError> {
+    let mut out: BTreeMap<String, RelayState> = BTreeMap::new();
+    for row in txn.open_table(RELAY_OUT)?.iter()? {
+        let (k, v) = row?;
+        out.entry(k.value().to_owned()).or_default().next_out = v.value();
+    }
+    for row in txn.open_table(RELAY_IN)?.iter()? {
+        let (k, v) = row?;
+        out.entry(k.value().to_owned()).or_default().last_in = v.value();
+    }
+    let deframer = crate::proto::Deframer::with_max_payload(crate::proto::MAX_PAYLOAD);
+    for row in txn.open_table(OUTBOX)?.iter()? {
+        let (k, v) = row?;
+        let (peer, number) = k.value();
+        let (deadline, pdu) = v.value();
+        let corrupt = || StoreError::Corrupt(format!("outbox of {peer}: relay {number}"));
+        let Ok(Some((crate::proto::Pdu::Message(m), _))) = deframer.decode(pdu) else {
+            return Err(corrupt());
+        };
+        out.entry(peer.to_owned()).or_default().queued.push(Queued {
+            number,
+            deadline,
+            source: m.source_address.to_owned(),
+            target: m.target_address.to_owned(),
+            send_time: m.send_time,
+        });
+    }
+    for relay in out.values_mut() {
+        relay.next_out = relay.next_out.max(1);
     }
     Ok(out)
 }

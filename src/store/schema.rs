@@ -72,6 +72,21 @@ pub const CONVERSATIONS: TableDefinition<(&str, &str), ()> = TableDefinition::ne
 /// within version 2: a store that lacks it gets it, empty, when opened.
 pub const PEERS: TableDefinition<&str, (&str, &[u8], bool)> = TableDefinition::new("peers");
 
+/// (peer server name, relay number) → (Unix time its lifetime ends, the
+/// Message PDU): messages for a peer server, kept until the peer has
+/// acknowledged or refused them or their lifetime has ended. Added within
+/// version 2, like [`RELAY_OUT`] and [`RELAY_IN`].
+pub const OUTBOX: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("outbox");
+
+/// Peer server name → the relay number the next message for it takes.
+/// Numbers only grow, so a number is never given to two messages.
+pub const RELAY_OUT: TableDefinition<&str, u64> = TableDefinition::new("relay_out");
+
+/// Peer server name → the highest relay number received from it and dealt
+/// with (stored or refused), written in the transaction that stores the
+/// message: a retransmitted number at or below it is a duplicate.
+pub const RELAY_IN: TableDefinition<&str, u64> = TableDefinition::new("relay_in");
+
 /// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

@@ -331,7 +331,7 @@ fn admin(h: &mut Harness, command: Admin) -> (Vec<Effect>, AdminReply) {
 }
 
 #[test]
-fn a_proven_peer_is_a_session_that_takes_nothing_yet() {
+fn a_proven_peer_relays_by_number_and_each_relay_is_dealt_with_once() {
     let mut h = Harness::new(limits());
     let add = Admin::PeerAdd {
         name: "b.example".into(),
@@ -341,28 +341,98 @@ fn a_proven_peer_is_a_session_that_takes_nothing_yet() {
     assert_eq!(answer, Ok(AdminAnswer::Done));
     assert!(matches!(fx[0], Effect::Store(Change::PutPeer { .. })));
     assert_eq!(h.core.peer_key("b.example"), Some([1; 32]));
+    // alice accepts messages from bob@b.example.
+    h.open(1, "alice");
+    h.send(
+        1,
+        &[Pdu::ContactAdd(proto::Contact {
+            address: "bob@b.example",
+        })],
+    );
     let fx = h.run(Input::PeerOpened {
         session: 9,
         name: "b.example".into(),
         at: 50,
     });
-    assert_eq!(replies(&fx, 9), [Reply::Success]);
+    assert_eq!(
+        replies(&fx, 9),
+        [Reply::Success, Reply::Bytes(relay::ack(0))]
+    );
+    // No number yet: a link error, nothing stored.
     let fx = h.send(
         9,
-        &[message("x@b.example", "alice@x", "hi"), Pdu::ContactList],
+        &[message("bob@b.example", "alice@x", "hi"), Pdu::ContactList],
     );
-    let unsupported = Reply::Error(ErrorType::Unsupported);
-    assert_eq!(replies(&fx, 9), [unsupported.clone(), unsupported]);
+    let errors = [
+        Reply::Error(ErrorType::BadRequest),
+        Reply::Error(ErrorType::Unsupported),
+    ];
+    assert_eq!(replies(&fx, 9), errors);
     assert!(!fx
         .iter()
         .any(|e| matches!(e, Effect::Store(_) | Effect::Push { .. })));
+    // Relay 1 stored and pushed; relay 2 spoofs another domain.
+    let fx = h.send(
+        9,
+        &[
+            Pdu::RelayFrom(proto::Relay { number: 1 }),
+            message("bob@b.example", "alice@x", "hi"),
+            message("eve@x", "alice@x", "spoofed"),
+        ],
+    );
+    let refused = Pdu::RelayRefused(proto::RelayRefused {
+        number: 2,
+        error_type: ErrorType::Unauthorized,
+    });
+    assert_eq!(
+        replies(&fx, 9),
+        [
+            Reply::Bytes(refused.to_vec().unwrap()),
+            Reply::Bytes(relay::ack(2))
+        ]
+    );
+    let stored: Vec<_> = fx
+        .iter()
+        .filter(|e| matches!(e, Effect::Store(_)))
+        .collect();
+    assert!(matches!(stored[0], Effect::Store(Change::Append { .. })));
+    assert!(matches!(
+        stored[1],
+        Effect::Store(Change::Received { number: 2, .. })
+    ));
+    assert_eq!(stored.len(), 2);
+    assert_eq!(
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Push { to: 1, .. }))
+            .count(),
+        1
+    );
+    // Sent again on a new link: acknowledged, not stored twice.
+    h.run(Input::PeerOpened {
+        session: 10,
+        name: "b.example".into(),
+        at: 51,
+    });
+    let fx = h.send(
+        10,
+        &[
+            Pdu::RelayFrom(proto::Relay { number: 1 }),
+            message("bob@b.example", "alice@x", "hi"),
+        ],
+    );
+    assert_eq!(replies(&fx, 10), [Reply::Bytes(relay::ack(2))]);
+    assert!(!fx.iter().any(|e| matches!(
+        e,
+        Effect::Push { .. } | Effect::Store(Change::Append { .. })
+    )));
     let (_, Ok(AdminAnswer::Peers(list))) = admin(&mut h, Admin::PeerList) else {
         panic!()
     };
     assert_eq!(
         (list[0].link.as_str(), list[0].last_success),
-        ("up", Some(50))
+        ("up", Some(51))
     );
+    h.run(Input::Closed { session: 10 });
     // A new key for the peer ends the link proven with the old one.
     let replace = Admin::PeerAdd {
         name: "b.example".into(),
@@ -370,6 +440,7 @@ fn a_proven_peer_is_a_session_that_takes_nothing_yet() {
     };
     let (fx, _) = admin(&mut h, replace);
     assert_eq!(closed(&fx), [9]);
+    assert!(fx.iter().any(|e| matches!(e, Effect::Wake { .. })));
     let (fx, _) = admin(
         &mut h,
         Admin::PeerRemove {
@@ -420,4 +491,114 @@ fn config_peers_are_changed_in_the_config_only() {
     // A reload after a failed commit keeps them.
     h.core.reload(Snapshot::default());
     assert_eq!(h.core.peer_key("b.example"), Some([1; 32]));
+}
+
+#[test]
+fn relays_out_wait_in_the_outbox_until_acknowledged_or_expired() {
+    let mut h = Harness::new(Limits {
+        max_outbox_messages: 2,
+        outbox_lifetime: Duration::from_secs(100),
+        ..limits()
+    });
+    let _ = admin(
+        &mut h,
+        Admin::PeerAdd {
+            name: "b.example".into(),
+            peer: peer(1),
+        },
+    );
+    h.core.set_unix_time(1000);
+    h.open(1, "alice");
+    h.open(2, "alice");
+    // Not a contact yet: refused on this side.
+    let fx = h.send(1, &[message("alice@x", "bob@b.example", "1")]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::Unauthorized)]);
+    h.send(
+        1,
+        &[Pdu::ContactAdd(proto::Contact {
+            address: "bob@b.example",
+        })],
+    );
+    // A server that is not a known peer: not found, as before.
+    let fx = h.send(1, &[message("alice@x", "bob@c.example", "1")]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::NotFound)]);
+
+    let fx = h.send(
+        1,
+        &[
+            message("alice@x", "bob@b.example", "1"),
+            message("alice@x", "bob@b.example", "2"),
+            message("alice@x", "bob@b.example", "3"),
+        ],
+    );
+    assert_eq!(
+        replies(&fx, 1),
+        [
+            Reply::Success,
+            Reply::Success,
+            Reply::Error(ErrorType::TooLarge)
+        ]
+    );
+    let queued: Vec<(u64, u64)> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Store(Change::Enqueue {
+                number, deadline, ..
+            }) => Some((*number, *deadline)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(queued, [(1, 1100), (2, 1100)]);
+    // alice's other session sees what she sent; the link is woken.
+    assert_eq!(
+        fx.iter()
+            .filter(|e| matches!(e, Effect::Push { to: 2, .. }))
+            .count(),
+        2
+    );
+    assert!(fx.iter().any(|e| matches!(e, Effect::Wake { .. })));
+    let work = h.core.link_work("b.example").unwrap();
+    assert_eq!((work.pending, work.upto), (true, 3));
+
+    // Relay 1 acknowledged: it leaves the outbox.
+    let fx = h.run(Input::Relayed {
+        peer: "b.example".into(),
+        upto: 1,
+        refused: vec![],
+    });
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Store(Change::Dequeue { upto: 1, .. }))));
+    // Relay 2 outlives its lifetime: given up, alice told by the postmaster.
+    h.core.set_unix_time(1100);
+    let fx = h.run(Input::Tick);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Store(Change::DequeueOne { number: 2, .. }))));
+    let notices: Vec<&Arc<[u8]>> = fx
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Push { pdu, .. } => Some(pdu),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notices.len(), 2, "one per session of alice");
+    let deframer = Deframer::with_max_payload(proto::MAX_PAYLOAD);
+    let Ok(Some((Pdu::Message(m), _))) = deframer.decode(notices[0]) else {
+        panic!()
+    };
+    assert_eq!(
+        (m.source_address, m.target_address),
+        ("postmaster@x", "alice@x")
+    );
+    assert!(m
+        .message_content
+        .starts_with("Not delivered to bob@b.example: "));
+    let work = h.core.link_work("b.example").unwrap();
+    assert_eq!((work.pending, work.upto), (false, 3));
+    let (_, Ok(AdminAnswer::Peers(list))) = admin(&mut h, Admin::PeerList) else {
+        panic!()
+    };
+    assert_eq!(list[0].queued, 0);
+    assert!(list[0].last_error.as_ref().unwrap().1.contains("expired"));
 }

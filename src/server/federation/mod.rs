@@ -4,14 +4,16 @@
 //! - [`identity`]: the Ed25519 key pair in the data directory; key text.
 //! - [`link`]: the mutual handshake of a link, both ends, sans-IO.
 //! - [`dial`]: the async driver of the connecting end (`federate ping`).
+//! - [`relay`]: the task per peer that sends its outbox over a link.
 //!
-//! Delivery over links is not built yet: a proven peer becomes a session of
-//! [`Kind::Peer`](super::core::Kind::Peer) in the core, which answers
-//! anything it sends with Error 0x82 for now.
+//! A proven peer that connects to this server becomes a session of
+//! [`Kind::Peer`](super::core::Kind::Peer) in the core, which applies this
+//! server's rules to what it relays.
 
 pub mod dial;
 pub mod identity;
 pub mod link;
+pub mod relay;
 
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +31,7 @@ pub struct PeerStatus {
     pub source: String,
     /// `up` while a proven link to it is open, else `down`.
     pub link: String,
-    /// Messages waiting for it (none until delivery is built).
+    /// Messages in its outbox.
     pub queued: u64,
     /// Unix time of the last link that authenticated both ways.
     pub last_success: Option<u64>,
