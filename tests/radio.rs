@@ -703,6 +703,9 @@ fn radio_shows_a_progress_bar_for_a_long_message_on_a_terminal() {
                 &addr,
                 "--user",
                 "alice@localhost",
+                // 4 KiB over the emulated air takes a while on a busy host.
+                "--timeout",
+                "120",
             ])
             .env("SOLEC_PASSWORD", PW)
             .arg(&big),

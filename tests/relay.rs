@@ -381,3 +381,174 @@ fn a_relay_whose_lifetime_ends_is_given_up_and_its_sender_told() {
     );
     assert!(!out.status.success(), "{out:?}");
 }
+
+/// Sends `bytes` until the reply is `want`, for state that crosses a link
+/// on its own time; panics after 20 s.
+fn until(c: &mut Raw, bytes: &[u8], want: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        c.send(bytes);
+        let mut got = c.read_pdu();
+        // A History answered with messages: read them off to its end.
+        while got[0] == 0x05 {
+            got = c.read_pdu();
+        }
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {got:02x?}, want {want:02x?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_channel_on_b_has_members_on_a_b_and_c() {
+    let a = named("a.test", "link_backoff_max_secs: 1");
+    let b = named("b.test", "link_backoff_max_secs: 1");
+    let c = named("c.test", "link_backoff_max_secs: 1");
+    link(&a, "a.test", &b, "b.test");
+    link(&c, "c.test", &b, "b.test");
+    let mut bob = user_with_contacts(&b, "bob", &[]);
+    let mut alice = user_with_contacts(&a, "alice", &[]);
+    let mut carol = user_with_contacts(&c, "carol", &[]);
+    bob.send(&user_mode("bob@b.test", "#c@b.test", 1));
+    bob.expect(&SUCCESS);
+    // Joins from a and c travel to b, which applies them.
+    alice.send(&user_mode("alice@a.test", "#c@b.test", 1));
+    alice.expect(&SUCCESS);
+    carol.send(&user_mode("carol@c.test", "#c@b.test", 1));
+    carol.expect(&SUCCESS);
+    // Operators act on the channel's home server, not from afar.
+    alice.send(&user_mode("carol@c.test", "#c@b.test", 3));
+    alice.expect(&error(0x82));
+    let ask = history("#c@b.test", 0, 10, 0);
+    until(&mut alice, &ask, &SUCCESS);
+    until(&mut carol, &ask, &SUCCESS);
+
+    // One message of b's reaches every member; one from a too, back to a.
+    let hi = message("bob@b.test", "#c@b.test", 1_700_000_000, "hi all");
+    bob.send(&hi);
+    bob.expect(&SUCCESS);
+    alice.expect(&hi);
+    carol.expect(&hi);
+    let from_a = message("alice@a.test", "#c@b.test", 1_700_000_001, "from a");
+    alice.send(&from_a);
+    alice.expect(&SUCCESS);
+    bob.expect(&from_a);
+    carol.expect(&from_a);
+    alice.expect(&from_a);
+
+    // History through a: asked of b over the link, one reply sequence.
+    alice.send(&history("#c@b.test", 0, 10, 0));
+    alice.expect(&[hi.clone(), from_a.clone(), SUCCESS.to_vec()].concat());
+
+    // bob bans alice: a hears of it, and refuses her at once from then.
+    bob.send(&user_mode("alice@a.test", "#c@b.test", 3));
+    bob.expect(&SUCCESS);
+    let after = message("alice@a.test", "#c@b.test", 1_700_000_002, "after");
+    until(&mut alice, &after, &error(0x03));
+    let bye = message("bob@b.test", "#c@b.test", 1_700_000_003, "bye");
+    bob.send(&bye);
+    bob.expect(&SUCCESS);
+    carol.expect(&bye);
+    alice.expect_silence(Duration::from_millis(300));
+    alice.send(&history("#c@b.test", 0, 10, 0));
+    alice.expect(&error(0x03));
+    // And a banned user's join is refused by b, undone on a.
+    alice.send(&user_mode("alice@a.test", "#c@b.test", 1));
+    alice.expect(&SUCCESS);
+    let notice = alice.read_pdu();
+    assert!(
+        content(&notice).starts_with("Not delivered to #c@b.test: "),
+        "{}",
+        content(&notice)
+    );
+    until(&mut alice, &after, &error(0x03));
+}
+
+/// A raw peer `b.test` that accepts a's link: it proves itself with the
+/// RFC 8032 TEST 1 key and checks nothing of a's proof.
+fn accept_raw(listener: &std::net::TcpListener) -> Raw {
+    use ed25519_dalek::{Signer as _, SigningKey};
+    let seed = unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+    let key = SigningKey::from_bytes(&seed.try_into().unwrap());
+    let (stream, _) = listener.accept().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut b = Raw { stream };
+    assert_eq!(b.read_pdu(), handshake(0, 5, 2));
+    assert_eq!(b.read_pdu(), pdu(0x06, &string("a.test")));
+    let nc = b.read_pdu()[3..].to_vec();
+    let na = [5u8; 32];
+    let signed = [
+        b"SOLEC server link v1".to_vec(),
+        vec![0x02],
+        string("a.test"),
+        string("b.test"),
+        nc,
+        na.to_vec(),
+    ]
+    .concat();
+    b.send(&[pdu(0x86, &na), pdu(0x87, &key.sign(&signed).to_bytes())].concat());
+    assert_eq!(b.read_pdu()[0], 0x87);
+    b.send(&[SUCCESS.to_vec(), relay_ack(0)].concat());
+    b
+}
+
+#[test]
+fn a_peer_gone_in_the_middle_of_a_history_is_an_error_not_a_hang() {
+    let a = named("a.test", "");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let b_addr = listener.local_addr().unwrap().to_string();
+    let b_key = {
+        use base64::Engine as _;
+        use ed25519_dalek::SigningKey;
+        let seed = unhex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let key = SigningKey::from_bytes(&seed.try_into().unwrap());
+        let raw = key.verifying_key().to_bytes();
+        format!(
+            "ed25519:{}",
+            base64::engine::general_purpose::STANDARD.encode(raw)
+        )
+    };
+    federate(&a, &["add", "b.test", &b_addr, "--key", &b_key]);
+    let mut alice = user_with_contacts(&a, "alice", &[]);
+    let join = user_mode("alice@a.test", "#c@b.test", 1);
+    alice.send(&join);
+    alice.expect(&SUCCESS);
+    // The join arrives as relay 1, by the bytes of section 8.5.
+    let mut b = accept_raw(&listener);
+    b.expect(&[relay_from(1), join].concat());
+    b.send(&relay_ack(1));
+
+    alice.send(&history("#c@b.test", 0, 10, 0));
+    let asked = b.read_pdu();
+    let mut want = vec![0x8b];
+    let body = [
+        string("alice@a.test"),
+        string("#c@b.test"),
+        0u64.to_be_bytes().to_vec(),
+        10i64.to_be_bytes().to_vec(),
+        0i64.to_be_bytes().to_vec(),
+    ]
+    .concat();
+    want.extend((body.len() as u16).to_be_bytes());
+    want.extend(body);
+    assert_bytes!(asked, want);
+    // Two items, then b is gone.
+    let item = message("bob@b.test", "#c@b.test", 1_700_000_000, "one");
+    let mut as_item = item.clone();
+    as_item[0] = 0x85;
+    b.send(&[as_item.clone(), as_item].concat());
+    alice.expect(&[item.clone(), item].concat());
+    drop(b);
+    alice.expect(&error(0x83));
+    // With b down, a History is answered at once, with an error too.
+    drop(listener);
+    alice.send(&history("#c@b.test", 0, 10, 0));
+    alice.expect(&error(0x83));
+}

@@ -48,6 +48,7 @@ local type_names = {
     [0x88] = "RelayFrom",
     [0x89] = "RelayAck",
     [0x8A] = "RelayRefused",
+    [0x8B] = "RelayHistory",
     [0xFF] = "Test",
 }
 
@@ -100,6 +101,7 @@ f.flags = ProtoField.uint16("solec.flags", "flags", base.DEC)
 -- As hex text: a bytes field's display stops after 36 bytes.
 f.nonce = ProtoField.string("solec.nonce", "nonce")
 f.signature = ProtoField.string("solec.signature", "signature")
+f.requester = ProtoField.string("solec.requester", "requester")
 f.number = ProtoField.uint64("solec.number", "number", base.DEC)
 f.num1 = ProtoField.uint8("solec.num1", "num1", base.DEC)
 f.num2 = ProtoField.uint16("solec.num2", "num2", base.DEC)
@@ -296,6 +298,13 @@ local payloads = {
     [0x87] = function(c) c:hex(f.signature, "signature", 64) end,
     [0x88] = function(c) c:fixed(f.number, "number", 8) end,
     [0x89] = function(c) c:fixed(f.number, "number", 8) end,
+    [0x8B] = function(c)
+        c:string(f.requester, "requester")
+        c:string(f.channel_address, "channel_address")
+        c:timestamp(f.since, "since")
+        c:fixed(f.count, "count", 8)
+        c:fixed(f.offset, "offset", 8)
+    end,
     [0x8A] = function(c)
         c:fixed(f.number, "number", 8)
         c:fixed(f.error_type, "error_type", 1)

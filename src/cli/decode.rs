@@ -165,6 +165,13 @@ fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
         Pdu::LinkNonce(n) => vec![("nonce", Bytes(n.nonce))],
         Pdu::LinkProof(p) => vec![("signature", Bytes(p.signature))],
         Pdu::RelayFrom(r) | Pdu::RelayAck(r) => vec![("number", Unsigned(r.number))],
+        Pdu::RelayHistory(r) => vec![
+            ("requester", Str(r.requester)),
+            ("channel_address", Str(r.history.channel_address)),
+            ("since", Time(r.history.since)),
+            ("count", Signed(r.history.count)),
+            ("offset", Signed(r.history.offset)),
+        ],
         Pdu::RelayRefused(r) => vec![
             ("number", Unsigned(r.number)),
             (

@@ -22,8 +22,9 @@ pub use error::{DecodeError, EncodeError, ErrorKind};
 pub use frame::Deframer;
 pub use pdu::{
     code, error_frame, feature, type_name, ConnType, Contact, Error, ErrorType, Features,
-    Handshake, History, LinkNonce, LinkProof, Message, Mode, Pdu, Relay, RelayRefused, ServerAuth,
-    Test, UserAuth, UserMode, HEADER_LEN, MAX_PAYLOAD, NONCE_LEN, SIGNATURE_LEN, SUCCESS_PDU,
+    Handshake, History, LinkNonce, LinkProof, Message, Mode, Pdu, Relay, RelayHistory,
+    RelayRefused, ServerAuth, Test, UserAuth, UserMode, HEADER_LEN, MAX_PAYLOAD, NONCE_LEN,
+    SIGNATURE_LEN, SUCCESS_PDU,
 };
 
 /// The port SOLEC servers listen on unless told otherwise; clients and

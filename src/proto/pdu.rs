@@ -53,6 +53,9 @@ pub mod code {
     pub const RELAY_ACK: u8 = 0x89;
     /// Extension: the receiving server refused relayed Message `number`.
     pub const RELAY_REFUSED: u8 = 0x8A;
+    /// Extension: a History request a server forwards, for one of its
+    /// users, to the home server of a channel.
+    pub const RELAY_HISTORY: u8 = 0x8B;
     pub const TEST: u8 = 0xFF;
 }
 
@@ -257,6 +260,14 @@ pub struct RelayRefused {
     pub error_type: ErrorType,
 }
 
+/// 0x8B RelayHistory (extension): History for `requester`, a user of the
+/// server that forwards it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayHistory<'a> {
+    pub requester: &'a str,
+    pub history: History<'a>,
+}
+
 /// 0xFF Test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Test {
@@ -288,6 +299,7 @@ pub enum Pdu<'a> {
     RelayFrom(Relay),
     RelayAck(Relay),
     RelayRefused(RelayRefused),
+    RelayHistory(RelayHistory<'a>),
     Test(Test),
     /// A type this crate does not know, with its raw payload.
     Unknown {
@@ -374,6 +386,15 @@ impl<'a> Pdu<'a> {
                 number: r.u64("number")?,
                 error_type: r.u8("error_type")?.into(),
             }),
+            code::RELAY_HISTORY => Pdu::RelayHistory(RelayHistory {
+                requester: r.string("requester")?,
+                history: History {
+                    channel_address: r.string("channel_address")?,
+                    since: r.u64("since")?,
+                    count: r.i64("count")?,
+                    offset: r.i64("offset")?,
+                },
+            }),
             code::TEST => Pdu::Test(Test {
                 num1: r.u8("num1")?,
                 num2: r.u16("num2")?,
@@ -408,6 +429,7 @@ impl<'a> Pdu<'a> {
             Pdu::RelayFrom(_) => code::RELAY_FROM,
             Pdu::RelayAck(_) => code::RELAY_ACK,
             Pdu::RelayRefused(_) => code::RELAY_REFUSED,
+            Pdu::RelayHistory(_) => code::RELAY_HISTORY,
             Pdu::Test(_) => code::TEST,
             Pdu::Unknown { code, .. } => *code,
         }
@@ -469,6 +491,16 @@ impl<'a> Pdu<'a> {
                 out.put_str(u.channel_address)?;
                 out.put_u8(u.mode.into());
             }
+            Pdu::RelayHistory(RelayHistory {
+                requester,
+                history: h,
+            }) => {
+                out.put_str(requester)?;
+                out.put_str(h.channel_address)?;
+                out.put_u64(h.since);
+                out.put_i64(h.count);
+                out.put_i64(h.offset);
+            }
             Pdu::History(h) => {
                 out.put_str(h.channel_address)?;
                 out.put_u64(h.since);
@@ -521,6 +553,7 @@ pub fn type_name(code: u8) -> &'static str {
         code::RELAY_FROM => "RelayFrom",
         code::RELAY_ACK => "RelayAck",
         code::RELAY_REFUSED => "RelayRefused",
+        code::RELAY_HISTORY => "RelayHistory",
         code::TEST => "Test",
         _ => "Unknown",
     }

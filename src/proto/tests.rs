@@ -106,6 +106,18 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
             }),
         ),
         (
+            "8b 0024 0003 614062 0005 2363406362 0000000065000000 0000000000000032 0000000000000000",
+            Pdu::RelayHistory(RelayHistory {
+                requester: "a@b",
+                history: History {
+                    channel_address: "#c@cb",
+                    since: 0x65000000,
+                    count: 50,
+                    offset: 0,
+                },
+            }),
+        ),
+        (
             "ff 000f 01 0002 00000003 0000000000000004",
             Pdu::Test(Test {
                 num1: 1,
@@ -332,6 +344,7 @@ enum Owned {
     RelayFrom(u64),
     RelayAck(u64),
     RelayRefused(u64, u8),
+    RelayHistory(String, String, u64, i64, i64),
     Test(u8, u16, u32, u64),
     Unknown(u8, Vec<u8>),
 }
@@ -389,6 +402,15 @@ impl Owned {
                 number: *n,
                 error_type: (*e).into(),
             }),
+            Owned::RelayHistory(r, c, s, n, o) => Pdu::RelayHistory(RelayHistory {
+                requester: r,
+                history: History {
+                    channel_address: c,
+                    since: *s,
+                    count: *n,
+                    offset: *o,
+                },
+            }),
             Owned::Test(a, b, c, d) => Pdu::Test(Test {
                 num1: *a,
                 num2: *b,
@@ -405,7 +427,7 @@ impl Owned {
 
 fn owned() -> impl Strategy<Value = Owned> {
     let s = || ".{0,40}";
-    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x8a).contains(c));
+    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x8b).contains(c));
     prop_oneof![
         Just(Owned::Success),
         any::<u8>().prop_map(Owned::Error),
@@ -427,6 +449,8 @@ fn owned() -> impl Strategy<Value = Owned> {
         any::<u64>().prop_map(Owned::RelayFrom),
         any::<u64>().prop_map(Owned::RelayAck),
         any::<(u64, u8)>().prop_map(|(n, e)| Owned::RelayRefused(n, e)),
+        (s(), s(), any::<u64>(), any::<i64>(), any::<i64>())
+            .prop_map(|(r, c, s, n, o)| Owned::RelayHistory(r, c, s, n, o)),
         any::<(u8, u16, u32, u64)>().prop_map(|(a, b, c, d)| Owned::Test(a, b, c, d)),
         (unknown_code, proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(c, p)| Owned::Unknown(c, p)),

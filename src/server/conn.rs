@@ -156,6 +156,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                     let history = write_history(&mut w, &mut buf, store, cursor, items, timeout);
                     written = Box::pin(history).await;
                 }
+                Out::Stream(chunks) => {
+                    written = Box::pin(write_stream(&mut w, &mut buf, chunks, timeout)).await;
+                }
                 Out::Owned(bytes) if buf.is_empty() => buf = bytes,
                 Out::Owned(bytes) => buf.extend_from_slice(&bytes),
                 Out::Close => {
@@ -236,6 +239,35 @@ async fn write_history<W: AsyncWrite + Unpin>(
     }
     buf.extend_from_slice(&proto::SUCCESS_PDU);
     Ok(())
+}
+
+/// Streams a History reply another server gives, after what `buf`
+/// holds, chunk by chunk as it arrives.
+async fn write_stream<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    buf: &mut Vec<u8>,
+    chunks: smol::channel::Receiver<super::outbox::Chunk>,
+    timeout: Duration,
+) -> io::Result<()> {
+    use super::outbox::Chunk;
+    loop {
+        match chunks.recv().await {
+            Ok(Chunk::More(bytes)) => buf.extend_from_slice(&bytes),
+            Ok(Chunk::Done(bytes)) => {
+                buf.extend_from_slice(&bytes);
+                return Ok(());
+            }
+            Err(_) => {
+                buf.extend_from_slice(&proto::error_frame(ErrorType::ServerError));
+                return Ok(());
+            }
+        }
+        // What the peer sent so far goes out now: it may be slow.
+        if buf.len() >= WRITE_BATCH || chunks.is_empty() {
+            write_or_give_up(w, buf, timeout).await?;
+            buf.clear();
+        }
+    }
 }
 
 /// Writes `buf`, failing if any `WRITE_CHUNK` of it makes no progress for

@@ -194,6 +194,14 @@ pub enum Effect {
         token: u64,
         answer: AdminReply,
     },
+    /// Stream a History reply that `peer` gives to `request`, a
+    /// RelayHistory, ending with its Success or Error.
+    RemoteHistory {
+        to: SessionId,
+        peer: String,
+        request: Vec<u8>,
+        items: bool,
+    },
     /// The outbox of `peer` changed: once committed, the driver asks
     /// [`Core::link_work`] what its link has to do.
     Wake {
@@ -212,6 +220,7 @@ impl Effect {
             Effect::Reply { to, .. }
             | Effect::Push { to, .. }
             | Effect::History { to, .. }
+            | Effect::RemoteHistory { to, .. }
             | Effect::Close { to } => Some(*to),
             Effect::Store(_)
             | Effect::Admin { .. }
@@ -560,6 +569,16 @@ impl Core {
                     self.reply(session, reply);
                     n
                 }
+                Ok(Some(Answer::Remote { peer, request })) => {
+                    let items = self.sessions[&session].flags.history_items;
+                    self.effects.push(Effect::RemoteHistory {
+                        to: session,
+                        peer,
+                        request,
+                        items,
+                    });
+                    HISTORY_COST
+                }
                 Ok(Some(Answer::History(cursor))) => {
                     let items = self.sessions[&session].flags.history_items;
                     self.effects.push(Effect::History {
@@ -595,13 +614,22 @@ impl Core {
             Pdu::Test(_) => Ok(None),
             Pdu::Message(m) => self.message(session, &address, m, frame).and(success),
             Pdu::UserMode(u) => {
+                let own = self.dir.server_name();
+                if let Some(peer) = relay::remote_server(own, u.channel_address) {
+                    let peer = peer.to_owned();
+                    self.remote_mode(&address, &peer, u, frame)?;
+                    return success;
+                }
+                let peers = &self.peers;
                 let changes = self.dir.user_mode(
                     &address,
                     u.user_address,
                     u.channel_address,
                     u.mode,
                     self.next_seq,
+                    |s| peers.contains_key(s),
                 )?;
+                self.relay_modes(&changes);
                 self.store(changes);
                 success
             }
@@ -663,13 +691,11 @@ impl Core {
                     .chain(self.sessions_of(sender_local))
                     .collect()
             }
-            Target::Channel(ch) => self
-                .dir
-                .members(ch)
-                .filter_map(|addr| addr.strip_suffix(self.dir.server_name()))
-                .filter_map(|l| l.strip_suffix('@'))
-                .flat_map(|u| self.sessions_of(u))
-                .collect(),
+            Target::Channel(ch) => {
+                self.push_to_members(ch, &pdu, Some(session));
+                self.fan_out(ch, &pdu, &m);
+                return Ok(());
+            }
         };
         for to in recipients.into_iter().filter(|&c| c != session) {
             let pdu = pdu.clone();
@@ -683,6 +709,38 @@ impl Core {
     }
 
     fn history(&mut self, requester: &str, h: proto::History<'_>) -> Result<Answer, ErrorType> {
+        let own = self.dir.server_name();
+        match relay::remote_server(own, h.channel_address) {
+            Some(peer) if h.channel_address.starts_with('#') => {
+                if !self.peers.contains_key(peer) {
+                    return Err(ErrorType::NotFound);
+                }
+                if !self.dir.is_remote_member(h.channel_address, requester) {
+                    return Err(ErrorType::Unauthorized);
+                }
+                if h.count < 0 || h.offset < 0 {
+                    return Err(ErrorType::BadRequest);
+                }
+                // Asked of the channel's home server over the link.
+                let history = proto::History {
+                    count: h.count.min(self.limits.max_history_count as i64),
+                    ..h
+                };
+                let pdu = Pdu::RelayHistory(proto::RelayHistory { requester, history });
+                let request = pdu.to_vec().map_err(|_| ErrorType::BadRequest)?;
+                let peer = peer.to_owned();
+                Ok(Answer::Remote { peer, request })
+            }
+            _ => self.history_cursor(requester, h).map(Answer::History),
+        }
+    }
+
+    /// The cursor of a History of a conversation kept here.
+    fn history_cursor(
+        &self,
+        requester: &str,
+        h: proto::History<'_>,
+    ) -> Result<HistoryCursor, ErrorType> {
         let (Ok(count), Ok(offset)) = (u64::try_from(h.count), u64::try_from(h.offset)) else {
             return Err(ErrorType::BadRequest);
         };
@@ -693,8 +751,13 @@ impl Core {
             .conversation(requester);
         let count = count.min(self.limits.max_history_count);
         // Messages accepted after this request are pushed, not replied.
-        let cursor = HistoryCursor::new(conversation, h.since, offset, count, self.next_seq);
-        Ok(Answer::History(cursor))
+        Ok(HistoryCursor::new(
+            conversation,
+            h.since,
+            offset,
+            count,
+            self.next_seq,
+        ))
     }
 
     fn contact_list(&self, owner: &str) -> Reply {
@@ -860,6 +923,11 @@ pub fn check_peer(name: &str, peer: &Peer) -> Result<(), String> {
 enum Answer {
     Reply(Reply),
     History(HistoryCursor),
+    /// A History of a channel of `peer`, asked of it with `request`.
+    Remote {
+        peer: String,
+        request: Vec<u8>,
+    },
 }
 
 /// What a History reply counts against a session's reply budget when it

@@ -390,11 +390,47 @@ impl Hub {
                     let _ = reply.try_send(answer);
                 }
             }
+            Effect::RemoteHistory {
+                to,
+                peer,
+                request,
+                items,
+            } => self.remote_history(to, &peer, request, items),
             Effect::Wake { peer } => self.woken.push(peer),
             Effect::Unlink { peer } => {
                 self.links.remove(&peer);
             }
         }
+    }
+
+    /// Asks `peer` for a History over its link, which is made if none
+    /// is up, and streams the answer to session `to`.
+    fn remote_history(&mut self, to: ConnId, peer: &str, request: Vec<u8>, items: bool) {
+        let (sink, chunks) = smol::channel::bounded(4);
+        let asked = relay::History {
+            request,
+            items,
+            sink,
+        };
+        match self.link(peer) {
+            Some(link) => link.history(asked),
+            None => {
+                let error = proto::error_frame(ErrorType::NotFound).to_vec();
+                let _ = asked.sink.try_send(super::outbox::Chunk::Done(error));
+            }
+        }
+        self.send(to, Out::Stream(chunks));
+    }
+
+    /// The link task of `peer`, started if it is not running.
+    fn link(&mut self, peer: &str) -> Option<&relay::Handle> {
+        if !self.links.contains_key(peer) {
+            let work = self.core.link_work(peer)?;
+            let ctx = self.relaying.as_ref()?;
+            let link = relay::Handle::spawn(ctx.clone(), peer.to_owned(), work);
+            self.links.insert(peer.to_owned(), link);
+        }
+        self.links.get(peer)
     }
 
     fn send(&self, to: ConnId, out: Out) {

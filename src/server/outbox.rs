@@ -34,8 +34,21 @@ pub enum Out {
         cursor: HistoryCursor,
         items: bool,
     },
+    /// A History reply that another server streams: whole PDUs as they
+    /// come, ending with the Success or Error in [`Chunk::Done`]. A stream
+    /// that ends without one is answered Error 0x83.
+    Stream(smol::channel::Receiver<Chunk>),
     /// Close the connection once everything before this is written.
     Close,
+}
+
+/// Part of an [`Out::Stream`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Chunk {
+    /// Whole PDUs; more follow.
+    More(Vec<u8>),
+    /// The last PDUs, ending with the reply's Success or Error.
+    Done(Vec<u8>),
 }
 
 impl Out {
@@ -45,7 +58,7 @@ impl Out {
             Out::Shared(b) => b.len(),
             Out::Owned(b) => b.len(),
             Out::Static(b) => b.len(),
-            Out::History { .. } => super::core::HISTORY_COST,
+            Out::History { .. } | Out::Stream(_) => super::core::HISTORY_COST,
             Out::Close => 0,
         }
     }
@@ -58,6 +71,7 @@ impl std::fmt::Debug for Out {
             Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
             Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
             Out::History { cursor, .. } => f.debug_tuple("History").field(cursor).finish(),
+            Out::Stream(_) => f.write_str("Stream"),
             Out::Close => f.write_str("Close"),
         }
     }

@@ -57,6 +57,10 @@ pub struct Directory {
     users: HashMap<String, User>,
     /// Channel address → user address → mode.
     channels: HashMap<String, HashMap<String, Mode>>,
+    /// Channels of other servers → the local users (full addresses) who
+    /// are members there, as far as this server knows: its users' joins
+    /// and leaves, and the home server's kicks and bans.
+    remote: HashMap<String, BTreeSet<String>>,
 }
 
 type Rule<T> = Result<T, ErrorType>;
@@ -80,9 +84,62 @@ impl Directory {
             }
         }
         for (channel, modes) in snap.channels {
+            if Address::parse(&channel).is_ok_and(|a| a.server() != name) {
+                let members = modes
+                    .into_iter()
+                    .filter(|(_, m)| matches!(m, Mode::Member | Mode::Operator))
+                    .map(|(u, _)| u);
+                dir.remote.insert(channel, members.collect());
+                continue;
+            }
             dir.channels.insert(channel, modes.into_iter().collect());
         }
         dir
+    }
+
+    /// Whether local user `user` is a member of `channel`, a channel of
+    /// another server, as far as this server knows.
+    pub fn is_remote_member(&self, channel: &str, user: &str) -> bool {
+        self.remote.get(channel).is_some_and(|m| m.contains(user))
+    }
+
+    /// The local users (full addresses) who are members of `channel`, a
+    /// channel of another server.
+    pub fn remote_members<'a>(&'a self, channel: &str) -> impl Iterator<Item = &'a str> + 'a {
+        self.remote
+            .get(channel)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+    }
+
+    /// Records local user `user`'s membership of `channel` on another
+    /// server: in for Member or Operator, out otherwise. None if nothing
+    /// changes.
+    pub fn set_remote(&mut self, channel: &str, user: &str, mode: Mode) -> Option<Change> {
+        let member = matches!(mode, Mode::Member | Mode::Operator);
+        let members = self.remote.entry(channel.to_owned()).or_default();
+        let changed = if member {
+            members.insert(user.to_owned())
+        } else {
+            members.remove(user)
+        };
+        if members.is_empty() {
+            self.remote.remove(channel);
+        }
+        changed.then(|| Change::SetMode {
+            channel: channel.to_owned(),
+            user: user.to_owned(),
+            mode: if member { Mode::Member } else { Mode::Leave },
+        })
+    }
+
+    /// The other servers that have members in local channel `channel`.
+    pub fn member_servers(&self, channel: &str) -> BTreeSet<&str> {
+        self.members(channel)
+            .filter_map(|u| u.split_once('@').map(|(_, s)| s))
+            .filter(|s| *s != self.name)
+            .collect()
     }
 
     pub fn set_max_channels(&mut self, max_channels: usize) {
@@ -139,6 +196,10 @@ impl Directory {
         for modes in self.channels.values_mut() {
             modes.remove(&address);
         }
+        for members in self.remote.values_mut() {
+            members.remove(&address);
+        }
+        self.remote.retain(|_, m| !m.is_empty());
         Some(Change::DeleteUser {
             name: name.to_owned(),
         })
@@ -311,6 +372,10 @@ impl Directory {
 
     /// UserMode: `requester` sets `user`'s mode in `channel` (addresses).
     /// `seq` is the message counter, recorded when a join creates a channel.
+    ///
+    /// `user` (and `requester`) may be a user of a server for which
+    /// `is_peer` holds: such users join and leave channels here, and are
+    /// kicked and banned like local ones.
     pub fn user_mode(
         &mut self,
         requester: &str,
@@ -318,9 +383,15 @@ impl Directory {
         channel: &str,
         mode: Mode,
         seq: u64,
+        is_peer: impl Fn(&str) -> bool,
     ) -> Rule<Vec<Change>> {
         self.local_channel(channel)?;
-        self.local_user(user)?;
+        match Address::parse(user).map_err(|_| ErrorType::BadRequest)? {
+            Address::User { server, .. } if server != self.name && is_peer(server) => {}
+            _ => {
+                self.local_user(user)?;
+            }
+        }
         if let Mode::Unknown(_) = mode {
             return Err(ErrorType::BadRequest);
         }
@@ -480,7 +551,7 @@ mod tests {
         let mut d = dir();
         assert_eq!(d.route("alice@x", "#c@x"), Err(NotFound));
         let changes = d
-            .user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
+            .user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
         assert_eq!(changes.len(), 2);
         assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
@@ -493,17 +564,17 @@ mod tests {
             d.history_target("bob@x", "#c@x", no_peers),
             Err(Unauthorized)
         );
-        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
         assert_eq!(d.mode("#c@x", "bob@x"), Some(Mode::Member));
         assert_eq!(d.members("#c@x").count(), 2);
         // Joining again changes nothing, for a member or an operator.
         assert_eq!(
-            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers),
             Ok(vec![])
         );
         assert_eq!(
-            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0),
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers),
             Ok(vec![])
         );
         assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
@@ -512,50 +583,50 @@ mod tests {
     #[test]
     fn only_operators_change_others() {
         let mut d = dir();
-        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
         for mode in [Mode::Leave, Mode::Member, Mode::Operator, Mode::Banned] {
             assert_eq!(
-                d.user_mode("bob@x", "alice@x", "#c@x", mode, 0),
+                d.user_mode("bob@x", "alice@x", "#c@x", mode, 0, no_peers),
                 Err(Unauthorized)
             );
         }
         assert_eq!(
-            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Operator, 0),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Operator, 0, no_peers),
             Err(Unauthorized)
         );
         assert_eq!(
-            d.user_mode("bob@x", "carol@x", "#none@x", Mode::Banned, 0),
+            d.user_mode("bob@x", "carol@x", "#none@x", Mode::Banned, 0, no_peers),
             Err(NotFound)
         );
         // Ban a non-member; the ban holds against their join.
-        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Banned, 0)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Banned, 0, no_peers)
             .unwrap();
         assert_eq!(
-            d.user_mode("carol@x", "carol@x", "#c@x", Mode::Member, 0),
+            d.user_mode("carol@x", "carol@x", "#c@x", Mode::Member, 0, no_peers),
             Err(Unauthorized)
         );
         // Kick, then the kicked member may rejoin; a ban removes membership.
-        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Leave, 0)
+        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Leave, 0, no_peers)
             .unwrap();
         assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
-        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Banned, 0)
+        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Banned, 0, no_peers)
             .unwrap();
         assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
         // Operator lifts a ban with 0x01; promotes with 0x02.
-        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Member, 0)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Operator, 0)
+        d.user_mode("alice@x", "carol@x", "#c@x", Mode::Operator, 0, no_peers)
             .unwrap();
-        d.user_mode("carol@x", "bob@x", "#c@x", Mode::Member, 0)
+        d.user_mode("carol@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
         assert_eq!(d.route("bob@x", "#c@x"), Ok(Target::Channel("#c@x".into())));
         assert_eq!(
-            d.user_mode("alice@x", "bob@x", "#c@x", Mode::Unknown(9), 0),
+            d.user_mode("alice@x", "bob@x", "#c@x", Mode::Unknown(9), 0, no_peers),
             Err(BadRequest)
         );
     }
@@ -564,15 +635,15 @@ mod tests {
     fn channel_creation_stops_at_the_limit() {
         let mut d = dir();
         for ch in ["#a@x", "#b@x", "#c@x"] {
-            d.user_mode("alice@x", "alice@x", ch, Mode::Member, 0)
+            d.user_mode("alice@x", "alice@x", ch, Mode::Member, 0, no_peers)
                 .unwrap();
         }
         assert_eq!(
-            d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0),
+            d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0, no_peers),
             Err(TooLarge)
         );
         // Existing channels can still be joined.
-        d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0)
+        d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0, no_peers)
             .unwrap();
     }
 
@@ -580,18 +651,18 @@ mod tests {
     fn leaving() {
         let mut d = dir();
         assert_eq!(
-            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Leave, 0),
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Leave, 0, no_peers),
             Err(NotFound)
         );
-        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0)
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0)
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0)
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0, no_peers)
             .unwrap();
         assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
         assert_eq!(
-            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0),
+            d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0, no_peers),
             Err(NotFound)
         );
     }

@@ -53,7 +53,8 @@ pub struct RelayState {
     pub queued: Vec<Queued>,
 }
 
-/// One message in an outbox, without its content.
+/// One relay in an outbox, without its content: a Message, or a UserMode
+/// (then `source` is its user, `target` its channel, and `send_time` 0).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Queued {
     pub number: u64,
@@ -62,6 +63,8 @@ pub struct Queued {
     pub source: String,
     pub target: String,
     pub send_time: u64,
+    /// The mode of a UserMode; None for a Message.
+    pub mode: Option<Mode>,
 }
 
 /// One outbox row for a link to send.
@@ -641,16 +644,26 @@ fn relays(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, RelayState>, S
         let (peer, number) = k.value();
         let (deadline, pdu) = v.value();
         let corrupt = || StoreError::Corrupt(format!("outbox of {peer}: relay {number}"));
-        let Ok(Some((crate::proto::Pdu::Message(m), _))) = deframer.decode(pdu) else {
-            return Err(corrupt());
+        let queued = match deframer.decode(pdu) {
+            Ok(Some((crate::proto::Pdu::Message(m), _))) => Queued {
+                number,
+                deadline,
+                source: m.source_address.to_owned(),
+                target: m.target_address.to_owned(),
+                send_time: m.send_time,
+                mode: None,
+            },
+            Ok(Some((crate::proto::Pdu::UserMode(u), _))) => Queued {
+                number,
+                deadline,
+                source: u.user_address.to_owned(),
+                target: u.channel_address.to_owned(),
+                send_time: 0,
+                mode: Some(u.mode),
+            },
+            _ => return Err(corrupt()),
         };
-        out.entry(peer.to_owned()).or_default().queued.push(Queued {
-            number,
-            deadline,
-            source: m.source_address.to_owned(),
-            target: m.target_address.to_owned(),
-            send_time: m.send_time,
-        });
+        out.entry(peer.to_owned()).or_default().queued.push(queued);
     }
     for relay in out.values_mut() {
         relay.next_out = relay.next_out.max(1);

@@ -11,7 +11,7 @@
 //! is shown once. `docs/protocol.md` section 8.4 gives the bytes.
 
 use super::{Core, Effect, Reply, SessionId};
-use crate::proto::{self, Address, ErrorType, Pdu};
+use crate::proto::{self, Address, ErrorType, Mode, Pdu};
 use crate::store::{direct_key, Change, Queued, RelayState};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -94,26 +94,8 @@ impl Core {
             .extend(peers.into_iter().map(|peer| Effect::Wake { peer }));
     }
 
-    /// A local user's message to a user of `peer`.
-    pub(super) fn relay_out(
-        &mut self,
-        session: SessionId,
-        sender: &str,
-        peer: &str,
-        m: proto::Message<'_>,
-        frame: &[u8],
-    ) -> Result<(), ErrorType> {
-        if !self.peers.contains_key(peer) {
-            return Err(ErrorType::NotFound);
-        }
-        if m.target_address.starts_with('#') {
-            // Channels of other servers are not reached yet.
-            return Err(ErrorType::Unsupported);
-        }
-        // The sender's side of the contacts rule; the peer checks its own.
-        if !self.dir.has_contact(sender, m.target_address) {
-            return Err(ErrorType::Unauthorized);
-        }
+    /// Puts `pdu` in `peer`'s outbox as its next relay.
+    fn enqueue(&mut self, peer: &str, pdu: Arc<[u8]>, q: Outgoing<'_>) -> Result<(), ErrorType> {
         let max = self.limits.max_outbox_messages;
         let deadline = self
             .unix
@@ -127,24 +109,58 @@ impl Core {
         relay.queued.push_back(Queued {
             number,
             deadline,
-            source: sender.to_owned(),
-            target: m.target_address.to_owned(),
-            send_time: m.send_time,
+            source: q.source.to_owned(),
+            target: q.target.to_owned(),
+            send_time: q.send_time,
+            mode: q.mode,
         });
-        let pdu: Arc<[u8]> = Arc::from(frame);
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let peer: Arc<str> = Arc::from(peer);
-        self.effects.push(Effect::Store(Change::Append {
-            conversation: Arc::from(direct_key(sender, m.target_address)),
-            seq,
-            send_time: m.send_time,
-            pdu: pdu.clone(),
-        }));
         self.effects.push(Effect::Store(Change::Enqueue {
             peer: peer.clone(),
             number,
             deadline,
+            pdu,
+        }));
+        self.effects.push(Effect::Wake { peer });
+        Ok(())
+    }
+
+    /// A local user's message to a user or a channel of `peer`.
+    pub(super) fn relay_out(
+        &mut self,
+        session: SessionId,
+        sender: &str,
+        peer: &str,
+        m: proto::Message<'_>,
+        frame: &[u8],
+    ) -> Result<(), ErrorType> {
+        if !self.peers.contains_key(peer) {
+            return Err(ErrorType::NotFound);
+        }
+        let pdu: Arc<[u8]> = Arc::from(frame);
+        let to = m.target_address;
+        let q = Outgoing::message(sender, to, m.send_time);
+        if to.starts_with('#') {
+            // The home server checks too; this one knows of kicks and bans
+            // as soon as they are made.
+            if !self.dir.is_remote_member(to, sender) {
+                return Err(ErrorType::Unauthorized);
+            }
+            // The channel's history is kept, and its copies sent, by its
+            // home server, which sends one back here for the members.
+            return self.enqueue(peer, pdu, q);
+        }
+        // The sender's side of the contacts rule; the peer checks its own.
+        if !self.dir.has_contact(sender, to) {
+            return Err(ErrorType::Unauthorized);
+        }
+        self.enqueue(peer, pdu.clone(), q)?;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.effects.push(Effect::Store(Change::Append {
+            conversation: Arc::from(direct_key(sender, to)),
+            seq,
+            send_time: m.send_time,
             pdu: pdu.clone(),
         }));
         let own = self.sessions[&session].user.clone();
@@ -153,8 +169,98 @@ impl Core {
             let pdu = pdu.clone();
             self.effects.push(Effect::Push { to, pdu });
         }
-        self.effects.push(Effect::Wake { peer });
         Ok(())
+    }
+
+    /// Sends a message of local channel `channel` to each other server
+    /// with members in it: one copy per server, not per member.
+    pub(super) fn fan_out(&mut self, channel: &str, pdu: &Arc<[u8]>, m: &proto::Message<'_>) {
+        let servers: Vec<String> = self
+            .dir
+            .member_servers(channel)
+            .into_iter()
+            .filter(|s| self.peers.contains_key(*s))
+            .map(str::to_owned)
+            .collect();
+        for server in servers {
+            let q = Outgoing::message(m.source_address, channel, m.send_time);
+            if let Err(e) = self.enqueue(&server, pdu.clone(), q) {
+                log::warn!("{channel}: no copy for {server}: {}", e.describe());
+            }
+        }
+    }
+
+    /// A local user joins or leaves `channel` of server `peer`: recorded
+    /// here at once, and relayed to the channel's home, which applies its
+    /// own rules; a refusal there undoes it and tells the user.
+    pub(super) fn remote_mode(
+        &mut self,
+        requester: &str,
+        peer: &str,
+        u: proto::UserMode<'_>,
+        frame: &[u8],
+    ) -> Result<(), ErrorType> {
+        if !self.peers.contains_key(peer) {
+            return Err(ErrorType::NotFound);
+        }
+        if u.user_address != requester || !matches!(u.mode, Mode::Member | Mode::Leave) {
+            // Operators act on the channel's home server.
+            return Err(ErrorType::Unsupported);
+        }
+        let channel = u.channel_address;
+        if u.mode == Mode::Leave && !self.dir.is_remote_member(channel, requester) {
+            return Err(ErrorType::NotFound);
+        }
+        let q = Outgoing {
+            source: requester,
+            target: channel,
+            send_time: 0,
+            mode: Some(u.mode),
+        };
+        self.enqueue(peer, Arc::from(frame), q)?;
+        let change = self.dir.set_remote(channel, requester, u.mode);
+        self.store(change);
+        Ok(())
+    }
+
+    /// After a mode change in a local channel, tells the server of each
+    /// remote user it changed, so a kick or a ban holds there at once.
+    pub(super) fn relay_modes(&mut self, changes: &[Change]) {
+        for change in changes {
+            let Change::SetMode {
+                channel,
+                user,
+                mode,
+            } = change
+            else {
+                continue;
+            };
+            let Some((_, server)) = user.split_once('@') else {
+                continue;
+            };
+            if server == self.dir.server_name() || !self.peers.contains_key(server) {
+                continue;
+            }
+            let pdu = Pdu::UserMode(proto::UserMode {
+                user_address: user,
+                channel_address: channel,
+                mode: *mode,
+            });
+            let Ok(bytes) = pdu.to_vec() else { continue };
+            let server = server.to_owned();
+            let q = Outgoing {
+                source: user,
+                target: channel,
+                send_time: 0,
+                mode: Some(*mode),
+            };
+            if let Err(e) = self.enqueue(&server, Arc::from(bytes), q) {
+                log::warn!(
+                    "{channel}: cannot tell {server} of {user}: {}",
+                    e.describe()
+                );
+            }
+        }
     }
 
     /// A request from proven peer `peer`. An error here is about the link
@@ -172,7 +278,8 @@ impl Core {
                 self.links.insert(session, r.number);
                 Ok(())
             }
-            Pdu::Message(m) => self.relay_in(session, peer, m, frame),
+            Pdu::Message(_) | Pdu::UserMode(_) => self.relay_in(session, peer, pdu, frame),
+            Pdu::RelayHistory(r) => self.peer_history(session, peer, r),
             Pdu::RelayFrom(_) => Err(ErrorType::BadRequest),
             _ => Err(ErrorType::Unsupported),
         }
@@ -182,7 +289,7 @@ impl Core {
         &mut self,
         session: SessionId,
         peer: &str,
-        m: proto::Message<'_>,
+        pdu: Pdu<'_>,
         frame: &[u8],
     ) -> Result<(), ErrorType> {
         let number = match self.links.get_mut(&session) {
@@ -201,11 +308,22 @@ impl Core {
             return Ok(());
         }
         relay.last_in = number;
-        if let Err(e) = self.deliver(peer, m, frame) {
-            log::info!(
-                "refused relay {number} from {peer}, {} to {}: {}",
+        let (outcome, from, to) = match pdu {
+            Pdu::Message(m) => (
+                self.deliver(peer, m, frame),
                 m.source_address,
                 m.target_address,
+            ),
+            Pdu::UserMode(u) => (
+                self.deliver_mode(peer, u),
+                u.user_address,
+                u.channel_address,
+            ),
+            _ => (Err(ErrorType::Unsupported), "", ""),
+        };
+        if let Err(e) = outcome {
+            log::info!(
+                "refused relay {number} from {peer}, {from} to {to}: {}",
                 e.describe()
             );
             let pdu = Pdu::RelayRefused(proto::RelayRefused {
@@ -221,23 +339,32 @@ impl Core {
     /// The receiving server's rules for a relayed message, whatever the
     /// sending server checked: the source is a user of the peer that sent
     /// it, the target a local user who has the source as a contact.
+    ///
+    /// A channel message is either for a channel of this server, from a
+    /// member on the peer (stored here and sent on to every member), or
+    /// the peer's copy of a message of one of its own channels, for the
+    /// local members.
     fn deliver(
         &mut self,
         peer: &str,
         m: proto::Message<'_>,
         frame: &[u8],
     ) -> Result<(), ErrorType> {
-        match Address::parse(m.source_address) {
-            Ok(Address::User { server, .. }) if server == peer => {}
-            _ => return Err(ErrorType::Unauthorized),
-        }
         if m.message_content.len() > self.limits.max_message_bytes {
             return Err(ErrorType::TooLarge);
         }
+        let source = Address::parse(m.source_address).map_err(|_| ErrorType::Unauthorized)?;
+        let own = self.dir.server_name();
         let local = match Address::parse(m.target_address) {
-            Ok(Address::User { local, server }) if server == self.dir.server_name() => local,
-            Ok(Address::Channel { .. }) => return Err(ErrorType::Unsupported),
-            Ok(Address::User { .. }) => return Err(ErrorType::Unauthorized),
+            Ok(Address::Channel { server, .. }) if server == peer => {
+                return self.deliver_copy(m, frame);
+            }
+            Ok(Address::Channel { server, .. }) if server == own && source.server() == peer => {
+                return self.deliver_to_channel(m, frame);
+            }
+            _ if source.server() != peer => return Err(ErrorType::Unauthorized),
+            Ok(Address::User { local, server }) if server == own => local,
+            Ok(_) => return Err(ErrorType::Unauthorized),
             Err(_) => return Err(ErrorType::BadRequest),
         };
         if !self.dir.has_user(local) {
@@ -260,6 +387,125 @@ impl Core {
             let pdu = pdu.clone();
             self.effects.push(Effect::Push { to, pdu });
         }
+        Ok(())
+    }
+
+    /// A message from a user of the peer to a local channel: the rules
+    /// of a local sender, then stored, pushed, and sent on to the other
+    /// servers with members (the peer too, for its other members).
+    fn deliver_to_channel(&mut self, m: proto::Message<'_>, frame: &[u8]) -> Result<(), ErrorType> {
+        let target = self.dir.route(m.source_address, m.target_address)?;
+        let pdu: Arc<[u8]> = Arc::from(frame);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.effects.push(Effect::Store(Change::Append {
+            conversation: Arc::from(target.conversation(m.source_address)),
+            seq,
+            send_time: m.send_time,
+            pdu: pdu.clone(),
+        }));
+        self.push_to_members(m.target_address, &pdu, None);
+        self.fan_out(m.target_address, &pdu, &m);
+        Ok(())
+    }
+
+    /// Pushes `pdu` to the sessions of every local member of local
+    /// channel `channel`, but `except`.
+    pub(super) fn push_to_members(
+        &mut self,
+        channel: &str,
+        pdu: &Arc<[u8]>,
+        except: Option<SessionId>,
+    ) {
+        let server = self.dir.server_name();
+        let to: Vec<SessionId> = self
+            .dir
+            .members(channel)
+            .filter_map(|addr| addr.strip_suffix(server))
+            .filter_map(|l| l.strip_suffix('@'))
+            .flat_map(|u| self.sessions_of(u))
+            .filter(|&c| Some(c) != except)
+            .collect();
+        for to in to {
+            let pdu = pdu.clone();
+            self.effects.push(Effect::Push { to, pdu });
+        }
+    }
+
+    /// The home server's copy of a message of its channel: pushed to the
+    /// local members it has; kept by the home server alone.
+    fn deliver_copy(&mut self, m: proto::Message<'_>, frame: &[u8]) -> Result<(), ErrorType> {
+        let pdu: Arc<[u8]> = Arc::from(frame);
+        let server = self.dir.server_name();
+        let to: Vec<SessionId> = self
+            .dir
+            .remote_members(m.target_address)
+            .filter_map(|addr| addr.strip_suffix(server))
+            .filter_map(|l| l.strip_suffix('@'))
+            .flat_map(|u| self.sessions_of(u))
+            .collect();
+        for to in to {
+            let pdu = pdu.clone();
+            self.effects.push(Effect::Push { to, pdu });
+        }
+        Ok(())
+    }
+
+    /// A relayed UserMode: a user of the peer joining or leaving a local
+    /// channel, or the peer's channel changing a local user's mode.
+    fn deliver_mode(&mut self, peer: &str, u: proto::UserMode<'_>) -> Result<(), ErrorType> {
+        let user = Address::parse(u.user_address).map_err(|_| ErrorType::BadRequest)?;
+        let channel = Address::parse(u.channel_address).map_err(|_| ErrorType::BadRequest)?;
+        let own = self.dir.server_name();
+        if channel.server() == peer && user.server() == own {
+            let local = u.user_address.split_once('@').map_or("", |(l, _)| l);
+            if !self.dir.has_user(local) {
+                return Err(ErrorType::NotFound);
+            }
+            let change = self
+                .dir
+                .set_remote(u.channel_address, u.user_address, u.mode);
+            self.store(change);
+            return Ok(());
+        }
+        if channel.server() != own || user.server() != peer {
+            return Err(ErrorType::Unauthorized);
+        }
+        // Only their own joins and leaves: the peer's users are not
+        // operators acting from afar.
+        if !matches!(u.mode, Mode::Member | Mode::Leave) {
+            return Err(ErrorType::Unauthorized);
+        }
+        let peers = &self.peers;
+        let changes = self.dir.user_mode(
+            u.user_address,
+            u.user_address,
+            u.channel_address,
+            u.mode,
+            self.next_seq,
+            |s| peers.contains_key(s),
+        )?;
+        self.store(changes);
+        Ok(())
+    }
+
+    /// A History of a local channel for `r.requester`, a user of the peer.
+    fn peer_history(
+        &mut self,
+        session: SessionId,
+        peer: &str,
+        r: proto::RelayHistory<'_>,
+    ) -> Result<(), ErrorType> {
+        match Address::parse(r.requester) {
+            Ok(Address::User { server, .. }) if server == peer => {}
+            _ => return Err(ErrorType::Unauthorized),
+        }
+        let cursor = self.history_cursor(r.requester, r.history)?;
+        self.effects.push(Effect::History {
+            to: session,
+            cursor,
+            items: true,
+        });
         Ok(())
     }
 
@@ -295,6 +541,11 @@ impl Core {
         }));
         for q in &gone {
             if let Some((_, e)) = refused.iter().find(|(n, _)| *n == q.number) {
+                if q.mode == Some(Mode::Member) {
+                    // The home server refused the join: undo it here.
+                    let change = self.dir.set_remote(&q.target, &q.source, Mode::Leave);
+                    self.store(change);
+                }
                 let reason = format!("{peer} refused it ({})", e.describe());
                 log::warn!("relay {} to {}: {reason}", q.number, q.target);
                 self.notify(q, &reason);
@@ -384,6 +635,25 @@ impl Core {
         for to in to {
             let pdu = pdu.clone();
             self.effects.push(Effect::Push { to, pdu });
+        }
+    }
+}
+
+/// What an outbox row is, besides its bytes.
+pub(super) struct Outgoing<'a> {
+    source: &'a str,
+    target: &'a str,
+    send_time: u64,
+    mode: Option<Mode>,
+}
+
+impl<'a> Outgoing<'a> {
+    fn message(source: &'a str, target: &'a str, send_time: u64) -> Outgoing<'a> {
+        Outgoing {
+            source,
+            target,
+            send_time,
+            mode: None,
         }
     }
 }

@@ -14,6 +14,7 @@ use super::identity::Identity;
 use crate::proto::{self, Deframer, ErrorType, Pdu};
 use crate::server::core::LinkWork;
 use crate::server::hub::{Admin, Event};
+use crate::server::outbox::Chunk;
 use crate::store::Store;
 use smol::future::FutureExt as _;
 use smol::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -47,10 +48,32 @@ pub struct Context {
     pub backoff_max: Duration,
 }
 
+/// History requests waiting for a link, at most; more are refused.
+pub const MAX_QUEUED_HISTORIES: usize = 64;
+
+/// A History that a local user asks of the peer, and where its answer goes.
+pub struct History {
+    /// The RelayHistory PDU.
+    pub request: Vec<u8>,
+    /// Whether the user turned HistoryItem on; the peer always sends them.
+    pub items: bool,
+    pub sink: smol::channel::Sender<Chunk>,
+}
+
+impl History {
+    /// Ends the answer with Error `e`.
+    fn fail(self, e: ErrorType) {
+        let _ = self
+            .sink
+            .try_send(Chunk::Done(proto::error_frame(e).to_vec()));
+    }
+}
+
 /// The hub's end of one link task.
 pub struct Handle {
     work: Arc<Mutex<LinkWork>>,
     wake: smol::channel::Sender<()>,
+    histories: smol::channel::Sender<History>,
 }
 
 impl Handle {
@@ -58,14 +81,27 @@ impl Handle {
     pub fn spawn(ctx: Arc<Context>, name: String, work: LinkWork) -> Handle {
         let work = Arc::new(Mutex::new(work));
         let (wake, woken) = smol::channel::bounded(1);
+        let (histories, asked) = smol::channel::bounded(MAX_QUEUED_HISTORIES);
         let task = Task {
             ctx,
             name,
             work: work.clone(),
             woken,
+            asked,
         };
         smol::spawn(task.run()).detach();
-        Handle { work, wake }
+        Handle {
+            work,
+            wake,
+            histories,
+        }
+    }
+
+    /// Queues a History for the peer; refused at once when too many wait.
+    pub fn history(&self, h: History) {
+        if let Err(e) = self.histories.try_send(h) {
+            e.into_inner().fail(ErrorType::ServerError);
+        }
     }
 
     /// Tells the task what there is to do now.
@@ -80,6 +116,7 @@ struct Task {
     name: String,
     work: Arc<Mutex<LinkWork>>,
     woken: smol::channel::Receiver<()>,
+    asked: smol::channel::Receiver<History>,
 }
 
 /// Why a link ended without an error.
@@ -99,9 +136,13 @@ impl Task {
         let mut backoff = BACKOFF_START;
         let mut jitter = Jitter::new();
         loop {
-            while !self.work().pending {
-                if self.woken.recv().await.is_err() {
-                    return;
+            let mut first = None;
+            while !self.work().pending && first.is_none() {
+                let woken = async { self.woken.recv().await.is_ok().then_some(None) };
+                let asked = async { self.asked.recv().await.ok().map(Some) };
+                match woken.or(asked).await {
+                    None => return,
+                    Some(h) => first = h,
                 }
             }
             let work = self.work();
@@ -118,7 +159,7 @@ impl Task {
                 Ok((link, _)) => {
                     self.outcome(None).await;
                     backoff = BACKOFF_START;
-                    match self.carry(link).await {
+                    match self.carry(link, first.take()).await {
                         Ok(End::Stopped) => return,
                         Ok(End::Idle) => continue,
                         Err(e) => e,
@@ -127,11 +168,31 @@ impl Task {
             };
             log::warn!("link to {}: {failure}", self.name);
             self.outcome(Some(failure)).await;
+            // Users asking for History do not wait out the backoff.
+            if let Some(h) = first.take() {
+                h.fail(ErrorType::ServerError);
+            }
+            while let Ok(h) = self.asked.try_recv() {
+                h.fail(ErrorType::ServerError);
+            }
             let wait = jitter.spread(backoff);
             backoff = (backoff * 2).min(self.ctx.backoff_max);
             let stopped = async {
-                while self.woken.recv().await.is_ok() {}
-                true
+                loop {
+                    let woken = async { self.woken.recv().await.is_ok() };
+                    let asked = async {
+                        match self.asked.recv().await {
+                            Ok(h) => {
+                                h.fail(ErrorType::ServerError);
+                                true
+                            }
+                            Err(_) => false,
+                        }
+                    };
+                    if !woken.or(asked).await {
+                        return true;
+                    }
+                }
             };
             let slept = async {
                 smol::Timer::after(wait).await;
@@ -156,7 +217,7 @@ impl Task {
 
     /// Sends the outbox over a proven link until it fails, the outbox has
     /// been empty for [`LINK_IDLE`], or the hub lets go.
-    async fn carry(&self, link: dial::Link) -> Result<End, String> {
+    async fn carry(&self, link: dial::Link, first: Option<History>) -> Result<End, String> {
         let (mut reader, mut writer) = smol::io::split(link.stream);
         let (chunks, incoming) = smol::channel::bounded::<Vec<u8>>(4);
         let read = smol::spawn(async move {
@@ -177,30 +238,75 @@ impl Task {
         // The number the peer gives the next Message written; 0: unknown.
         let mut expected = 0u64;
         let mut refused: Vec<(u64, ErrorType)> = Vec::new();
+        // The History being answered, and those waiting behind it.
+        let mut current: Option<History> = None;
+        let mut next_history = first;
         let result = loop {
+            if current.is_none() {
+                if let Some(h) = next_history.take().or_else(|| self.asked.try_recv().ok()) {
+                    let io = |e: std::io::Error| format!("cannot write to the peer: {e}");
+                    if let Err(e) = writer.write_all(&h.request).await.map_err(io) {
+                        h.fail(ErrorType::ServerError);
+                        break Err(e);
+                    }
+                    current = Some(h);
+                }
+            }
             let mut used = 0;
             let mut acks = Vec::new();
+            let mut answer = Vec::new();
+            let mut failure = None;
             loop {
                 let (pdu, len) = match deframer.decode(&buf[used..]) {
                     Ok(Some(found)) => found,
                     Ok(None) => break,
-                    Err(e) => return Err(format!("the peer sent a bad PDU: {e}")),
-                };
-                used += len;
-                match pdu {
-                    Pdu::RelayAck(r) => acks.push(r.number),
-                    Pdu::RelayRefused(r) => refused.push((r.number, r.error_type)),
-                    Pdu::Test(_) => {}
-                    Pdu::Error(e) => {
-                        return Err(format!("the peer answered {}", e.error_type.describe()))
+                    Err(e) => {
+                        failure = Some(format!("the peer sent a bad PDU: {e}"));
+                        break;
                     }
-                    other => return Err(format!("the peer sent an unexpected {}", other.name())),
+                };
+                let frame = &buf[used..used + len];
+                used += len;
+                match (pdu, &current) {
+                    (Pdu::RelayAck(r), _) => acks.push(r.number),
+                    (Pdu::RelayRefused(r), _) => refused.push((r.number, r.error_type)),
+                    (Pdu::Test(_), _) => {}
+                    (Pdu::HistoryItem(_), Some(h)) => {
+                        let at = answer.len();
+                        answer.extend_from_slice(frame);
+                        if !h.items {
+                            answer[at] = proto::code::MESSAGE;
+                        }
+                    }
+                    (Pdu::Success | Pdu::Error(_), Some(_)) => {
+                        answer.extend_from_slice(frame);
+                        if let Some(h) = current.take() {
+                            let done = std::mem::take(&mut answer);
+                            let _ = h.sink.send(Chunk::Done(done)).await;
+                        }
+                    }
+                    (Pdu::Error(e), None) => {
+                        failure = Some(format!("the peer answered {}", e.error_type.describe()));
+                        break;
+                    }
+                    (other, _) => {
+                        failure = Some(format!("the peer sent an unexpected {}", other.name()));
+                        break;
+                    }
                 }
             }
             buf.drain(..used);
+            if let (Some(h), false) = (&current, answer.is_empty()) {
+                let _ = h.sink.send(Chunk::More(answer)).await;
+            }
+            if let Some(e) = failure {
+                break Err(e);
+            }
+            let mut bad_ack = None;
             for upto in acks {
                 if acked.is_some() && upto > sent {
-                    return Err(format!("the peer acknowledged relay {upto}, not sent yet"));
+                    bad_ack = Some(format!("the peer acknowledged relay {upto}, not sent yet"));
+                    break;
                 }
                 acked = Some(upto);
                 sent = sent.max(upto);
@@ -211,51 +317,77 @@ impl Task {
                     refused,
                 };
                 if self.ctx.events.send(event).await.is_err() {
-                    return Ok(End::Stopped);
+                    bad_ack = Some("the server is stopping".into());
+                    break;
                 }
+            }
+            if let Some(e) = bad_ack {
+                break Err(e);
             }
             let work = self.work();
             if let Some(acked) = acked {
                 if sent + 1 < work.upto && sent - acked < WINDOW {
-                    let (bytes, last) = self.next_chunk(sent + 1, work.upto, &mut expected).await?;
+                    let (bytes, last) =
+                        match self.next_chunk(sent + 1, work.upto, &mut expected).await {
+                            Ok(chunk) => chunk,
+                            Err(e) => break Err(e),
+                        };
                     sent = last.unwrap_or(work.upto - 1);
                     if !bytes.is_empty() {
                         written = expected - 1;
                         let io = |e: std::io::Error| format!("cannot write to the peer: {e}");
-                        writer.write_all(&bytes).await.map_err(io)?;
-                        writer.flush().await.map_err(io)?;
+                        if let Err(e) = writer.write_all(&bytes).await.map_err(io) {
+                            break Err(e);
+                        }
                     }
                     continue;
                 }
             }
-            let idle = acked.is_some_and(|a| a >= written) && sent + 1 >= work.upto;
+            let io = |e: std::io::Error| format!("cannot write to the peer: {e}");
+            if let Err(e) = writer.flush().await.map_err(io) {
+                break Err(e);
+            }
+            let idle =
+                acked.is_some_and(|a| a >= written) && sent + 1 >= work.upto && current.is_none();
             let wait = if idle { LINK_IDLE } else { ACK_TIMEOUT };
             enum Next {
                 Bytes(Option<Vec<u8>>),
                 Woken(bool),
+                Asked(Option<History>),
                 Timeout,
             }
+            let asking = current.is_none();
             let next = async { Next::Bytes(incoming.recv().await.ok()) }
                 .or(async { Next::Woken(self.woken.recv().await.is_ok()) })
+                .or(async {
+                    if asking {
+                        Next::Asked(self.asked.recv().await.ok())
+                    } else {
+                        std::future::pending().await
+                    }
+                })
                 .or(async {
                     smol::Timer::after(wait).await;
                     Next::Timeout
                 })
                 .await;
             match next {
+                Next::Asked(Some(h)) => next_history = Some(h),
+                Next::Asked(None) => break Ok(End::Stopped),
                 Next::Bytes(Some(bytes)) => buf.extend_from_slice(&bytes),
                 Next::Bytes(None) => break Err("the peer closed the link".to_owned()),
                 Next::Woken(true) => {}
                 Next::Woken(false) => break Ok(End::Stopped),
                 Next::Timeout if idle => break Ok(End::Idle),
                 Next::Timeout => {
-                    break Err(format!(
-                        "no acknowledgement within {} s",
-                        ACK_TIMEOUT.as_secs()
-                    ))
+                    break Err(format!("no answer within {} s", ACK_TIMEOUT.as_secs()))
                 }
             }
         };
+        // A History cut off by the link's end is answered, not left hanging.
+        if let Some(h) = current.take().or(next_history) {
+            h.fail(ErrorType::ServerError);
+        }
         let _ = writer.close().await;
         read.cancel().await;
         result
