@@ -164,8 +164,9 @@ impl ConnectArgs {
     }
 }
 
-/// The first line of `text`, without its line ending.
-fn first_line(text: &str) -> &str {
+/// The first line of `text`, without its line ending (`\n` or `\r\n`):
+/// how every password source of the clients, and `solec user`, reads it.
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 

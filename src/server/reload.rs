@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 pub type Reread = Box<dyn Fn() -> Result<Config, String> + Send>;
 
 /// The TLS acceptor in force, replaced by a reload.
-pub type SharedAcceptor = Arc<RwLock<Option<async_native_tls::TlsAcceptor>>>;
+pub type SharedAcceptor = Arc<RwLock<Option<super::tls::Acceptor>>>;
 
 /// What a reload needs to reach.
 pub struct Reloader {
@@ -117,6 +117,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         store_cache_bytes: _,
         max_connections_per_ip: _,
         max_new_connections_per_ip_per_minute: _,
+        max_argon2_memory_kib: _,
+        max_argon2_passes: _,
+        max_argon2_lanes: _,
     } = old;
     macro_rules! diff {
         ($($field:ident),*) => {{
@@ -146,7 +149,10 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         idle_timeout,
         store_cache_bytes,
         max_connections_per_ip,
-        max_new_connections_per_ip_per_minute
+        max_new_connections_per_ip_per_minute,
+        max_argon2_memory_kib,
+        max_argon2_passes,
+        max_argon2_lanes
     )
 }
 
