@@ -321,3 +321,97 @@ fn an_unanswered_admin_request_may_still_take_effect() {
     );
     server.join().unwrap();
 }
+
+/// A free loopback port, for a server that must come back on the same one.
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+/// A child process killed if the test ends before it does.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `history --follow` outlives a server restart: it reconnects, prints
+/// what was sent while it was away, then follows again.
+#[test]
+fn follow_reconnects_after_a_restart_and_misses_nothing() {
+    use std::io::BufRead as _;
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::start_with(TempDir::new(), &["--listen", &listen]);
+    assert_eq!(server.server_arg(), listen);
+    for name in ["alice", "bob"] {
+        server.add_user(name, PW);
+        let mut cmd = solec();
+        cmd.args(["channel", "join", "general", "--server", &listen])
+            .args(["--user", &format!("{name}@localhost")])
+            .env("SOLEC_PASSWORD", PW);
+        assert!(run_cmd(&mut cmd, b"").status.success());
+    }
+    let post = |server: &Server, time: u64, text: &str| {
+        let mut bob = server.login("bob", PW);
+        bob.send(&message("bob@localhost", "#general@localhost", time, text));
+        bob.expect(&SUCCESS);
+    };
+    post(&server, 1_700_000_000, "before");
+
+    let child = solec()
+        .args(["history", "#general@localhost", "--follow"])
+        .args(["--server", &listen, "--user", "alice@localhost"])
+        .env("SOLEC_PASSWORD", PW)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut follower = KillOnDrop(Some(child));
+    let (tx, lines) = std::sync::mpsc::channel();
+    let stdout = follower.0.as_mut().unwrap().stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let line = || {
+        lines
+            .recv_timeout(TIMEOUT * 2)
+            .expect("a line from the follower")
+    };
+    assert_eq!(line(), "2023-11-14T22:13:20Z bob@localhost: before");
+
+    server.restart();
+    assert_eq!(server.server_arg(), listen);
+    // Sent while the follower may still be away: caught up from History.
+    post(&server, 1_700_000_001, "while away");
+    assert_eq!(line(), "2023-11-14T22:13:21Z bob@localhost: while away");
+    // And followed again once back.
+    post(&server, 1_700_000_002, "after");
+    assert_eq!(line(), "2023-11-14T22:13:22Z bob@localhost: after");
+
+    let child = follower.0.take().unwrap();
+    signal(child.id(), libc::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "solec: {listen} closed the connection; reconnecting in 1 s\n"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.ends_with(&format!("solec: reconnected to {listen}\n")),
+        "{stderr}"
+    );
+}
