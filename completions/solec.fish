@@ -45,7 +45,7 @@ complete -c solec -n "__fish_solec_using_subcommand serve" -l name -d 'Server na
 complete -c solec -n "__fish_solec_using_subcommand serve" -l log -d 'Log level: error, warn, info or debug [default: info]' -r
 complete -c solec -n "__fish_solec_using_subcommand serve" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand serve" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -s h -l help -d 'Print help'
+complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'
 complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -f -a "del" -d 'Delete a user with their contacts, channel memberships and direct conversations; their sessions are closed. Their channel messages stay'
@@ -54,12 +54,12 @@ complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_su
 complete -c solec -n "__fish_solec_using_subcommand user; and not __fish_seen_subcommand_from add del list passwd help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
-complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of standard input: its line ending (\\n or \\r\\n) is not part of it, as for the clients\' --password-stdin. It must not be empty, nor hold control characters other than tab, nor be longer than 256 bytes, so that every client can send it'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
-complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -l password-stdin -d 'Read the password from the first line of standard input: its line ending (\\n or \\r\\n) is not part of it, as for the clients\' --password-stdin. It must not be empty, nor hold control characters other than tab, nor be longer than 256 bytes, so that every client can send it'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from del" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from list" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
@@ -68,7 +68,7 @@ complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
-complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password-stdin -d 'Read the password from the first line of standard input'
+complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -l password-stdin -d 'Read the password from the first line of standard input: its line ending (\\n or \\r\\n) is not part of it, as for the clients\' --password-stdin. It must not be empty, nor hold control characters other than tab, nor be longer than 256 bytes, so that every client can send it'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -s h -l help -d 'Print help'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from passwd" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand user; and __fish_seen_subcommand_from help" -f -a "add" -d 'Create a user; the password is asked twice on a terminal'

@@ -42,8 +42,12 @@ pub const LOGIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Waiting for pushes (`history --follow`) has no limit.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How often a client waiting only for pushes shows the server it is still
-/// there: well inside the server's default idle timeout of an hour.
+/// How long a client waiting only for pushes stays quiet before it asks
+/// the server something that must be answered (a Features request): that
+/// shows the server it is still there, well inside the server's default
+/// idle timeout of an hour, and shows the client the server is too: no
+/// answer within the reply timeout ends the connection, so a follower never
+/// waits forever on a server that stopped answering or a path that died.
 pub const KEEPALIVE: Duration = Duration::from_secs(300);
 
 /// The port used when `--server` names only a host (SOLEC's own port).
@@ -567,6 +571,10 @@ pub struct Client {
     /// Pushes that arrived while a reply was awaited, oldest first.
     pushes: VecDeque<Msg>,
     reply_timeout: Duration,
+    /// Quiet time before [`Client::push`] probes the server ([`KEEPALIVE`]).
+    keepalive: Duration,
+    /// When the probe in flight must have been answered.
+    probe_deadline: Option<std::time::Instant>,
 }
 
 impl Client {
@@ -595,6 +603,8 @@ impl Client {
             out: Vec::new(),
             pushes: VecDeque::new(),
             reply_timeout: login.reply_timeout,
+            keepalive: KEEPALIVE,
+            probe_deadline: None,
         };
         // "No reply is sent to a good Handshake": it expects nothing.
         let handshake = Handshake {
@@ -781,38 +791,56 @@ impl Client {
     }
 
     /// The next pushed message, oldest first; kept ones come before new
-    /// ones. Cancel-safe like [`Client::next_event`].
+    /// ones. After [`KEEPALIVE`] of quiet it probes the server, and gives up
+    /// with [`ClientError::Timeout`] if the probe is not answered within the
+    /// reply timeout. Cancel-safe like [`Client::next_event`].
     pub async fn push(&mut self) -> Result<Msg, ClientError> {
         if let Some(m) = self.pushes.pop_front() {
             return Ok(m);
         }
         loop {
+            let timer = match self.probe_deadline {
+                Some(deadline) => smol::Timer::at(deadline),
+                None => smol::Timer::after(self.keepalive),
+            };
             let quiet = async {
-                smol::Timer::after(KEEPALIVE).await;
+                timer.await;
                 None
             };
             let Some(event) = async { Some(self.next_event().await) }.or(quiet).await else {
-                self.keepalive().await?;
+                if self.probe_deadline.is_some() {
+                    return Err(ClientError::Timeout(format!(
+                        "no answer from {} within {} s",
+                        self.server,
+                        self.reply_timeout.as_secs()
+                    )));
+                }
+                self.probe().await?;
                 continue;
             };
             match event? {
                 Event::Push(m) => return Ok(m),
+                Event::Features(_) => self.probe_deadline = None,
                 // Only reachable if the caller left requests unanswered.
-                Event::Item(_) | Event::Contact(_) | Event::Reply(_) | Event::Features(_) => {}
+                Event::Item(_) | Event::Contact(_) | Event::Reply(_) => {}
             }
         }
     }
 
-    /// Sends a Test PDU, which gets no reply, so the server does not take a
-    /// quiet follower for a vanished one (`idle_timeout_secs`).
-    async fn keepalive(&mut self) -> Result<(), ClientError> {
-        let test = Pdu::Test(proto::Test {
-            num1: 0,
-            num2: 0,
-            num3: 0,
-            num4: 0,
-        });
-        test.encode(&mut self.out).expect("Test always encodes");
+    /// Sends a Features request asking for what is already on: every
+    /// server answers it (with Features, or Error 0x82 without the
+    /// extension), and it changes nothing.
+    async fn probe(&mut self) -> Result<(), ClientError> {
+        let features = proto::Features {
+            flags: if self.inbox.history_items {
+                proto::feature::HISTORY_ITEMS
+            } else {
+                0
+            },
+        };
+        self.queue(&Pdu::Features(features), Expect::Features)
+            .expect("Features always encodes");
+        self.probe_deadline = Some(std::time::Instant::now() + self.reply_timeout);
         self.flush().await
     }
 
@@ -1144,5 +1172,67 @@ mod tests {
         assert_eq!(host_of("localhost:9"), "localhost");
         assert_eq!(host_of("127.0.0.1:9"), "127.0.0.1");
         assert_eq!(host_of("[::1]:9"), "::1");
+    }
+
+    /// A client over one end of a socket pair, with short timings; the
+    /// other end plays the server.
+    fn paired(keepalive_ms: u64, reply_ms: u64) -> (Client, std::os::unix::net::UnixStream) {
+        let (mine, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+        theirs
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let client = Client {
+            io: Box::new(smol::Async::new(mine).unwrap()),
+            server: "sim".into(),
+            inbox: Inbox::default(),
+            out: Vec::new(),
+            pushes: VecDeque::new(),
+            reply_timeout: Duration::from_millis(reply_ms),
+            keepalive: Duration::from_millis(keepalive_ms),
+            probe_deadline: None,
+        };
+        (client, theirs)
+    }
+
+    fn read_features(server: &mut std::os::unix::net::UnixStream) {
+        let mut got = [0u8; 5];
+        std::io::Read::read_exact(server, &mut got).unwrap();
+        assert_eq!(got, [0x84, 0x00, 0x02, 0x00, 0x00]);
+    }
+
+    /// A follower on a server that stopped answering gives up once its
+    /// probe goes unanswered: after the quiet time and the reply timeout.
+    #[test]
+    fn push_gives_up_on_a_server_that_stopped_answering() {
+        let (mut client, mut server) = paired(50, 100);
+        let started = std::time::Instant::now();
+        let err = smol::block_on(client.push()).unwrap_err();
+        assert!(
+            matches!(&err, ClientError::Timeout(m) if m == "no answer from sim within 0 s"),
+            "{err:?}"
+        );
+        assert!(started.elapsed() >= Duration::from_millis(150));
+        read_features(&mut server);
+    }
+
+    /// A server that answers each probe keeps the follower waiting, and
+    /// pushes still arrive.
+    #[test]
+    fn push_waits_on_while_probes_are_answered() {
+        let (mut client, mut server) = paired(30, 200);
+        let sim = std::thread::spawn(move || {
+            use std::io::Write as _;
+            for _ in 0..5 {
+                read_features(&mut server);
+                let answer = Pdu::Features(proto::Features { flags: 0 });
+                server.write_all(&bytes(&[answer])).unwrap();
+            }
+            let m = msg("bob@x", "alice@x", 7, "late");
+            server.write_all(&bytes(&[m.to_pdu()])).unwrap();
+            server
+        });
+        let m = smol::block_on(client.push()).unwrap();
+        assert_eq!(m, msg("bob@x", "alice@x", 7, "late"));
+        drop(sim.join().unwrap());
     }
 }

@@ -44,3 +44,6 @@ mod bench;
 
 /// `solec radio`: airtime, the modem emulator, SOLEC end to end over ptys.
 mod radio;
+
+/// Hardening at the edges: TLS versions, argon2 bounds, `solec user` and `history --follow` under faults.
+mod hardening_cli;

@@ -164,8 +164,9 @@ impl ConnectArgs {
     }
 }
 
-/// The first line of `text`, without its line ending.
-fn first_line(text: &str) -> &str {
+/// The first line of `text`, without its line ending (`\n` or `\r\n`):
+/// how every password source of the clients, and `solec user`, reads it.
+pub(super) fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or("")
 }
 
@@ -179,13 +180,20 @@ fn usage(message: impl Into<String>) -> Failure {
 
 /// Connects and logs in, as a command would: failures carry their exit code.
 pub async fn connect(login: &Login) -> Result<Client, Failure> {
-    Client::login(login).await.map_err(|e| match e {
+    Client::login(login)
+        .await
+        .map_err(|e| login_failure(login, e))
+}
+
+/// The exit code and message for a failed login: a refusal names the user.
+pub fn login_failure(login: &Login, e: ClientError) -> Failure {
+    match e {
         ClientError::AuthFailed | ClientError::LoginRefused(_) => {
             let failure = failure(e);
             Failure::new(failure.code, format!("{}: {}", login.user, failure.message))
         }
         other => failure(other),
-    })
+    }
 }
 
 /// The exit code and message for a client error.

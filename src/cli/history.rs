@@ -3,9 +3,10 @@
 
 use super::connect::{self, ConnectArgs};
 use super::{exit, text, Failure};
-use crate::client::{Client, Conversation, Msg, Pager};
+use crate::client::{self, Client, ClientError, Conversation, Login, Msg, Pager};
 use smol::future::FutureExt as _;
 use std::io::{BufWriter, Write};
+use std::time::Duration;
 
 /// Messages asked for per History request: the server's default cap, so
 /// one request is one page on a default server. A server with a lower cap
@@ -32,8 +33,14 @@ pub const PAGE: u64 = 500;
 /// With --follow, the command then stays connected and prints each new
 /// message of the conversation as it arrives (for a channel: sent to it;
 /// for a user: between the two of you, including what you send from
-/// elsewhere), until SIGINT or SIGTERM (exit status 0) or until the
-/// connection closes (exit status 3). Output is flushed after each message.
+/// elsewhere), until SIGINT or SIGTERM (exit status 0). Output is flushed
+/// after each message. When the connection closes or the server stops
+/// answering (it is asked something after 5 minutes of quiet, and must
+/// answer within --timeout), it says so on standard error and reconnects,
+/// waiting 1 s, then twice as long after each failed try, up to 60 s; once
+/// back it prints what was sent meanwhile (the messages after the last one
+/// printed), then follows again. A login or request the server refuses
+/// ends it (exit status 4 or 5), as the first time.
 ///
 /// Exit status: 0 done; 2 bad arguments, a bad address or no password; 3
 /// cannot connect, the connection closed, or no reply within --timeout; 4
@@ -81,6 +88,12 @@ fn parse_time(text: &str) -> Result<u64, String> {
     })
 }
 
+/// The first wait before reconnecting a follower.
+pub const RECONNECT_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest wait between a follower's reconnection attempts.
+pub const RECONNECT_MAX: Duration = Duration::from_secs(60);
+
 pub fn run(args: Args) -> Result<(), Failure> {
     let login = args.connect.login()?;
     let target = args.connect.address(&args.target)?;
@@ -94,10 +107,22 @@ pub fn run(args: Args) -> Result<(), Failure> {
     let mut out = BufWriter::new(stdout.lock());
     let body = async {
         let mut client = connect::connect(&login).await?;
-        print_history(&mut client, &conversation, &args, &mut out).await?;
+        let mut last = print_history(&mut client, &conversation, &args, &mut out).await?;
         out.flush()?;
         if args.follow {
-            follow(&mut client, &conversation, args.json, &mut out).await?;
+            // With nothing printed yet, "new" starts now.
+            let mut since = args.since.unwrap_or(0).max(crate::time::now());
+            loop {
+                let lost = follow(&mut client, &conversation, &args, &mut out, &mut last).await?;
+                if let Some(m) = &last {
+                    since = m.send_time;
+                }
+                let resume = Resume {
+                    since,
+                    after: last.clone(),
+                };
+                client = reconnect(&login, &conversation, &args, &mut out, lost, resume).await?;
+            }
         }
         Ok::<(), Failure>(())
     };
@@ -115,43 +140,175 @@ pub fn run(args: Args) -> Result<(), Failure> {
 
 /// Pages through the history as [`Pager`] plans it. Pushes it finds in
 /// replies and does not print as history go back to the client, for
-/// --follow.
+/// --follow. Returns the last message printed.
 async fn print_history(
     client: &mut Client,
     conversation: &Conversation,
     args: &Args,
     out: &mut impl Write,
-) -> Result<(), Failure> {
+) -> Result<Option<Msg>, Failure> {
     let since = args.since.unwrap_or(0);
     let mut pager = Pager::new(args.offset, args.count, PAGE);
+    let mut last = None;
+    while let Some(page) = pager.request() {
+        for m in pager.take(history_page(client, conversation, since, page).await?) {
+            print(out, &m, args.json)?;
+            last = Some(m);
+        }
+    }
+    client.unread(pager.into_pushes());
+    Ok(last)
+}
+
+/// One History request of a [`Pager`]'s plan.
+async fn history_page(
+    client: &mut Client,
+    conversation: &Conversation,
+    since: u64,
+    page: crate::client::Page,
+) -> Result<Vec<Msg>, Failure> {
+    client
+        .history(conversation, since, page.count, page.offset)
+        .await
+        .map_err(connect::failure)?
+        .map_err(|e| connect::refused(&format!("history {}", conversation.address()), e))
+}
+
+/// Prints each pushed message of the conversation until the connection is
+/// lost, which it returns: a follower only ends on a signal.
+async fn follow(
+    client: &mut Client,
+    conversation: &Conversation,
+    args: &Args,
+    out: &mut impl Write,
+    last: &mut Option<Msg>,
+) -> Result<ClientError, Failure> {
+    loop {
+        let m = match client.push().await {
+            Ok(m) => m,
+            Err(e) => return lost(e),
+        };
+        if conversation.contains(&m) {
+            print(out, &m, args.json)?;
+            out.flush()?;
+            *last = Some(m);
+        }
+    }
+}
+
+/// Where a follower picks up after reconnecting: the messages from
+/// `since` on that come after `after`, the last one printed (all of them
+/// when nothing was printed).
+#[derive(Debug, Clone)]
+struct Resume {
+    since: u64,
+    after: Option<Msg>,
+}
+
+/// Logs in again after `why`, with growing waits, and prints what was
+/// sent meanwhile. Connection failures are retried; a refusal is final.
+async fn reconnect(
+    login: &Login,
+    conversation: &Conversation,
+    args: &Args,
+    out: &mut impl Write,
+    mut why: ClientError,
+    resume: Resume,
+) -> Result<Client, Failure> {
+    let mut wait = RECONNECT_FIRST;
+    loop {
+        eprintln!("solec: {why}; reconnecting in {} s", wait.as_secs());
+        smol::Timer::after(wait).await;
+        wait = (wait * 2).min(RECONNECT_MAX);
+        let mut client = match Client::login(login).await {
+            Ok(client) => client,
+            Err(e) if retryable(&e) => {
+                why = e;
+                continue;
+            }
+            Err(e) => return Err(connect::login_failure(login, e)),
+        };
+        match catch_up(&mut client, conversation, args, out, &resume).await {
+            Ok(()) => {
+                eprintln!("solec: reconnected to {}", client::with_port(&login.server));
+                return Ok(client);
+            }
+            Err(Lost::Again(e)) => why = e,
+            Err(Lost::Final(f)) => return Err(f),
+        }
+    }
+}
+/// Prints the messages sent since `resume`, paging as [`print_history`]
+/// does. The last one printed before is found by its bytes: a message
+/// repeated exactly (same sender, time and text) right after it prints
+/// once too few times; finding the first copy keeps memory bounded.
+async fn catch_up(
+    client: &mut Client,
+    conversation: &Conversation,
+    args: &Args,
+    out: &mut impl Write,
+    resume: &Resume,
+) -> Result<(), Lost> {
+    let mut pager = Pager::new(0, None, PAGE);
+    let mut past = resume.after.is_none();
     while let Some(page) = pager.request() {
         let reply = client
-            .history(conversation, since, page.count, page.offset)
+            .history(conversation, resume.since, page.count, page.offset)
             .await
-            .map_err(connect::failure)?
-            .map_err(|e| connect::refused(&format!("history {}", conversation.address()), e))?;
+            .map_err(|e| match lost(e) {
+                Ok(e) => Lost::Again(e),
+                Err(f) => Lost::Final(f),
+            })?
+            .map_err(|e| {
+                Lost::Final(connect::refused(
+                    &format!("history {}", conversation.address()),
+                    e,
+                ))
+            })?;
         for m in pager.take(reply) {
-            print(out, &m, args.json)?;
+            if past {
+                print(out, &m, args.json).map_err(|e| Lost::Final(e.into()))?;
+            } else {
+                past = resume.after.as_ref() == Some(&m);
+            }
         }
+    }
+    out.flush().map_err(|e| Lost::Final(e.into()))?;
+    if !past {
+        eprintln!(
+            "solec: the last message printed is gone from the history; \
+             what was sent while reconnecting is not shown"
+        );
     }
     client.unread(pager.into_pushes());
     Ok(())
 }
 
-/// Prints each pushed message of the conversation until the connection
-/// closes, which is a failure: a follower only ends on a signal.
-async fn follow(
-    client: &mut Client,
-    conversation: &Conversation,
-    json: bool,
-    out: &mut impl Write,
-) -> Result<(), Failure> {
-    loop {
-        let m = client.push().await.map_err(connect::failure)?;
-        if conversation.contains(&m) {
-            print(out, &m, json)?;
-            out.flush()?;
-        }
+/// Why catching up stopped: the connection again, or for good.
+enum Lost {
+    Again(ClientError),
+    Final(Failure),
+}
+
+/// Whether a follower tries again after `e`: the connection failed or
+/// went silent, which a restarting server does. A refusal does not change
+/// by trying again.
+fn retryable(e: &ClientError) -> bool {
+    matches!(
+        e,
+        ClientError::Connect(_)
+            | ClientError::Closed(_)
+            | ClientError::Timeout(_)
+            | ClientError::Protocol(_)
+    )
+}
+
+/// A lost connection to retry, or the failure that ends the command.
+fn lost(e: ClientError) -> Result<ClientError, Failure> {
+    if retryable(&e) {
+        Ok(e)
+    } else {
+        Err(connect::failure(e))
     }
 }
 

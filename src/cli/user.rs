@@ -3,17 +3,35 @@
 //! With a server on the data directory the command goes through its admin
 //! socket and takes effect at once; otherwise it opens the store directly.
 //! Passwords are hashed here, never by the server.
+//!
+//! Root without `--data` or `--config` means the packaged service (see
+//! `packaging/solec.service`) when it is installed here, not root's own
+//! data directory, so `sudo solec user add` reaches the running service.
 
 use super::serve::DataArgs;
 use super::{exit, Failure};
 use crate::server::admin::{self, Reply, Request};
 use crate::server::config::Config;
+use crate::server::config::MESSAGE_OVERHEAD;
 use crate::server::passwords;
 use crate::store::Store;
-use std::io::{BufRead as _, BufReader, IsTerminal as _, Write as _};
+use std::io::{BufRead as _, BufReader, ErrorKind, IsTerminal as _, Write as _};
 use std::os::unix::net::UnixStream;
+use std::path::Path;
 
 /// Manage user accounts (works whether or not `solec serve` is running).
+///
+/// With a server running on the data directory the command goes through its
+/// admin socket and takes effect at once; otherwise it changes the store
+/// itself, creating the data directory (and saying so) if there is none.
+///
+/// Run as root without --data or --config, it uses the packaged service's
+/// config /etc/solec/solec.ron if it exists, else its data directory
+/// /var/lib/solec if that exists, else the usual default.
+///
+/// A running server that does not answer within 30 s gives exit status 3;
+/// the request was sent, so the change may still take effect, and the
+/// message says so: check with `solec user list`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -38,7 +56,11 @@ pub struct NameArgs {
     /// User name: the local part of the address (lowercase [a-z0-9._-])
     pub name: String,
 
-    /// Read the password from the first line of standard input
+    /// Read the password from the first line of standard input: its line
+    /// ending (\n or \r\n) is not part of it, as for the clients'
+    /// --password-stdin. It must not be empty, nor hold control characters
+    /// other than tab, nor be longer than 256 bytes, so that every client
+    /// can send it.
     #[arg(long)]
     pub password_stdin: bool,
 
@@ -71,6 +93,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         UserCommand::Del(a) => (Request::Del { name: a.name }, a.data),
         UserCommand::List(a) => (Request::List, a.data),
     };
+    let data = system_default(data, is_root(), |p| p.exists());
     let config = Config::from_file(data.file_config()?);
     let reply = match UnixStream::connect(config.admin_socket()) {
         Ok(stream) => via_socket(stream, &request)?,
@@ -93,6 +116,32 @@ pub fn run(args: Args) -> Result<(), Failure> {
     }
 }
 
+/// The packaged service's config file (packaging/solec.service).
+pub const SYSTEM_CONFIG: &str = "/etc/solec/solec.ron";
+
+/// The packaged service's data directory, its `StateDirectory`.
+pub const SYSTEM_DATA: &str = "/var/lib/solec";
+
+/// For root with neither --data nor --config: the packaged service's
+/// config if it is installed, else its data directory if that exists.
+/// Anyone else, or given either option, keeps what they said.
+fn system_default(mut data: DataArgs, root: bool, exists: impl Fn(&Path) -> bool) -> DataArgs {
+    if !root || data.data.is_some() || data.config.is_some() {
+        return data;
+    }
+    if exists(Path::new(SYSTEM_CONFIG)) {
+        data.config = Some(SYSTEM_CONFIG.into());
+    } else if exists(Path::new(SYSTEM_DATA)) {
+        data.data = Some(SYSTEM_DATA.into());
+    }
+    data
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// Validates the name and hashes the password the user gives.
 fn new_hash(args: &NameArgs) -> Result<String, Failure> {
     if !crate::proto::address::is_user_name(&args.name) {
@@ -108,11 +157,21 @@ fn new_hash(args: &NameArgs) -> Result<String, Failure> {
     passwords::hash(&password).map_err(|e| Failure::new(exit::FAILURE, e))
 }
 
+/// The longest password `solec user` takes: every client can send it to
+/// every server. A UserAuth carries the full user address (at most
+/// [`MAX_ADDRESS`] bytes) and the password, each with a 2-byte length, and
+/// the smallest `max_pdu_bytes` a server can be configured with is
+/// [`MESSAGE_OVERHEAD`] (a Message with empty content).
+pub const MAX_PASSWORD_BYTES: usize = 256;
+
+/// The longest user address, `local@server`.
+const MAX_ADDRESS: usize = 64 + 1 + 253;
+
+const _: () = assert!(2 + MAX_ADDRESS + 2 + MAX_PASSWORD_BYTES <= MESSAGE_OVERHEAD);
+
 fn read_new_password(from_stdin: bool) -> Result<String, Failure> {
     let password = if from_stdin {
-        let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line)?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
+        read_password_line(std::io::stdin().lock())?
     } else if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("New password: ")?;
         let second = rpassword::prompt_password("Again: ")?;
@@ -126,10 +185,54 @@ fn read_new_password(from_stdin: bool) -> Result<String, Failure> {
             "no terminal to ask for the password; use --password-stdin",
         ));
     };
-    if password.is_empty() {
-        return Err(Failure::new(exit::USAGE, "the password is empty"));
-    }
+    check_password(&password).map_err(|e| Failure::new(exit::USAGE, e))?;
     Ok(password)
+}
+
+/// The first line of `input`, read no further than a password can be
+/// long, without its line ending, as the clients take it.
+fn read_password_line(input: impl std::io::BufRead) -> Result<String, Failure> {
+    let usage = |e: String| Failure::new(exit::USAGE, format!("--password-stdin: {e}"));
+    let mut line = Vec::new();
+    // The longest password, its \r\n, and one byte to tell it is too long.
+    let most = MAX_PASSWORD_BYTES + 3;
+    input
+        .take(most as u64)
+        .read_until(b'\n', &mut line)
+        .map_err(|e| usage(format!("cannot read the password: {e}")))?;
+    if line.is_empty() {
+        return Err(usage("standard input is empty: no password".into()));
+    }
+    if line.len() == most && !line.ends_with(b"\n") {
+        return Err(usage(format!(
+            "the password is more than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    let text = String::from_utf8(line).map_err(|_| usage("the password is not UTF-8".into()))?;
+    Ok(super::connect::first_line(&text).to_owned())
+}
+
+/// Refuses a password some client could not send, naming what is wrong.
+fn check_password(password: &str) -> Result<(), String> {
+    if password.is_empty() {
+        return Err("the password is empty".into());
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "the password is {} bytes, more than {MAX_PASSWORD_BYTES}",
+            password.len()
+        ));
+    }
+    // A line ending ends the password in every source the clients read;
+    // NUL cannot be in an environment variable; the others a terminal
+    // takes as editing keys or signals. A tab types as itself.
+    if let Some(c) = password.chars().find(|&c| c.is_control() && c != '\t') {
+        return Err(format!(
+            "the password holds the control character {c:?}, which not every \
+             client can send"
+        ));
+    }
+    Ok(())
 }
 
 /// How long `solec user` waits for a running server's answer.
@@ -148,16 +251,48 @@ pub(super) fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply,
     line.push('\n');
     (&stream).write_all(line.as_bytes()).map_err(broken)?;
     let mut answer = String::new();
-    BufReader::new(&stream)
-        .read_line(&mut answer)
-        .map_err(broken)?;
+    match BufReader::new(&stream).read_line(&mut answer) {
+        Ok(0) => return Err(no_answer(request, "the server closed it without answering")),
+        Ok(_) => {}
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            let why = format!("no answer within {} s", ADMIN_TIMEOUT.as_secs());
+            return Err(no_answer(request, &why));
+        }
+        Err(e) => return Err(no_answer(request, &e.to_string())),
+    }
     serde_json::from_str(&answer)
         .map_err(|e| Failure::new(exit::FAILURE, format!("admin socket answered badly: {e}")))
+}
+
+/// A request sent that got no answer (exit status 3). The server may have
+/// read it and may still apply it, so a change is never reported as simply
+/// failed: the message says where to look.
+fn no_answer(request: &Request, why: &str) -> Failure {
+    let check = match request {
+        Request::Add { .. } | Request::Passwd { .. } | Request::Del { .. } => "solec user list",
+        Request::PeerAdd { .. } | Request::PeerRemove { .. } => "solec federate list",
+        Request::List | Request::PeerList | Request::PeerPing { .. } | Request::Key => {
+            return Failure::new(exit::CONNECT, format!("admin socket: {why}"));
+        }
+    };
+    Failure::new(
+        exit::CONNECT,
+        format!(
+            "admin socket: {why}; the request was sent, so the change may still take \
+             effect: check with `{check}`"
+        ),
+    )
 }
 
 /// No server runs: apply the command to the store in this process, with
 /// the server name the store was written for.
 fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
+    if !config.data.exists() {
+        eprintln!(
+            "solec: {} does not exist; creating it for a new store",
+            config.data.display()
+        );
+    }
     config
         .create_data_dir()
         .map_err(|e| Failure::new(exit::FAILURE, e))?;
@@ -185,3 +320,85 @@ fn direct(config: &Config, request: Request) -> Result<Reply, Failure> {
 
 /// The page cache of a one-change `solec user`: it reads a few pages.
 pub(super) const OFFLINE_CACHE: usize = 1 << 20;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(data: Option<&str>, config: Option<&str>) -> DataArgs {
+        DataArgs {
+            data: data.map(Into::into),
+            config: config.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn root_without_options_means_the_packaged_service() {
+        let pick = |root, given: DataArgs, installed: &[&str]| {
+            let d = system_default(given, root, |p| installed.iter().any(|i| p == Path::new(i)));
+            (d.data, d.config)
+        };
+        let both = [SYSTEM_CONFIG, SYSTEM_DATA];
+        assert_eq!(
+            pick(true, data(None, None), &both),
+            (None, Some(SYSTEM_CONFIG.into()))
+        );
+        assert_eq!(
+            pick(true, data(None, None), &[SYSTEM_DATA]),
+            (Some(SYSTEM_DATA.into()), None)
+        );
+        assert_eq!(pick(true, data(None, None), &[]), (None, None));
+        // What was said, or anyone but root, stays as it is.
+        assert_eq!(
+            pick(true, data(Some("/d"), None), &both),
+            (Some("/d".into()), None)
+        );
+        assert_eq!(
+            pick(true, data(None, Some("/c")), &both),
+            (None, Some("/c".into()))
+        );
+        assert_eq!(pick(false, data(None, None), &both), (None, None));
+    }
+
+    #[test]
+    fn a_password_line_is_read_as_the_clients_read_it() {
+        let read = |bytes: &[u8]| read_password_line(bytes).map_err(|f| f.message);
+        assert_eq!(read(b"pw\n").unwrap(), "pw");
+        assert_eq!(read(b"pw\r\n").unwrap(), "pw");
+        assert_eq!(read(b"pw").unwrap(), "pw");
+        assert_eq!(read(b"pw\nsecond line\n").unwrap(), "pw");
+        // Only \r\n is a line ending, as for the clients' str::lines.
+        assert_eq!(read(b"pw\r\r\n").unwrap(), "pw\r");
+        assert_eq!(
+            read(b"").unwrap_err(),
+            "--password-stdin: standard input is empty: no password"
+        );
+        let longest = "x".repeat(MAX_PASSWORD_BYTES);
+        assert_eq!(read(format!("{longest}\r\n").as_bytes()).unwrap(), longest);
+        let err = read(format!("{longest}xxx").as_bytes()).unwrap_err();
+        assert!(err.contains("the password is more than 256 bytes"), "{err}");
+        assert!(read(b"\xff\n")
+            .unwrap_err()
+            .contains("password is not UTF-8"));
+    }
+
+    #[test]
+    fn passwords_no_client_could_send_are_refused() {
+        assert_eq!(check_password("correct horse"), Ok(()));
+        assert_eq!(check_password("pässwörd"), Ok(()));
+        assert_eq!(check_password("tab\tbed"), Ok(()));
+        assert_eq!(check_password(&"x".repeat(256)), Ok(()));
+        for (bad, why) in [
+            ("", "the password is empty"),
+            ("pw\r", "control character '\\r'"),
+            ("a\u{1b}b", "control character '\\u{1b}'"),
+            ("a\0b", "control character"),
+        ] {
+            let err = check_password(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+        assert!(check_password(&"x".repeat(257))
+            .unwrap_err()
+            .contains("257 bytes"));
+    }
+}

@@ -11,6 +11,7 @@ use super::core::{check_peer, check_user, peer_status, Admin, AdminAnswer, Admin
 use super::federation::link::LinkError;
 use super::federation::{dial, identity, PeerStatus};
 use super::hub::Event;
+use super::passwords::Bounds;
 use crate::store::{Change, Peer, Store, StoreError};
 use serde::{Deserialize, Serialize};
 use smol::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -275,21 +276,23 @@ async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>, pinger: 
 }
 
 /// Applies one admin command straight to the store, for `solec user` when
-/// no server runs: one transaction, reading only the rows it needs.
+/// no server runs: one transaction, reading only the rows it needs. Hashes
+/// are held to the default [`Bounds`]: the command hashed them itself.
 pub fn apply_offline(store: &Store, command: Admin) -> AdminReply {
+    let bounds = Bounds::default();
     let failed = |e: StoreError| format!("the store refused the change: {e}");
     let exists = |name: &str| store.has_user(name).map_err(failed);
     let change = match command {
         Admin::List => return store.user_names().map(AdminAnswer::Users).map_err(failed),
         Admin::Add { name, hash } => {
-            check_user(&name, &hash)?;
+            check_user(&name, &hash, &bounds)?;
             if exists(&name)? {
                 return Err(format!("user {name} already exists"));
             }
             Change::PutUser { name, hash }
         }
         Admin::Passwd { name, hash } => {
-            check_user(&name, &hash)?;
+            check_user(&name, &hash, &bounds)?;
             if !exists(&name)? {
                 return Err(format!("no user {name}"));
             }

@@ -4,6 +4,7 @@
 //! Every limit the server enforces on peers lives here with its default, so
 //! an operator can see and change it in one place (`packaging/solec.ron`).
 
+use super::passwords;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -90,6 +91,13 @@ pub struct FileConfig {
     pub max_outbox_messages: Option<usize>,
     /// Longest wait, in seconds, between attempts to reach a peer server.
     pub link_backoff_max_secs: Option<u64>,
+    /// Largest argon2 memory cost (KiB) of a password hash the server
+    /// takes or checks; at least the one `solec user` hashes with.
+    pub max_argon2_memory_kib: Option<u32>,
+    /// Largest argon2 pass count of a password hash.
+    pub max_argon2_passes: Option<u32>,
+    /// Largest argon2 lane count of a password hash.
+    pub max_argon2_lanes: Option<u32>,
     /// Log level: error, warn, info or debug.
     pub log: Option<String>,
     /// Known peer servers, besides those added with `solec federate add`.
@@ -142,6 +150,9 @@ pub struct Limits {
     pub outbox_lifetime: Duration,
     pub max_outbox_messages: usize,
     pub link_backoff_max: Duration,
+    pub max_argon2_memory_kib: u32,
+    pub max_argon2_passes: u32,
+    pub max_argon2_lanes: u32,
 }
 
 impl Default for Limits {
@@ -170,6 +181,22 @@ impl Default for Limits {
             // About 40 bytes of memory each, plus its row in the store.
             max_outbox_messages: 100_000,
             link_backoff_max: Duration::from_secs(60),
+            // What `solec user` hashes with: a hash made elsewhere with
+            // more memory would let each login attempt take that much.
+            max_argon2_memory_kib: passwords::MEMORY_KIB,
+            max_argon2_passes: passwords::ITERATIONS,
+            max_argon2_lanes: passwords::PARALLELISM,
+        }
+    }
+}
+
+impl Limits {
+    /// The bounds on password hashes these limits set.
+    pub fn argon2_bounds(&self) -> passwords::Bounds {
+        passwords::Bounds {
+            memory_kib: self.max_argon2_memory_kib,
+            passes: self.max_argon2_passes,
+            lanes: self.max_argon2_lanes,
         }
     }
 }
@@ -236,6 +263,11 @@ impl Config {
                 link_backoff_max: file
                     .link_backoff_max_secs
                     .map_or(d.link_backoff_max, Duration::from_secs),
+                max_argon2_memory_kib: file
+                    .max_argon2_memory_kib
+                    .unwrap_or(d.max_argon2_memory_kib),
+                max_argon2_passes: file.max_argon2_passes.unwrap_or(d.max_argon2_passes),
+                max_argon2_lanes: file.max_argon2_lanes.unwrap_or(d.max_argon2_lanes),
             },
             trusted_networks: file
                 .trusted_networks
@@ -282,6 +314,16 @@ impl Config {
                  at least 1"
                     .into(),
             );
+        }
+        let (b, least) = (l.argon2_bounds(), passwords::Bounds::default());
+        if b.memory_kib < least.memory_kib || b.passes < least.passes || b.lanes < least.lanes {
+            return Err(format!(
+                "max_argon2_memory_kib, max_argon2_passes and max_argon2_lanes must be at \
+                 least {}, {} and {}: the parameters `solec user` hashes with",
+                passwords::MEMORY_KIB,
+                passwords::ITERATIONS,
+                passwords::PARALLELISM
+            ));
         }
         self.trusted()?;
         if l.outbox_lifetime.is_zero() || l.max_outbox_messages == 0 {
@@ -427,6 +469,8 @@ mod tests {
         assert_eq!(cfg.limits.max_sessions_per_user, 16);
         assert_eq!(cfg.limits.reply_budget, 256 * 1024);
         assert_eq!(cfg.limits.idle_timeout, Some(Duration::from_secs(3600)));
+        assert_eq!(cfg.limits.argon2_bounds(), passwords::Bounds::default());
+        assert_eq!(cfg.limits.max_argon2_memory_kib, 19 * 1024);
         let never = Config::from_file(parse("(idle_timeout_secs: 0)").unwrap());
         assert_eq!(never.limits.idle_timeout, None);
     }
@@ -448,6 +492,9 @@ mod tests {
             "(idle_timeout_secs: 86401)",
             "(max_connections_per_ip: 0)",
             "(trusted_networks: [\"10.0.0.0/40\"])",
+            "(max_argon2_memory_kib: 19455)",
+            "(max_argon2_passes: 1)",
+            "(max_argon2_lanes: 0)",
         ] {
             assert!(check(bad).is_err(), "{bad}");
         }
@@ -455,6 +502,7 @@ mod tests {
             check("(max_message_bytes: 7540, write_timeout_secs: 86400)"),
             Ok(())
         );
+        assert_eq!(check("(max_argon2_memory_kib: 262144)"), Ok(()));
     }
 
     #[test]

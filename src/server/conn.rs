@@ -506,12 +506,19 @@ async fn check_password(
     // The permit goes with the check onto its thread: a login abandoned
     // at its deadline must not free the slot while argon2 still runs.
     let slot = shared.password_checks.acquire_arc().await;
+    let bounds = shared.limits().argon2_bounds();
     Ok(smol::unblock(move || {
         let _slot = slot;
         let hash = found
             .as_ref()
             .map_or(&*super::passwords::DECOY_HASH, |(_, h)| h);
-        let ok = super::passwords::verify(&password, hash);
+        // A stored hash over the bounds is never run: each attempt would
+        // take the memory it names.
+        let ok = super::passwords::verify(&password, hash, &bounds).unwrap_or_else(|e| {
+            let name = found.as_ref().map_or("", |(n, _)| n.as_str());
+            log::warn!("login of {name} refused unchecked: its stored password hash: {e}");
+            false
+        });
         found.filter(|_| ok).map(|(name, _)| name)
     })
     .await)

@@ -839,7 +839,7 @@ impl Core {
                 Ok(AdminAnswer::Done)
             }
             Admin::Add { name, hash } => {
-                check_user(&name, &hash)?;
+                check_user(&name, &hash, &self.limits.argon2_bounds())?;
                 if self.dir.has_user(&name) {
                     return Err(format!("user {name} already exists"));
                 }
@@ -848,7 +848,7 @@ impl Core {
                 Ok(AdminAnswer::Done)
             }
             Admin::Passwd { name, hash } => {
-                check_user(&name, &hash)?;
+                check_user(&name, &hash, &self.limits.argon2_bounds())?;
                 if !self.dir.has_user(&name) {
                     return Err(format!("no user {name}"));
                 }
@@ -935,8 +935,8 @@ enum Answer {
 /// they are read.
 pub const HISTORY_COST: usize = 16 * 1024;
 
-/// Checks an admin command's user name and hash.
-pub fn check_user(name: &str, hash: &str) -> Result<(), String> {
+/// Checks an admin command's user name, and its hash within `bounds`.
+pub fn check_user(name: &str, hash: &str, bounds: &super::passwords::Bounds) -> Result<(), String> {
     if !proto::address::is_user_name(name) {
         return Err(format!("`{name}` is not a valid user name"));
     }
@@ -945,10 +945,7 @@ pub fn check_user(name: &str, hash: &str) -> Result<(), String> {
             "`{name}` is reserved: the server sends delivery notices as it"
         ));
     }
-    if !super::passwords::is_phc(hash) {
-        return Err("the hash is not an argon2 PHC string".into());
-    }
-    Ok(())
+    super::passwords::check_phc(hash, bounds)
 }
 
 mod relay;

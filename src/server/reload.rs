@@ -19,7 +19,7 @@ use std::sync::{Arc, RwLock};
 pub type Reread = Box<dyn Fn() -> Result<Config, String> + Send>;
 
 /// The TLS acceptor in force, replaced by a reload.
-pub type SharedAcceptor = Arc<RwLock<Option<async_native_tls::TlsAcceptor>>>;
+pub type SharedAcceptor = Arc<RwLock<Option<super::tls::Acceptor>>>;
 
 /// What a reload needs to reach.
 pub struct Reloader {
@@ -120,6 +120,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         outbox_lifetime: _,
         max_outbox_messages: _,
         link_backoff_max: _,
+        max_argon2_memory_kib: _,
+        max_argon2_passes: _,
+        max_argon2_lanes: _,
     } = old;
     macro_rules! diff {
         ($($field:ident),*) => {{
@@ -152,7 +155,10 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         max_new_connections_per_ip_per_minute,
         outbox_lifetime,
         max_outbox_messages,
-        link_backoff_max
+        link_backoff_max,
+        max_argon2_memory_kib,
+        max_argon2_passes,
+        max_argon2_lanes
     )
 }
 
