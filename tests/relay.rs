@@ -206,6 +206,9 @@ fn the_receiving_server_applies_its_own_rules() {
         ]
         .concat(),
     );
+    // A UserMode for a user of another domain than the peer's.
+    c.send(&user_mode("mallory@a.test", "#x@b.test", 1));
+    c.expect(&[relay_refused(6, 0x03), relay_ack(6)].concat());
     bob.expect_silence(Duration::from_millis(200));
     assert_eq!(history_of(&mut bob, "x@c.test"), [second]);
     assert_eq!(
@@ -218,7 +221,7 @@ fn the_receiving_server_applies_its_own_rules() {
     let mut b = b;
     b.restart();
     let mut c = raw_peer(&b);
-    c.expect(&relay_ack(5));
+    c.expect(&relay_ack(6));
 }
 
 /// Sends `n` messages from `user` of `s` to `to`, `batch` at a time, and
@@ -540,7 +543,8 @@ fn a_peer_gone_in_the_middle_of_a_history_is_an_error_not_a_hang() {
     want.extend(body);
     assert_bytes!(asked, want);
     // Two items, then b is gone.
-    let item = message("bob@b.test", "#c@b.test", 1_700_000_000, "one");
+    // Longer than any PDU of the handshake.
+    let item = message("bob@b.test", "#c@b.test", 1_700_000_000, &"z".repeat(3000));
     let mut as_item = item.clone();
     as_item[0] = 0x85;
     b.send(&[as_item.clone(), as_item].concat());

@@ -9,7 +9,7 @@
 //! tells it what there is to do through its [`Handle`]; dropping the
 //! handle ends the task.
 
-use super::dial::{self, Target, MAX_LINK_PDU};
+use super::dial::{self, Target};
 use super::identity::Identity;
 use crate::proto::{self, Deframer, ErrorType, Pdu};
 use crate::server::core::LinkWork;
@@ -228,7 +228,8 @@ impl Task {
                 }
             }
         });
-        let deframer = Deframer::with_max_payload(MAX_LINK_PDU);
+        // History answers carry whole messages, up to the largest payload.
+        let deframer = Deframer::with_max_payload(proto::MAX_PAYLOAD);
         let mut buf = link.pending;
         // The peer's first RelayAck says where to resume.
         let mut acked: Option<u64> = None;
