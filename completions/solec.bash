@@ -49,6 +49,9 @@ _solec() {
             solec,serve)
                 cmd="solec__subcmd__serve"
                 ;;
+            solec,store)
+                cmd="solec__subcmd__store"
+                ;;
             solec,user)
                 cmd="solec__subcmd__user"
                 ;;
@@ -259,6 +262,9 @@ _solec() {
             solec__subcmd__help,serve)
                 cmd="solec__subcmd__help__subcmd__serve"
                 ;;
+            solec__subcmd__help,store)
+                cmd="solec__subcmd__help__subcmd__store"
+                ;;
             solec__subcmd__help,user)
                 cmd="solec__subcmd__help__subcmd__user"
                 ;;
@@ -343,6 +349,12 @@ _solec() {
             solec__subcmd__help__subcmd__radio,emulate)
                 cmd="solec__subcmd__help__subcmd__radio__subcmd__emulate"
                 ;;
+            solec__subcmd__help__subcmd__store,backup)
+                cmd="solec__subcmd__help__subcmd__store__subcmd__backup"
+                ;;
+            solec__subcmd__help__subcmd__store,check)
+                cmd="solec__subcmd__help__subcmd__store__subcmd__check"
+                ;;
             solec__subcmd__help__subcmd__user,add)
                 cmd="solec__subcmd__help__subcmd__user__subcmd__add"
                 ;;
@@ -372,6 +384,24 @@ _solec() {
                 ;;
             solec__subcmd__radio__subcmd__help,help)
                 cmd="solec__subcmd__radio__subcmd__help__subcmd__help"
+                ;;
+            solec__subcmd__store,backup)
+                cmd="solec__subcmd__store__subcmd__backup"
+                ;;
+            solec__subcmd__store,check)
+                cmd="solec__subcmd__store__subcmd__check"
+                ;;
+            solec__subcmd__store,help)
+                cmd="solec__subcmd__store__subcmd__help"
+                ;;
+            solec__subcmd__store__subcmd__help,backup)
+                cmd="solec__subcmd__store__subcmd__help__subcmd__backup"
+                ;;
+            solec__subcmd__store__subcmd__help,check)
+                cmd="solec__subcmd__store__subcmd__help__subcmd__check"
+                ;;
+            solec__subcmd__store__subcmd__help,help)
+                cmd="solec__subcmd__store__subcmd__help__subcmd__help"
                 ;;
             solec__subcmd__user,add)
                 cmd="solec__subcmd__user__subcmd__add"
@@ -410,7 +440,7 @@ _solec() {
 
     case "${cmd}" in
         solec)
-            opts="-h -V --help --version serve user federate send history contact channel decode encode bench radio help"
+            opts="-h -V --help --version serve user store federate send history contact channel decode encode bench radio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1556,7 +1586,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help)
-            opts="serve user federate send history contact channel decode encode bench radio help"
+            opts="serve user store federate send history contact channel decode encode bench radio help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2101,6 +2131,48 @@ _solec() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        solec__subcmd__help__subcmd__store)
+            opts="check backup"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__store__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__store__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         solec__subcmd__help__subcmd__user)
             opts="add del list passwd"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -2488,6 +2560,120 @@ _solec() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store)
+            opts="-h -V --help --version check backup help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__backup)
+            opts="-h -V --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__check)
+            opts="-h -V --data --config --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__help)
+            opts="check backup help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__help__subcmd__backup)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__store__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -12,6 +12,9 @@ mod server;
 /// The server core's limits and extensions: reply budgets, session caps, migration.
 mod sessions;
 
+/// A damaged store never panics nor serves damage; `solec store check` and `backup`.
+mod store_integrity;
+
 /// `solec federate` and the server link: keys, known peers, mutual proofs, refusals.
 mod federation;
 

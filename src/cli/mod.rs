@@ -22,6 +22,7 @@ mod names;
 pub mod radio;
 pub mod send;
 pub mod serve;
+pub mod store;
 mod text;
 pub mod user;
 
@@ -42,6 +43,7 @@ pub struct Cli {
 pub enum Command {
     Serve(serve::Args),
     User(user::Args),
+    Store(store::Args),
     Federate(federate::Args),
     Send(send::Args),
     History(history::Args),
@@ -58,6 +60,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::User(args) => user::run(args),
+        Command::Store(args) => store::run(args),
         Command::Federate(args) => federate::run(args),
         Command::Send(args) => send::run(args),
         Command::History(args) => history::run(args),

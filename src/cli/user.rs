@@ -239,14 +239,19 @@ fn check_password(password: &str) -> Result<(), String> {
 pub const ADMIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 pub(super) fn via_socket(stream: UnixStream, request: &Request) -> Result<Reply, Failure> {
+    via_socket_with(stream, request, ADMIN_TIMEOUT)
+}
+
+/// [`via_socket`], waiting at most `timeout` for the answer.
+pub(super) fn via_socket_with(
+    stream: UnixStream,
+    request: &Request,
+    timeout: std::time::Duration,
+) -> Result<Reply, Failure> {
     let broken = |e: std::io::Error| Failure::new(exit::CONNECT, format!("admin socket: {e}"));
     // A wedged server must not hang a script forever.
-    stream
-        .set_read_timeout(Some(ADMIN_TIMEOUT))
-        .map_err(broken)?;
-    stream
-        .set_write_timeout(Some(ADMIN_TIMEOUT))
-        .map_err(broken)?;
+    stream.set_read_timeout(Some(timeout)).map_err(broken)?;
+    stream.set_write_timeout(Some(timeout)).map_err(broken)?;
     let mut line = serde_json::to_string(request).expect("request serialises");
     line.push('\n');
     (&stream).write_all(line.as_bytes()).map_err(broken)?;
@@ -271,6 +276,7 @@ fn no_answer(request: &Request, why: &str) -> Failure {
     let check = match request {
         Request::Add { .. } | Request::Passwd { .. } | Request::Del { .. } => "solec user list",
         Request::PeerAdd { .. } | Request::PeerRemove { .. } => "solec federate list",
+        Request::Backup { .. } => "solec store check DEST",
         Request::List | Request::PeerList | Request::PeerPing { .. } | Request::Key => {
             return Failure::new(exit::CONNECT, format!("admin socket: {why}"));
         }

@@ -5,7 +5,9 @@
 //! way (see `docs/protocol.md`, "Local admin socket"). The command hashes
 //! passwords itself, so the hub never spends time on argon2. `solec
 //! federate` manages known peers here too; a `peer_ping` runs its link
-//! handshake in this task, so the hub never waits on a network.
+//! handshake in this task, so the hub never waits on a network. A
+//! `backup` copies the store here too, on a blocking thread inside one
+//! read transaction, so the hub goes on committing meanwhile.
 
 use super::core::{check_peer, check_user, peer_status, Admin, AdminAnswer, AdminReply};
 use super::federation::link::LinkError;
@@ -59,6 +61,11 @@ pub enum Request {
     },
     /// This server's name and public key.
     Key,
+    /// Writes a consistent copy of the store to a new file at `path`, an
+    /// absolute path the server can write.
+    Backup {
+        path: String,
+    },
 }
 
 /// One reply line.
@@ -86,6 +93,12 @@ pub struct Reply {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// What a backup copied: messages, and of them those whose checksum
+    /// fails (copied as they are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damaged: Option<u64>,
 }
 
 impl TryFrom<Request> for Admin {
@@ -113,7 +126,7 @@ impl TryFrom<Request> for Admin {
             },
             Request::PeerRemove { name } => Admin::PeerRemove { name },
             Request::PeerList => Admin::PeerList,
-            Request::PeerPing { .. } | Request::Key => {
+            Request::PeerPing { .. } | Request::Key | Request::Backup { .. } => {
                 return Err("not a store command".into());
             }
         })
@@ -155,13 +168,51 @@ pub struct Pinger {
 }
 
 /// Accepts admin connections until the listener is dropped.
-pub async fn serve(listener: UnixListener, hub: smol::channel::Sender<Event>, pinger: Pinger) {
+pub async fn serve(
+    listener: UnixListener,
+    hub: smol::channel::Sender<Event>,
+    pinger: Pinger,
+    store: Arc<Store>,
+) {
     let mut incoming = listener.incoming();
     while let Some(stream) = incoming.next().await {
         match stream {
-            Ok(stream) => smol::spawn(session(stream, hub.clone(), pinger.clone())).detach(),
+            Ok(stream) => {
+                let task = session(stream, hub.clone(), pinger.clone(), store.clone());
+                smol::spawn(task).detach()
+            }
             Err(e) => log::warn!("admin socket accept failed: {e}"),
         }
+    }
+}
+
+/// Backups running at once: each holds a read transaction (pinning the
+/// pages it reads) and writes a whole copy, so they take turns.
+static BACKUPS: smol::lock::Semaphore = smol::lock::Semaphore::new(1);
+
+/// Copies the store to `path` on a blocking thread.
+async fn backup(store: &Arc<Store>, path: String) -> Reply {
+    let dest = std::path::PathBuf::from(&path);
+    if !dest.is_absolute() {
+        return reply(Err(format!("the backup path {path} is not absolute")));
+    }
+    let _turn = BACKUPS.acquire().await;
+    let store = store.clone();
+    match smol::unblock(move || store.backup(&dest)).await {
+        Ok(copied) => {
+            log::info!(
+                "backed up the store to {path}: {} messages, {} damaged",
+                copied.messages,
+                copied.damaged
+            );
+            Reply {
+                ok: true,
+                messages: Some(copied.messages),
+                damaged: Some(copied.damaged),
+                ..Reply::default()
+            }
+        }
+        Err(e) => reply(Err(format!("backup failed: {e}"))),
     }
 }
 
@@ -239,7 +290,12 @@ pub fn key_reply(name: &str, identity: &identity::Identity) -> Reply {
     }
 }
 
-async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>, pinger: Pinger) {
+async fn session(
+    stream: UnixStream,
+    hub: smol::channel::Sender<Event>,
+    pinger: Pinger,
+    store: Arc<Store>,
+) {
     // Bounds what one admin session can make the server buffer.
     let mut lines = BufReader::new(stream.clone().take(MAX_SESSION_BYTES));
     let mut writer = stream;
@@ -248,6 +304,17 @@ async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>, pinger: 
         let request = match line.len() {
             0..=MAX_LINE => serde_json::from_str::<Request>(line.trim()).map_err(|e| e.to_string()),
             _ => Err("request too long".into()),
+        };
+        let request = match request {
+            Ok(Request::Backup { path }) => {
+                let answer = backup(&store, path).await;
+                if !write_reply(&mut writer, &answer).await {
+                    return;
+                }
+                line.clear();
+                continue;
+            }
+            other => other,
         };
         let answer = match request.map(|r| match r {
             Request::PeerPing { name } => Err(Some(name)),
@@ -266,13 +333,18 @@ async fn session(stream: UnixStream, hub: smol::channel::Sender<Event>, pinger: 
             Ok(Ok(Err(e))) => reply(Err(e)),
             Err(e) => reply(Err(format!("bad request: {e}"))),
         };
-        let mut text = serde_json::to_string(&answer).expect("reply serialises");
-        text.push('\n');
-        if writer.write_all(text.as_bytes()).await.is_err() {
+        if !write_reply(&mut writer, &answer).await {
             return;
         }
         line.clear();
     }
+}
+
+/// Writes one reply line; false if the connection is gone.
+async fn write_reply(writer: &mut UnixStream, answer: &Reply) -> bool {
+    let mut text = serde_json::to_string(answer).expect("reply serialises");
+    text.push('\n');
+    writer.write_all(text.as_bytes()).await.is_ok()
 }
 
 /// Applies one admin command straight to the store, for `solec user` when

@@ -143,6 +143,11 @@ impl Hub {
         })
     }
 
+    /// The store, for readers on other threads (History, backups).
+    pub fn store(&self) -> Arc<Store> {
+        self.store.clone()
+    }
+
     /// Adds the known peers of the config file.
     pub fn configure_peers(
         &mut self,

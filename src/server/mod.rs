@@ -56,6 +56,7 @@ pub fn run(config: Config, reread: reload::Reread) -> Result<(), String> {
     )?);
     let mut hub = Hub::new(store, config.limits).map_err(|e| e.to_string())?;
     hub.configure_peers(config.peers()?);
+    let store = hub.store();
     let listeners = bind_all(&config)?;
     let acceptor = config.tls.as_ref().map(tls::acceptor).transpose()?;
     let acceptor = Arc::new(std::sync::RwLock::new(acceptor));
@@ -93,7 +94,7 @@ pub fn run(config: Config, reread: reload::Reread) -> Result<(), String> {
 
     smol::block_on(async {
         let mut tasks = vec![
-            smol::spawn(admin::serve(admin, events.clone(), pinger)),
+            smol::spawn(admin::serve(admin, events.clone(), pinger, store)),
             smol::spawn(tick(events.clone(), tick_interval(&config.limits))),
         ];
         for (listener, tls) in listeners {

@@ -28,6 +28,13 @@ pub enum StoreError {
     OtherServer { stored: String, configured: String },
     /// A row holds what no release writes.
     Corrupt(String),
+    /// redb gave up on the file's contents (it panicked, or found a page
+    /// whose checksum fails).
+    Damaged { path: PathBuf, detail: String },
+    /// A backup's destination exists already; it is never overwritten.
+    Exists(PathBuf),
+    /// Writing a backup failed.
+    Io(PathBuf, std::io::Error),
     /// A read or write failed. Boxed: redb's error is large, and results
     /// of the store are passed around on every request.
     Redb(Box<redb::Error>),
@@ -56,6 +63,16 @@ impl fmt::Display for StoreError {
                 path.display()
             ),
             StoreError::Corrupt(what) => write!(f, "the store is corrupt: {what}"),
+            StoreError::Damaged { path, detail } => write!(
+                f,
+                "{} is damaged ({detail}); `solec store check` lists what is damaged, \
+                 and a backup from before the damage can replace it",
+                path.display()
+            ),
+            StoreError::Exists(path) => {
+                write!(f, "{} exists already; choose a new file", path.display())
+            }
+            StoreError::Io(path, e) => write!(f, "{}: {e}", path.display()),
             StoreError::UnknownSchema { path, found } => write!(
                 f,
                 "{} has schema version {found}, which no release wrote",
@@ -75,8 +92,22 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             StoreError::Open { source, .. } | StoreError::Redb(source) => Some(&**source),
-            StoreError::Restrict(_, e) => Some(e),
+            StoreError::Restrict(_, e) | StoreError::Io(_, e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+impl StoreError {
+    /// The error as met reading the file at `path`: a bare redb error
+    /// gains the file's name, for the message that refuses a start.
+    pub fn in_file(self, path: &std::path::Path) -> StoreError {
+        match self {
+            StoreError::Redb(source) => StoreError::Open {
+                path: path.to_owned(),
+                source,
+            },
+            e => e,
         }
     }
 }

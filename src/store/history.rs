@@ -10,9 +10,15 @@
 //! neither memory nor old pages; rows received after the request (sequence
 //! at or past `below_seq`) are in no chunk, so the reply is what was stored
 //! when it was asked.
+//!
+//! Every row looked at is checked against its checksum first: a damaged
+//! row is left out of the reply (it counts neither for `offset` nor for
+//! `count`) and logged, once per chunk, so damage is never served and
+//! never silently missing.
 
+use super::record::{checksum, Damaged};
 use super::schema::{MESSAGES, RISES};
-use super::{Reader, StoreError};
+use super::{guard, Reader, StoreError};
 
 /// Where a History reply has got to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +64,33 @@ impl Reader {
         cursor: &mut HistoryCursor,
         max_bytes: usize,
         out: &mut Vec<u8>,
+        map: impl FnMut(&[u8], &mut Vec<u8>),
+    ) -> Result<(), StoreError> {
+        // A count and the first, not a list: damage must not grow memory.
+        let mut damaged = (0u64, None);
+        let res = guard::guarded(&self.path, || {
+            self.chunk(cursor, max_bytes, out, map, &mut damaged)
+        });
+        if let (n, Some(seq)) = damaged {
+            let first = Damaged {
+                conversation: cursor.conversation.clone(),
+                seq,
+            };
+            log::error!(
+                "{}: left {n} damaged message(s) out of a History reply, the first: {first}",
+                self.path.display(),
+            );
+        }
+        res
+    }
+
+    fn chunk(
+        &self,
+        cursor: &mut HistoryCursor,
+        max_bytes: usize,
+        out: &mut Vec<u8>,
         mut map: impl FnMut(&[u8], &mut Vec<u8>),
+        damaged: &mut (u64, Option<u64>),
     ) -> Result<(), StoreError> {
         let conv = cursor.conversation.as_bytes();
         let next = match cursor.next {
@@ -87,8 +119,14 @@ impl Reader {
                 return Ok(());
             }
             let (key, value) = row?;
-            cursor.next = Some(key.value().1.saturating_add(1));
-            let (send_time, pdu) = value.value();
+            let seq = key.value().1;
+            cursor.next = Some(seq.saturating_add(1));
+            let (send_time, sum, pdu) = value.value();
+            if checksum(conv, seq, send_time, pdu) != sum {
+                damaged.0 += 1;
+                damaged.1.get_or_insert(seq);
+                continue;
+            }
             if send_time < cursor.since {
                 continue;
             }

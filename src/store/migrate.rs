@@ -3,9 +3,12 @@
 //! Version 1 (releases before the schema had a version) keyed users,
 //! contacts and modes by local names, channels by their name without `#`,
 //! and direct conversations by the two local names. Version 2 writes full
-//! addresses and adds the indexes of [`super::schema`]. A migration runs in
-//! the caller's one write transaction: it commits whole or not at all.
+//! addresses and adds the indexes of [`super::schema`]. Version 3 adds a
+//! checksum to every message. A migration runs in the caller's one write
+//! transaction: it commits whole or not at all. A version 1 store goes
+//! through version 2 on its way, in that same transaction.
 
+use super::record::checksum;
 use super::schema::*;
 use super::{direct_key, StoreError};
 use crate::proto::{Deframer, Pdu};
@@ -41,9 +44,47 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
 /// Version 1's messages: (conversation key, receive sequence) → PDU.
 const V1_MESSAGES: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("messages");
 
+/// Version 2's messages: (conversation key, receive sequence) →
+/// (`send_time`, PDU), without a checksum.
+type V2Message<'a> = (u64, &'a [u8]);
+
+/// See [`V2Message`].
+pub(super) const V2_MESSAGES: TableDefinition<MessageKey, V2Message> =
+    TableDefinition::new("conversation_messages");
+
 /// Brings a store without a version (version 1, or new and empty) to the
 /// current schema, writing addresses for server `name`.
 pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
+    v1_to_v2(txn, name)?;
+    v2_to_v3(txn)
+}
+
+/// Version 2 to 3: every message gains its checksum. Rows are moved one
+/// at a time from the old table to the new, so memory does not grow with
+/// the store (beyond what redb keeps of the transaction's dirty pages).
+pub fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut moved = 0u64;
+    {
+        let old = txn.open_table(V2_MESSAGES)?;
+        let mut new = txn.open_table(MESSAGES)?;
+        for row in old.iter()? {
+            let (k, v) = row?;
+            let (conv, seq) = k.value();
+            let (time, pdu) = v.value();
+            new.insert((conv, seq), (time, checksum(conv, seq, time, pdu), pdu))?;
+            moved += 1;
+        }
+    }
+    txn.delete_table(V2_MESSAGES)?;
+    txn.open_table(META)?.insert(SCHEMA_VERSION, VERSION)?;
+    if moved > 0 {
+        log::info!("store migrated to schema {VERSION}: {moved} messages checksummed");
+    }
+    Ok(())
+}
+
+/// Version 1 to 2: full addresses, and the indexes.
+fn v1_to_v2(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
     let contacts: Vec<(String, String)> = pairs(txn, CONTACTS, |()| 0)?
         .into_iter()
         .map(|(k, _)| k)
@@ -87,7 +128,7 @@ pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> 
             t.insert(channel(ch).as_str(), *seq)?;
         }
     }
-    let mut t = txn.open_table(MESSAGES)?;
+    let mut t = txn.open_table(V2_MESSAGES)?;
     let mut rises = txn.open_table(RISES)?;
     let mut conversations = txn.open_table(CONVERSATIONS)?;
     // Rows come in key order: each conversation in receive order.
@@ -117,7 +158,7 @@ pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> 
     }
     if !contacts.is_empty() || !messages.is_empty() || !channels.is_empty() {
         log::info!(
-            "store migrated to schema {VERSION}: {} contacts, {} channels, {} messages",
+            "store migrated to schema 2: {} contacts, {} channels, {} messages",
             contacts.len(),
             channels.len(),
             messages.len()

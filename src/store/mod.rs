@@ -6,10 +6,19 @@
 //! of them commits as one write transaction so the server pays one commit
 //! for many requests. [`Store::apply_now`] applies one change on its own,
 //! for `solec user` when no server runs.
+//!
+//! Every call into redb is [`guard::guarded`]: a damaged file fails the
+//! call with [`StoreError::Damaged`], never a panic. [`check`] verifies a
+//! store offline and [`backup`] copies one consistently.
 
+pub mod backup;
+pub mod check;
 mod error;
+mod guard;
 mod history;
 mod migrate;
+mod readonly;
+mod record;
 mod schema;
 
 pub use error::StoreError;
@@ -169,6 +178,8 @@ pub fn direct_key(a: &str, b: &str) -> String {
 pub struct Store {
     db: Database,
     name: String,
+    /// For errors: which file is damaged.
+    path: Arc<Path>,
 }
 
 impl Store {
@@ -180,6 +191,11 @@ impl Store {
     /// every full address in it would be wrong; one holding users only
     /// takes the new name.
     pub fn open(path: &Path, name: &str, cache_bytes: usize) -> Result<Store, StoreError> {
+        guard::guarded(path, || Store::open_unguarded(path, name, cache_bytes))
+            .map_err(|e| e.in_file(path))
+    }
+
+    fn open_unguarded(path: &Path, name: &str, cache_bytes: usize) -> Result<Store, StoreError> {
         let db = open_db(path, cache_bytes)?;
         // Password hashes and private messages: owner-only.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
@@ -187,6 +203,7 @@ impl Store {
         let store = Store {
             db,
             name: name.to_owned(),
+            path: path.into(),
         };
         let found = store.version()?;
         if found > Some(SCHEMA) {
@@ -199,6 +216,10 @@ impl Store {
         let txn = store.db.begin_write()?;
         match found {
             Some(SCHEMA) => store.check_name(&txn)?,
+            Some(2) => {
+                store.check_name(&txn)?;
+                migrate::v2_to_v3(&txn)?;
+            }
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
                     path: path.to_owned(),
@@ -259,7 +280,29 @@ impl Store {
         if !path.exists() {
             return Ok(None);
         }
-        let db = open_db(path, 0)?;
+        guard::guarded(path, || recorded_name(&open_db(path, 0)?)).map_err(|e| e.in_file(path))
+    }
+
+    /// Reads users, contacts, channels and the message counter.
+    pub fn load(&self) -> Result<Snapshot, StoreError> {
+        self.guarded(|| self.load_unguarded())
+            .map_err(|e| e.in_file(&self.path))
+    }
+
+    /// Runs `f` under [`guard::guarded`] for this store's file.
+    fn guarded<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        guard::guarded(&self.path, f)
+    }
+
+    /// The file this store reads and writes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The server name recorded in `db`'s settings.
+fn recorded_name(db: &Database) -> Result<Option<String>, StoreError> {
+    {
         let txn = db.begin_read()?;
         let settings = match txn.open_table(SETTINGS) {
             Ok(t) => t,
@@ -268,9 +311,10 @@ impl Store {
         };
         Ok(settings.get(SERVER_NAME)?.map(|v| v.value().to_owned()))
     }
+}
 
-    /// Reads users, contacts, channels and the message counter.
-    pub fn load(&self) -> Result<Snapshot, StoreError> {
+impl Store {
+    fn load_unguarded(&self) -> Result<Snapshot, StoreError> {
         let txn = self.db.begin_read()?;
         let mut snap = Snapshot::default();
         for row in txn.open_table(USERS)?.iter()? {
@@ -306,15 +350,17 @@ impl Store {
 
     /// The local user names, sorted.
     pub fn user_names(&self) -> Result<Vec<String>, StoreError> {
-        let txn = self.db.begin_read()?;
-        let users = txn.open_table(USERS)?;
-        let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
-        names.collect()
+        self.guarded(|| {
+            let txn = self.db.begin_read()?;
+            let users = txn.open_table(USERS)?;
+            let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
+            names.collect()
+        })
     }
 
     /// The known peers added with `solec federate add`.
     pub fn peers(&self) -> Result<BTreeMap<String, Peer>, StoreError> {
-        peers(&self.db.begin_read()?)
+        self.guarded(|| peers(&self.db.begin_read()?))
     }
 
     /// Up to `max` rows of `peer`'s outbox from relay number `from` on,
@@ -348,9 +394,11 @@ impl Store {
 
     /// Whether a local user exists.
     pub fn has_user(&self, name: &str) -> Result<bool, StoreError> {
-        let txn = self.db.begin_read()?;
-        let found = txn.open_table(USERS)?.get(name)?.is_some();
-        Ok(found)
+        self.guarded(|| {
+            let txn = self.db.begin_read()?;
+            let found = txn.open_table(USERS)?.get(name)?.is_some();
+            Ok(found)
+        })
     }
 
     /// Applies one change in its own transaction.
@@ -363,8 +411,13 @@ impl Store {
 
     /// Starts a write transaction.
     pub fn batch(&self) -> Result<Batch, StoreError> {
+        let txn = self.guarded(|| Ok(self.db.begin_write()?))?;
+        let txn = Txn {
+            txn: Some(txn),
+            path: self.path.clone(),
+        };
         Ok(Batch {
-            txn: self.db.begin_write()?,
+            txn,
             name: self.name.clone(),
             appends: Vec::new(),
             relay_out: HashMap::new(),
@@ -374,8 +427,10 @@ impl Store {
     /// A consistent view of everything committed so far, to read from on
     /// any thread while writers go on.
     pub fn reader(&self) -> Result<Reader, StoreError> {
+        let txn = self.guarded(|| Ok(self.db.begin_read()?))?;
         Ok(Reader {
-            txn: self.db.begin_read()?,
+            txn,
+            path: self.path.clone(),
         })
     }
 }
@@ -397,16 +452,48 @@ fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
 /// A read-only snapshot of the store.
 pub struct Reader {
     txn: redb::ReadTransaction,
+    path: Arc<Path>,
 }
 
 /// Changes that commit together, or not at all.
 pub struct Batch {
-    txn: WriteTransaction,
+    txn: Txn,
     name: String,
     /// Messages to insert at commit, with their tables opened once.
     appends: Vec<Append>,
     /// The next relay number per peer, written once at commit.
     relay_out: HashMap<Arc<str>, u64>,
+}
+
+/// A batch's write transaction: taken by [`Batch::commit`], otherwise
+/// aborted as it drops, which redb does by reading the file, so guarded.
+struct Txn {
+    txn: Option<WriteTransaction>,
+    path: Arc<Path>,
+}
+
+impl std::ops::Deref for Txn {
+    type Target = WriteTransaction;
+
+    fn deref(&self) -> &WriteTransaction {
+        self.txn
+            .as_ref()
+            .expect("only commit takes the transaction")
+    }
+}
+
+impl Drop for Txn {
+    fn drop(&mut self) {
+        if let Some(txn) = self.txn.take() {
+            let aborted = guard::guarded(&self.path, || {
+                drop(txn);
+                Ok(())
+            });
+            if let Err(e) = aborted {
+                log::error!("aborting a store transaction: {e}");
+            }
+        }
+    }
 }
 
 /// A message waiting in a [`Batch`] for its commit.
@@ -420,6 +507,11 @@ struct Append {
 impl Batch {
     /// Applies one change to the open transaction.
     pub fn apply(&mut self, change: &Change) -> Result<(), StoreError> {
+        let path = self.txn.path.clone();
+        guard::guarded(&path, || self.apply_unguarded(change))
+    }
+
+    fn apply_unguarded(&mut self, change: &Change) -> Result<(), StoreError> {
         match change {
             Change::PutUser { name, hash } => {
                 self.txn
@@ -562,19 +654,35 @@ impl Batch {
     }
 
     /// Commits, saving the message counter.
-    pub fn commit(self, next_seq: u64) -> Result<(), StoreError> {
-        if !self.appends.is_empty() {
-            let mut messages = self.txn.open_table(MESSAGES)?;
-            let mut rises = self.txn.open_table(RISES)?;
-            let mut conversations = self.txn.open_table(CONVERSATIONS)?;
+    pub fn commit(mut self, next_seq: u64) -> Result<(), StoreError> {
+        let path = self.txn.path.clone();
+        let txn = self.txn.txn.take().expect("a batch commits once");
+        let relay_out = &self.relay_out;
+        guard::guarded(&path, || commit(txn, &self.appends, relay_out, next_seq))
+    }
+}
+
+/// Inserts the appends of a batch, saves the counter and commits.
+fn commit(
+    txn: WriteTransaction,
+    appends: &[Append],
+    relay_out: &HashMap<Arc<str>, u64>,
+    next_seq: u64,
+) -> Result<(), StoreError> {
+    {
+        if !appends.is_empty() {
+            let mut messages = txn.open_table(MESSAGES)?;
+            let mut rises = txn.open_table(RISES)?;
+            let mut conversations = txn.open_table(CONVERSATIONS)?;
             // Each conversation's highest send_time, read once per batch;
             // a direct conversation is indexed under both its users once
             // per batch too (the insert is idempotent).
             let mut highest: HashMap<Arc<str>, Option<u64>> = HashMap::new();
-            for a in &self.appends {
+            for a in appends {
                 let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
                 let key = conv.as_bytes();
-                messages.insert((key, *seq), (*send_time, &a.pdu[..]))?;
+                let sum = record::checksum(key, *seq, *send_time, &a.pdu);
+                messages.insert((key, *seq), (*send_time, sum, &a.pdu[..]))?;
                 let high = match highest.get_mut(conv) {
                     Some(high) => high,
                     None => {
@@ -595,16 +703,16 @@ impl Batch {
                 }
             }
         }
-        if !self.relay_out.is_empty() {
-            let mut relay_out = self.txn.open_table(RELAY_OUT)?;
-            for (peer, next) in &self.relay_out {
-                relay_out.insert(&**peer, *next)?;
+        if !relay_out.is_empty() {
+            let mut table = txn.open_table(RELAY_OUT)?;
+            for (peer, next) in relay_out {
+                table.insert(&**peer, *next)?;
             }
         }
-        self.txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
-        self.txn.commit()?;
-        Ok(())
+        txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
     }
+    txn.commit()?;
+    Ok(())
 }
 
 /// Every row of [`schema::PEERS`]. A key of the wrong length is corrupt.

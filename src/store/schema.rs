@@ -8,8 +8,9 @@
 
 use redb::TableDefinition;
 
-/// The schema this build reads and writes.
-pub const VERSION: u64 = 2;
+/// The schema this build reads and writes. Version 3 stores a checksum
+/// beside each message (see [`MESSAGES`]).
+pub const VERSION: u64 = 3;
 
 /// Local user name → argon2id PHC string.
 pub const USERS: TableDefinition<&str, &str> = TableDefinition::new("users");
@@ -33,9 +34,11 @@ pub const MEMBERSHIPS: TableDefinition<(&str, &str), ()> = TableDefinition::new(
 /// Channel's full address → the message sequence number when it was created.
 pub const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels");
 
-/// (conversation key, receive sequence) → (`send_time`, the Message PDU
-/// as received). `send_time` is kept beside the PDU so History filters on
-/// it without decoding.
+/// (conversation key, receive sequence) → (`send_time`, checksum, the
+/// Message PDU as received). `send_time` is kept beside the PDU so History
+/// filters on it without decoding; the checksum is the CRC-32C of
+/// [`super::record::checksum`] over the key and both values, verified on
+/// every read, so a damaged row is reported and skipped, never served.
 ///
 /// The key is the channel's full address (`#c@a.example`) for a channel
 /// and the two users' full addresses, sorted and joined by a space
@@ -44,14 +47,17 @@ pub const CHANNELS: TableDefinition<&str, u64> = TableDefinition::new("channels"
 /// Conversation keys are stored as their UTF-8 bytes: a byte key compares
 /// with `memcmp`, where a `&str` key is validated as UTF-8 at every
 /// comparison of every lookup, which was the hub's largest cost.
+///
+/// Version 2 kept (`send_time`, PDU) in `conversation_messages`; see
+/// [`super::migrate`].
 pub const MESSAGES: TableDefinition<MessageKey, StoredMessage> =
-    TableDefinition::new("conversation_messages");
+    TableDefinition::new("checked_messages");
 
 /// (conversation key as UTF-8 bytes, receive sequence).
 pub type MessageKey<'a> = (&'a [u8], u64);
 
-/// (`send_time`, the Message PDU).
-pub type StoredMessage<'a> = (u64, &'a [u8]);
+/// (`send_time`, checksum, the Message PDU).
+pub type StoredMessage<'a> = (u64, u32, &'a [u8]);
 
 /// (conversation key, t) → the receive sequence of the first message of
 /// the conversation whose `send_time` raised the conversation's highest

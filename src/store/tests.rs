@@ -34,8 +34,16 @@ fn apply(store: &Store, changes: &[Change], next_seq: u64) {
 fn user(name: &str) -> Change {
     Change::PutUser {
         name: name.into(),
-        hash: format!("h-{name}"),
+        hash: format!(
+            "$argon2id$v=19$m=19456,t=2,p=1${}$aGFzaGhhc2hoYXNoaGFzaGhhc2g",
+            salt(name)
+        ),
     }
+}
+
+/// A salt in the PHC string's base64, one per user.
+fn salt(name: &str) -> String {
+    format!("{name:a<8}").replace(|c: char| !c.is_ascii_alphanumeric(), "a")
 }
 
 fn contact(owner: &str, contact: &str) -> Change {
@@ -271,7 +279,7 @@ fn a_newer_store_is_refused_untouched() {
     let before = std::fs::read(&path).unwrap();
     let err = Store::open(&path, "x", CACHE).err().expect("refused");
     assert!(
-        matches!(err, StoreError::NewerSchema { found: 3, .. }),
+        matches!(err, StoreError::NewerSchema { found, .. } if found == SCHEMA + 1),
         "{err}"
     );
     assert!(err.to_string().contains("newer"), "{err}");
@@ -328,4 +336,179 @@ fn peers_are_stored_replaced_and_removed() {
     store.apply_now(&gone).unwrap();
     let names: Vec<String> = store.peers().unwrap().into_keys().collect();
     assert_eq!(names, ["b.example"]);
+}
+
+/// A store of version 2 (messages without checksums), as that release
+/// wrote it: one channel message.
+fn write_v2_store(path: &Path) {
+    let db = redb::Database::create(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let v2 = migrate::V2_MESSAGES;
+        let pdu = message("old", 5);
+        let conv = &b"#c@x"[..];
+        txn.open_table(v2)
+            .unwrap()
+            .insert((conv, 0), (5, &pdu[..]))
+            .unwrap();
+        txn.open_table(RISES).unwrap().insert((conv, 5), 0).unwrap();
+        txn.open_table(CHANNELS).unwrap().insert("#c@x", 0).unwrap();
+        let mut meta = txn.open_table(META).unwrap();
+        meta.insert(SCHEMA_VERSION, 2).unwrap();
+        meta.insert(NEXT_SEQ, 1).unwrap();
+        txn.open_table(SETTINGS)
+            .unwrap()
+            .insert(SERVER_NAME, "x")
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_version_two_store_gains_checksums() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    write_v2_store(&path);
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let history = store.reader().unwrap().history("#c@x", 0, 0, 9).unwrap();
+    assert_eq!(history, message("old", 5));
+    drop(store);
+    let report = check::check(&path).unwrap();
+    assert!(report.clean(), "{report}");
+    assert_eq!(report.schema, Some(3));
+    assert!(report.counts.contains(&("messages", 1)), "{report}");
+}
+
+/// Replaces message `seq` of `conv`'s stored PDU, keeping its checksum,
+/// as a flipped bit on the disk would.
+fn alter(store: &Store, conv: &str, seq: u64, pdu: &[u8]) {
+    let txn = store.db.begin_write().unwrap();
+    {
+        let mut t = txn.open_table(MESSAGES).unwrap();
+        let key = (conv.as_bytes(), seq);
+        let (time, sum) = {
+            let v = t.get(key).unwrap().unwrap();
+            let (time, sum, _) = v.value();
+            (time, sum)
+        };
+        t.insert(key, (time, sum, pdu)).unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_damaged_message_is_skipped_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let changes: Vec<Change> = (0..4)
+        .map(|s| append("#c@x", s, s, &format!("m{s}")))
+        .collect();
+    apply(&store, &changes, 4);
+    alter(&store, "#c@x", 1, &message("M1", 1));
+    let read = |offset, count| {
+        let reader = store.reader().unwrap();
+        reader.history("#c@x", 0, offset, count).unwrap()
+    };
+    let want = |s: &[u64]| -> Vec<u8> {
+        s.iter()
+            .flat_map(|s| message(&format!("m{s}"), *s))
+            .collect()
+    };
+    assert_eq!(read(0, 9), want(&[0, 2, 3]));
+    // The damaged row counts for neither offset nor count.
+    assert_eq!(read(1, 1), want(&[2]));
+    drop(store);
+    let report = check::check(&path).unwrap();
+    assert_eq!(report.problem_count, 1, "{report}");
+    assert!(
+        report.problems[0].contains("message 1 of conversation \"#c@x\""),
+        "{report}"
+    );
+}
+
+#[test]
+fn check_finds_broken_indexes_and_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        let channel = Change::CreateChannel {
+            channel: "#c@x".into(),
+            seq: 0,
+        };
+        let changes = [
+            user("alice"),
+            contact("alice", "bob@x"),
+            channel,
+            mode("#c@x", "alice@x", Mode::Operator),
+            append("alice@x bob@x", 0, 1, "hi"),
+            append("#c@x", 1, 1, "all"),
+        ];
+        apply(&store, &changes, 2);
+        let report = check::check(&path);
+        assert!(matches!(report, Err(StoreError::InUse(_))), "{report:?}");
+        let txn = store.db.begin_write().unwrap();
+        txn.open_table(CONTACT_OF)
+            .unwrap()
+            .remove(("bob@x", "alice"))
+            .unwrap();
+        txn.open_table(MEMBERSHIPS)
+            .unwrap()
+            .remove(("alice@x", "#c@x"))
+            .unwrap();
+        txn.open_table(RISES)
+            .unwrap()
+            .remove((&b"#c@x"[..], 1))
+            .unwrap();
+        txn.open_table(CONVERSATIONS)
+            .unwrap()
+            .remove(("bob@x", "alice@x bob@x"))
+            .unwrap();
+        txn.open_table(META).unwrap().insert(NEXT_SEQ, 1).unwrap();
+        txn.commit().unwrap();
+    }
+    let before = std::fs::read(&path).unwrap();
+    let report = check::check(&path).unwrap();
+    let text = report.to_string();
+    assert_eq!(report.problem_count, 5, "{text}");
+    for needle in [
+        "contact_of lacks",
+        "memberships lacks",
+        "History index",
+        "conversations lacks",
+        "counter is 1",
+    ] {
+        assert!(text.contains(needle), "{needle}: {text}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before, "check never writes");
+}
+
+#[test]
+fn a_backup_holds_everything_and_passes_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let changes: Vec<Change> = (0..50).map(|s| append("#c@x", s, s, "m")).collect();
+    apply(&store, &[user("alice"), contact("alice", "bob@y")], 0);
+    apply(&store, &changes, 50);
+    let dest = dir.path().join("copy.redb");
+    let copied = store.backup(&dest).unwrap();
+    assert_eq!((copied.messages, copied.damaged), (50, 0));
+    assert!(matches!(store.backup(&dest), Err(StoreError::Exists(_))));
+    assert!(!dir.path().join("copy.redb.partial").exists());
+    let snap = store.load().unwrap();
+    let history = store.reader().unwrap().history("#c@x", 0, 0, 99).unwrap();
+    drop(store);
+    let report = check::check(&dest).unwrap();
+    assert!(report.clean(), "{report}");
+    // Offline, from the file itself, the same.
+    let dest2 = dir.path().join("copy2.redb");
+    assert_eq!(backup::backup_offline(&path, &dest2).unwrap(), copied);
+    for copy in [&dest, &dest2] {
+        let copy = Store::open(copy, "x", CACHE).unwrap();
+        assert_eq!(copy.load().unwrap(), snap);
+        let got = copy.reader().unwrap().history("#c@x", 0, 0, 99).unwrap();
+        assert_eq!(got, history);
+    }
 }
