@@ -248,12 +248,16 @@ fn an_altered_message_is_left_out_and_reported() {
     let mut a = s.login("alice", "pw");
     a.send(&history(CH, 0, 10, 0));
     a.expect(&[sent[0].clone(), sent[2].clone(), SUCCESS.to_vec()].concat());
-    assert!(
+    // Logged by the History writer, which may get to it after the reply.
+    let logged = || {
         s.log_text()
-            .contains("left 1 damaged message(s) out of a History reply"),
-        "{}",
-        s.log_text()
-    );
+            .contains("left 1 damaged message(s) out of a History reply")
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !logged() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(logged(), "{}", s.log_text());
 }
 
 /// A backup taken while a client keeps sending holds every message

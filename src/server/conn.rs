@@ -146,11 +146,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             match out {
                 Out::Shared(bytes) => buf.extend_from_slice(&bytes),
                 Out::Static(bytes) => buf.extend_from_slice(bytes),
-                Out::History {
-                    store,
-                    cursor,
-                    items,
-                } => {
+                Out::History(history) => {
+                    let super::outbox::HistoryOut {
+                        store,
+                        cursor,
+                        items,
+                    } = *history;
                     // Boxed: an idle connection's task must not carry room
                     // for a History stream's state.
                     let history = write_history(&mut w, &mut buf, store, cursor, items, timeout);

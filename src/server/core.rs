@@ -11,7 +11,7 @@
 
 use super::config::Limits;
 use super::federation::{identity, PeerStatus};
-use super::state::{Directory, Target};
+use super::state::{Directory, Route};
 use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
 use crate::store::{Change, HistoryCursor, Peer, Snapshot};
 pub use relay::LinkWork;
@@ -258,10 +258,12 @@ pub struct Core {
     limits: Limits,
     next_seq: u64,
     sessions: IdMap<Session>,
-    by_user: HashMap<Arc<str>, Vec<SessionId>>,
+    /// Looked up for every push: hashed with foldhash, like the
+    /// directory's users.
+    by_user: HashMap<Arc<str>, Vec<SessionId>, foldhash::fast::RandomState>,
     peers: BTreeMap<String, KnownPeer>,
     /// Proven peer sessions open, per peer name.
-    by_peer: HashMap<Arc<str>, Vec<SessionId>>,
+    by_peer: HashMap<Arc<str>, Vec<SessionId>, foldhash::fast::RandomState>,
     /// Outboxes and relay numbers, per peer server name.
     relays: HashMap<String, Relay>,
     /// Per proven peer session, the relay number its next Message takes;
@@ -284,8 +286,8 @@ impl Core {
             dir: Directory::new(name, limits.max_channels, Snapshot::default()),
             limits,
             sessions: IdMap::default(),
-            by_user: HashMap::new(),
-            by_peer: HashMap::new(),
+            by_user: HashMap::default(),
+            by_peer: HashMap::default(),
             relays: HashMap::new(),
             links: IdMap::default(),
             relayed_in: false,
@@ -673,33 +675,36 @@ impl Core {
         if let Some(peer) = relay::remote_server(self.dir.server_name(), m.target_address) {
             return self.relay_out(session, sender, peer, m, frame);
         }
-        let target = self.dir.route(sender, m.target_address)?;
+        let route = self.dir.route(sender, m.target_address)?;
         let pdu: Arc<[u8]> = Arc::from(frame);
         let seq = self.next_seq;
         self.next_seq += 1;
+        let conversation = match &route {
+            Route::Direct(key) => key.clone(),
+            Route::Channel => Arc::from(m.target_address),
+        };
         self.effects.push(Effect::Store(Change::Append {
-            conversation: Arc::from(target.conversation(sender)),
+            conversation,
             seq,
             send_time: m.send_time,
             pdu: pdu.clone(),
         }));
-        let recipients: Vec<SessionId> = match &target {
-            Target::User(to) => {
-                let local = to.split_once('@').map_or(to.as_str(), |(l, _)| l);
-                let sender_local = &self.sessions[&session].user;
-                self.sessions_of(local)
-                    .chain(self.sessions_of(sender_local))
-                    .collect()
+        if route == Route::Channel {
+            self.push_to_members(m.target_address, &pdu, Some(session));
+            self.fan_out(m.target_address, &pdu, &m);
+            return Ok(());
+        }
+        // The recipient's sessions and the sender's others.
+        let to = m.target_address;
+        let to = to.split_once('@').map_or(to, |(l, _)| l);
+        let from = &self.sessions[&session].user;
+        for user in [to, &**from] {
+            for &c in self.by_user.get(user).into_iter().flatten() {
+                if c != session {
+                    let pdu = pdu.clone();
+                    self.effects.push(Effect::Push { to: c, pdu });
+                }
             }
-            Target::Channel(ch) => {
-                self.push_to_members(ch, &pdu, Some(session));
-                self.fan_out(ch, &pdu, &m);
-                return Ok(());
-            }
-        };
-        for to in recipients.into_iter().filter(|&c| c != session) {
-            let pdu = pdu.clone();
-            self.effects.push(Effect::Push { to, pdu });
         }
         Ok(())
     }

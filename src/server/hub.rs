@@ -30,6 +30,9 @@ pub const MAX_BATCH_EVENTS: usize = 512;
 /// Events waiting for the hub before senders are made to wait.
 pub const EVENT_QUEUE: usize = 4096;
 
+/// Effects a batch's list keeps room for between batches.
+pub const EFFECTS_KEPT: usize = 16 * 1024;
+
 /// Bytes of one History chunk: what a History reply holds in memory at a
 /// time while it is written.
 pub const HISTORY_CHUNK: usize = 64 * 1024;
@@ -311,11 +314,16 @@ impl Hub {
     /// Commits the batch's changes, then releases the output it held back.
     fn flush(&mut self) {
         self.pending_bytes.clear();
-        let effects = std::mem::take(&mut self.effects);
+        let mut effects = std::mem::take(&mut self.effects);
         match self.commit(&effects) {
-            Ok(()) => effects.into_iter().for_each(|e| self.release(e)),
-            Err(e) => self.abandon(effects, e),
+            Ok(()) => effects.drain(..).for_each(|e| self.release(e)),
+            Err(e) => self.abandon(std::mem::take(&mut effects), e),
         }
+        // The next batch reuses the room: growing it again every batch
+        // costs a fresh mapping (and its page faults) once it is large.
+        // A burst's room is given back, down to a usual batch's.
+        effects.shrink_to(EFFECTS_KEPT);
+        self.effects = effects;
         for conn in std::mem::take(&mut self.detached) {
             self.outboxes.remove(&conn);
         }
@@ -377,14 +385,12 @@ impl Hub {
             Effect::Push { to, pdu } => self.push(to, pdu),
             Effect::History { to, cursor, items } => {
                 let store = self.store.clone();
-                self.send(
-                    to,
-                    Out::History {
-                        store,
-                        cursor,
-                        items,
-                    },
-                );
+                let history = super::outbox::HistoryOut {
+                    store,
+                    cursor,
+                    items,
+                };
+                self.send(to, Out::History(Box::new(history)));
             }
             Effect::Close { to } => {
                 self.send(to, Out::Close);

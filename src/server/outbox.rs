@@ -28,18 +28,22 @@ pub enum Out {
     /// A constant reply (Success).
     Static(&'static [u8]),
     /// A History reply, read from the store chunk by chunk as the writer
-    /// reaches it, then Success.
-    History {
-        store: Arc<Store>,
-        cursor: HistoryCursor,
-        items: bool,
-    },
+    /// reaches it, then Success. Boxed: every queued item is as large as
+    /// the largest kind, and a queue keeps its room once it has grown.
+    History(Box<HistoryOut>),
     /// A History reply that another server streams: whole PDUs as they
     /// come, ending with the Success or Error in [`Chunk::Done`]. A stream
     /// that ends without one is answered Error 0x83.
     Stream(smol::channel::Receiver<Chunk>),
     /// Close the connection once everything before this is written.
     Close,
+}
+
+/// What an [`Out::History`] reads.
+pub struct HistoryOut {
+    pub store: Arc<Store>,
+    pub cursor: HistoryCursor,
+    pub items: bool,
 }
 
 /// Part of an [`Out::Stream`].
@@ -58,7 +62,7 @@ impl Out {
             Out::Shared(b) => b.len(),
             Out::Owned(b) => b.len(),
             Out::Static(b) => b.len(),
-            Out::History { .. } | Out::Stream(_) => super::core::HISTORY_COST,
+            Out::History(_) | Out::Stream(_) => super::core::HISTORY_COST,
             Out::Close => 0,
         }
     }
@@ -70,7 +74,7 @@ impl std::fmt::Debug for Out {
             Out::Shared(b) => f.debug_tuple("Shared").field(&b.len()).finish(),
             Out::Owned(b) => f.debug_tuple("Owned").field(&b.len()).finish(),
             Out::Static(b) => f.debug_tuple("Static").field(&b.len()).finish(),
-            Out::History { cursor, .. } => f.debug_tuple("History").field(cursor).finish(),
+            Out::History(h) => f.debug_tuple("History").field(&h.cursor).finish(),
             Out::Stream(_) => f.write_str("Stream"),
             Out::Close => f.write_str("Close"),
         }
@@ -275,6 +279,9 @@ impl State {
         out
     }
 }
+
+// A queued item stays small (see Out::History).
+const _: () = assert!(std::mem::size_of::<Out>() <= 32);
 
 #[cfg(test)]
 mod tests {

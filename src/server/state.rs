@@ -10,9 +10,19 @@
 use crate::proto::address::Address;
 use crate::proto::{ErrorType, Mode};
 use crate::store::{direct_key, Change, Snapshot};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Where a Message goes, once the rules allow it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// A direct message, kept under this conversation key.
+    Direct(Arc<str>),
+    /// A message to the local channel it was addressed to.
+    Channel,
+}
+
+/// What a History reads, once the rules allow it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// A direct message to this local user (full address).
@@ -44,8 +54,9 @@ fn local(address: &str) -> &str {
 #[derive(Debug, Default)]
 struct User {
     hash: String,
-    /// Full addresses.
-    contacts: BTreeSet<String>,
+    /// Full addresses, each with the key of the direct conversation with
+    /// it, made once so a message costs no formatting.
+    contacts: BTreeMap<String, Arc<str>>,
 }
 
 /// Users, contacts and channels of this server.
@@ -54,7 +65,9 @@ pub struct Directory {
     name: String,
     /// Channels users may create in all; each costs memory here.
     max_channels: usize,
-    users: HashMap<String, User>,
+    /// Looked up twice per message: a fast hash with a per-process random
+    /// seed (foldhash) instead of SipHash. User names are the admin's.
+    users: HashMap<String, User, foldhash::fast::RandomState>,
     /// Channel address → user address → mode.
     channels: HashMap<String, HashMap<String, Mode>>,
     /// Channels of other servers → the local users (full addresses) who
@@ -75,12 +88,13 @@ impl Directory {
             ..Directory::default()
         };
         for (user, hash) in snap.users {
-            let contacts = BTreeSet::new();
+            let contacts = BTreeMap::new();
             dir.users.insert(user, User { hash, contacts });
         }
         for (owner, contact) in snap.contacts {
+            let key = dir.conversation_key(&owner, &contact);
             if let Some(u) = dir.users.get_mut(&owner) {
-                u.contacts.insert(contact);
+                u.contacts.insert(contact, key);
             }
         }
         for (channel, modes) in snap.channels {
@@ -140,6 +154,11 @@ impl Directory {
             .filter_map(|u| u.split_once('@').map(|(_, s)| s))
             .filter(|s| *s != self.name)
             .collect()
+    }
+
+    /// The direct conversation key of local user `owner` and `contact`.
+    fn conversation_key(&self, owner: &str, contact: &str) -> Arc<str> {
+        Arc::from(direct_key(&self.address_of(owner), contact))
     }
 
     pub fn set_max_channels(&mut self, max_channels: usize) {
@@ -245,7 +264,7 @@ impl Directory {
     }
 
     /// Where `sender`'s message to `target` goes, if anywhere.
-    pub fn route(&self, sender: &str, target: &str) -> Rule<Target> {
+    pub fn route(&self, sender: &str, target: &str) -> Rule<Route> {
         match Address::parse(target).map_err(|_| ErrorType::BadRequest)? {
             Address::User { local, server } => {
                 // Unknown local target: NotFound, checked before the contacts rule.
@@ -254,10 +273,8 @@ impl Directory {
                 }
                 // "User can exchange messages with other users of the
                 // network if they are both in their contacts group."
-                if !self.mutual_contacts(sender, target) {
-                    return Err(ErrorType::Unauthorized);
-                }
-                Ok(Target::User(target.to_owned()))
+                let key = self.mutual_contacts(sender, target);
+                key.map(Route::Direct).ok_or(ErrorType::Unauthorized)
             }
             Address::Channel { server, .. } => {
                 if server != self.name || !self.channels.contains_key(target) {
@@ -266,20 +283,19 @@ impl Directory {
                 if !self.is_member(target, sender) {
                     return Err(ErrorType::Unauthorized);
                 }
-                Ok(Target::Channel(target.to_owned()))
+                Ok(Route::Channel)
             }
         }
     }
 
-    /// Whether two users have each other as contacts; a user of another
-    /// server has no contact list here.
-    fn mutual_contacts(&self, a: &str, b: &str) -> bool {
-        let has = |x: &str, y: &str| {
-            self.users
-                .get(local(x))
-                .is_some_and(|u| u.contacts.contains(y))
-        };
-        a != b && has(a, b) && has(b, a)
+    /// Their conversation's key if two users have each other as contacts;
+    /// a user of another server has no contact list here.
+    fn mutual_contacts(&self, a: &str, b: &str) -> Option<Arc<str>> {
+        let key = |x: &str, y: &str| self.users.get(local(x))?.contacts.get(y);
+        if a == b || key(b, a).is_none() {
+            return None;
+        }
+        key(a, b).cloned()
     }
 
     /// The conversation `requester` may read through History.
@@ -329,14 +345,16 @@ impl Directory {
             return Err(ErrorType::BadRequest);
         }
         let owner = local(owner);
+        let key = self.conversation_key(owner, addr);
         let user = self.users.get_mut(owner).ok_or(ErrorType::NotFound)?;
-        Ok(user
-            .contacts
-            .insert(addr.to_owned())
-            .then(|| Change::AddContact {
-                owner: owner.to_owned(),
-                contact: addr.to_owned(),
-            }))
+        if user.contacts.contains_key(addr) {
+            return Ok(None);
+        }
+        user.contacts.insert(addr.to_owned(), key);
+        Ok(Some(Change::AddContact {
+            owner: owner.to_owned(),
+            contact: addr.to_owned(),
+        }))
     }
 
     /// ContactRemove: `owner` drops a contact.
@@ -347,7 +365,7 @@ impl Directory {
         };
         let owner = local(owner);
         let user = self.users.get_mut(owner).ok_or(ErrorType::NotFound)?;
-        if !user.contacts.remove(addr) {
+        if user.contacts.remove(addr).is_none() {
             return Err(ErrorType::NotFound);
         }
         Ok(Change::RemoveContact {
@@ -360,14 +378,14 @@ impl Directory {
     pub fn has_contact(&self, owner: &str, addr: &str) -> bool {
         self.users
             .get(local(owner))
-            .is_some_and(|u| u.contacts.contains(addr))
+            .is_some_and(|u| u.contacts.contains_key(addr))
     }
 
     /// The full addresses of `owner`'s contacts, sorted.
     pub fn contacts(&self, owner: &str) -> impl Iterator<Item = &str> + '_ {
         let user = self.users.get(local(owner));
         user.into_iter()
-            .flat_map(|u| u.contacts.iter().map(String::as_str))
+            .flat_map(|u| u.contacts.keys().map(String::as_str))
     }
 
     /// UserMode: `requester` sets `user`'s mode in `channel` (addresses).
@@ -519,11 +537,11 @@ mod tests {
         d.contact_add("bob@x", "alice@x", no_peers).unwrap();
         assert_eq!(
             d.route("alice@x", "bob@x"),
-            Ok(Target::User("bob@x".into()))
+            Ok(Route::Direct("alice@x bob@x".into()))
         );
         assert_eq!(
             d.route("bob@x", "alice@x"),
-            Ok(Target::User("alice@x".into()))
+            Ok(Route::Direct("alice@x bob@x".into()))
         );
         d.contact_remove("bob@x", "alice@x").unwrap();
         assert_eq!(d.route("alice@x", "bob@x"), Err(Unauthorized));
@@ -555,10 +573,7 @@ mod tests {
             .unwrap();
         assert_eq!(changes.len(), 2);
         assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
-        assert_eq!(
-            d.route("alice@x", "#c@x"),
-            Ok(Target::Channel("#c@x".into()))
-        );
+        assert_eq!(d.route("alice@x", "#c@x"), Ok(Route::Channel));
         assert_eq!(d.route("bob@x", "#c@x"), Err(Unauthorized));
         assert_eq!(
             d.history_target("bob@x", "#c@x", no_peers),
@@ -624,7 +639,7 @@ mod tests {
             .unwrap();
         d.user_mode("carol@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
             .unwrap();
-        assert_eq!(d.route("bob@x", "#c@x"), Ok(Target::Channel("#c@x".into())));
+        assert_eq!(d.route("bob@x", "#c@x"), Ok(Route::Channel));
         assert_eq!(
             d.user_mode("alice@x", "bob@x", "#c@x", Mode::Unknown(9), 0, no_peers),
             Err(BadRequest)

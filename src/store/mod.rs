@@ -677,7 +677,8 @@ fn commit(
             // Each conversation's highest send_time, read once per batch;
             // a direct conversation is indexed under both its users once
             // per batch too (the insert is idempotent).
-            let mut highest: HashMap<Arc<str>, Option<u64>> = HashMap::new();
+            let mut highest: HashMap<Arc<str>, Option<u64>, foldhash::fast::RandomState> =
+                HashMap::default();
             for a in appends {
                 let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
                 let key = conv.as_bytes();

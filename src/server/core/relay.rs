@@ -65,14 +65,16 @@ pub(crate) fn ack(number: u64) -> Vec<u8> {
     pdu.to_vec().expect("eight bytes fit")
 }
 
-/// The server part of `target` when it is not `own`.
+/// The server part of `target` when it is a valid address of a server
+/// other than `own`. A local target costs one search for `@`: it is
+/// checked in full by the local rules.
 pub(super) fn remote_server<'a>(own: &str, target: &'a str) -> Option<&'a str> {
-    match Address::parse(target).ok()? {
-        Address::User { server, .. } | Address::Channel { server, .. } if server != own => {
-            Some(server)
-        }
-        _ => None,
+    let (_, server) = target.rsplit_once('@')?;
+    if server == own {
+        return None;
     }
+    Address::parse(target).ok()?;
+    Some(server)
 }
 
 impl Core {
@@ -394,12 +396,12 @@ impl Core {
     /// of a local sender, then stored, pushed, and sent on to the other
     /// servers with members (the peer too, for its other members).
     fn deliver_to_channel(&mut self, m: proto::Message<'_>, frame: &[u8]) -> Result<(), ErrorType> {
-        let target = self.dir.route(m.source_address, m.target_address)?;
+        self.dir.route(m.source_address, m.target_address)?;
         let pdu: Arc<[u8]> = Arc::from(frame);
         let seq = self.next_seq;
         self.next_seq += 1;
         self.effects.push(Effect::Store(Change::Append {
-            conversation: Arc::from(target.conversation(m.source_address)),
+            conversation: Arc::from(m.target_address),
             seq,
             send_time: m.send_time,
             pdu: pdu.clone(),
