@@ -1,5 +1,6 @@
-//! `solec radio`: the airtime calculator, the modem emulator, and SOLEC
-//! sessions carried end to end through pseudo-terminals.
+//! `solec radio`: the airtime calculator, the modem emulator, SOLEC
+//! sessions carried end to end through pseudo-terminals, and two servers
+//! federated over the emulated air, with the bytes each message costs.
 
 use crate::util::*;
 
