@@ -5,13 +5,16 @@
 //! `conn` is the connection's wire id, `n << 1 | 1` when the sender of the
 //! record opened it and `n << 1` when the receiver did; 15 means the wire
 //! id follows as a byte. Compression state (address aliases, the last
-//! source and target, the last send_time) lives in the [`Encoder`] and
-//! [`Decoder`] of one link direction: the stream is reliable and in order,
-//! so both ends update it identically. Nothing here performs IO.
+//! source and target, the last send_time, and per connection the relay
+//! numbers of a server link, so a RelayAck is one byte) lives in the
+//! [`Encoder`] and [`Decoder`] of one link direction: the stream is
+//! reliable and in order, so both ends update it identically. No state
+//! spans the two directions, whose records cross in flight. Nothing here
+//! performs IO.
 
 use super::cursor::{put_varint, unzigzag, zigzag, Cursor, ErrorKind, RadioError};
 use super::textpack;
-use crate::proto::{Message, Pdu, HEADER_LEN, MAX_PAYLOAD};
+use crate::proto::{code, Message, Pdu, HEADER_LEN, MAX_PAYLOAD};
 use std::collections::HashMap;
 
 /// Record kinds, the high nibble of the tag.
@@ -33,6 +36,19 @@ pub mod kind {
     /// A Message PDU as [`MESSAGE`], its content packed by
     /// `radio::textpack` (only when that is shorter).
     pub const MESSAGE_PACKED: u8 = 0x7;
+    /// A RelayAck one above the connection's previous RelayAck: no fields.
+    pub const RELAY_ACK_NEXT: u8 = 0x8;
+    /// A RelayAck: varint, its number minus the previous RelayAck's.
+    pub const RELAY_ACK: u8 = 0x9;
+    /// A RelayFrom: varint, its number minus the connection's next relay.
+    pub const RELAY_FROM: u8 = 0xA;
+    /// A RelayRefused: varint, its number minus the previous RelayAck's
+    /// minus one; then error_type u8.
+    pub const RELAY_REFUSED: u8 = 0xB;
+    /// A LinkNonce: its 32 bytes.
+    pub const LINK_NONCE: u8 = 0xC;
+    /// A LinkProof: its 64-byte signature.
+    pub const LINK_PROOF: u8 = 0xD;
 }
 
 /// The conn nibble that says the wire id follows in a byte.
@@ -103,7 +119,64 @@ struct Context {
     last_src: Option<String>,
     last_tgt: Option<String>,
     last_time: u64,
+    /// Relay numbers per open connection; an Open or a Close of the
+    /// connection forgets them, so this holds at most one entry per
+    /// connection id (256).
+    relays: HashMap<ConnId, Relays>,
 }
+
+/// What the relay records of one connection's direction count from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Relays {
+    /// The number of the previous RelayAck; 0 before the first.
+    ack: u64,
+    /// The number the next relayed Message or UserMode takes: 1 at first,
+    /// a RelayFrom's number after it, one more after each of them.
+    next: u64,
+}
+
+impl Default for Relays {
+    fn default() -> Self {
+        Relays { ack: 0, next: 1 }
+    }
+}
+
+impl Context {
+    fn relays(&mut self, id: ConnId) -> &mut Relays {
+        self.relays.entry(id).or_default()
+    }
+
+    /// Updates the connection's state for a record, once it is whole. Both
+    /// ends call it with the same records in the same order.
+    fn after(&mut self, record: &Record) {
+        match record {
+            Record::Open(id) | Record::Close(id) => {
+                self.relays.remove(id);
+            }
+            Record::Pdu(id, bytes) => {
+                let number = |b: &[u8]| {
+                    b.get(HEADER_LEN..HEADER_LEN + 8)
+                        .and_then(|n| n.try_into().ok())
+                        .map(u64::from_be_bytes)
+                };
+                let r = self.relays(*id);
+                match (bytes.first().copied(), bytes.len()) {
+                    (Some(code::MESSAGE | code::USER_MODE), _) => r.next = r.next.wrapping_add(1),
+                    (Some(code::RELAY_FROM), RELAY_PDU_LEN) => {
+                        r.next = number(bytes).unwrap_or(r.next)
+                    }
+                    (Some(code::RELAY_ACK), RELAY_PDU_LEN) => {
+                        r.ack = number(bytes).unwrap_or(r.ack)
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// A RelayFrom or RelayAck PDU: header and a u64.
+const RELAY_PDU_LEN: usize = HEADER_LEN + 8;
 
 /// Encodes records for one link direction.
 #[derive(Debug, Default)]
@@ -124,6 +197,7 @@ impl Encoder {
             Record::Close(id) => tag(kind::CLOSE, *id, out),
             Record::Pdu(id, bytes) => self.pdu(*id, bytes, out),
         }
+        self.ctx.after(record);
     }
 
     fn pdu(&mut self, id: ConnId, bytes: &[u8], out: &mut Vec<u8>) {
@@ -139,6 +213,33 @@ impl Encoder {
             Some(Pdu::Handshake(h)) => {
                 tag(kind::HANDSHAKE, id, out);
                 out.extend_from_slice(&[h.ver_major, h.ver_minor, h.conn_type.into()]);
+            }
+            Some(Pdu::RelayAck(r)) => {
+                let delta = r.number.wrapping_sub(self.ctx.relays(id).ack);
+                if delta == 1 {
+                    tag(kind::RELAY_ACK_NEXT, id, out);
+                } else {
+                    tag(kind::RELAY_ACK, id, out);
+                    put_varint(out, delta);
+                }
+            }
+            Some(Pdu::RelayFrom(r)) => {
+                tag(kind::RELAY_FROM, id, out);
+                put_varint(out, r.number.wrapping_sub(self.ctx.relays(id).next));
+            }
+            Some(Pdu::RelayRefused(r)) => {
+                tag(kind::RELAY_REFUSED, id, out);
+                let after = self.ctx.relays(id).ack.wrapping_add(1);
+                put_varint(out, r.number.wrapping_sub(after));
+                out.push(r.error_type.into());
+            }
+            Some(Pdu::LinkNonce(n)) => {
+                tag(kind::LINK_NONCE, id, out);
+                out.extend_from_slice(n.nonce);
+            }
+            Some(Pdu::LinkProof(p)) => {
+                tag(kind::LINK_PROOF, id, out);
+                out.extend_from_slice(p.signature);
             }
             Some(Pdu::Message(m)) => {
                 let content = m.message_content.as_bytes();
@@ -242,7 +343,10 @@ impl Decoder {
     pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(Record, usize)>, RadioError> {
         let mut c = Cursor::new(buf);
         match self.record(&mut c) {
-            Ok(record) => Ok(Some((record, c.offset()))),
+            Ok(record) => {
+                self.ctx.after(&record);
+                Ok(Some((record, c.offset())))
+            }
             Err(e) if e.is_truncated() => Ok(None),
             Err(e) => Err(e),
         }
@@ -259,15 +363,9 @@ impl Decoder {
         match tag >> 4 {
             kind::OPEN => Ok(Record::Open(id)),
             kind::CLOSE => Ok(Record::Close(id)),
-            kind::SUCCESS => pdu(frame_pdu(crate::proto::code::SUCCESS, &[])),
-            kind::ERROR => pdu(frame_pdu(
-                crate::proto::code::ERROR,
-                c.take(1, "error_type")?,
-            )),
-            kind::HANDSHAKE => pdu(frame_pdu(
-                crate::proto::code::HANDSHAKE,
-                c.take(3, "handshake")?,
-            )),
+            kind::SUCCESS => pdu(frame_pdu(code::SUCCESS, &[])),
+            kind::ERROR => pdu(frame_pdu(code::ERROR, c.take(1, "error_type")?)),
+            kind::HANDSHAKE => pdu(frame_pdu(code::HANDSHAKE, c.take(3, "handshake")?)),
             kind::RAW => {
                 let code = c.u8("pdu type")?;
                 let len = c.len("pdu length", MAX_PAYLOAD)?;
@@ -275,6 +373,36 @@ impl Decoder {
             }
             kind::MESSAGE => pdu(self.message(c, false)?),
             kind::MESSAGE_PACKED => pdu(self.message(c, true)?),
+            kind::RELAY_ACK_NEXT => {
+                let number = self.ctx.relays(id).ack.wrapping_add(1);
+                pdu(frame_pdu(code::RELAY_ACK, &number.to_be_bytes()))
+            }
+            kind::RELAY_ACK => {
+                let delta = c.varint("relay ack delta")?;
+                let number = self.ctx.relays(id).ack.wrapping_add(delta);
+                pdu(frame_pdu(code::RELAY_ACK, &number.to_be_bytes()))
+            }
+            kind::RELAY_FROM => {
+                let delta = c.varint("relay from delta")?;
+                let number = self.ctx.relays(id).next.wrapping_add(delta);
+                pdu(frame_pdu(code::RELAY_FROM, &number.to_be_bytes()))
+            }
+            kind::RELAY_REFUSED => {
+                let delta = c.varint("relay refused delta")?;
+                let error_type = c.u8("error_type")?;
+                let after = self.ctx.relays(id).ack.wrapping_add(1);
+                let mut payload = after.wrapping_add(delta).to_be_bytes().to_vec();
+                payload.push(error_type);
+                pdu(frame_pdu(code::RELAY_REFUSED, &payload))
+            }
+            kind::LINK_NONCE => pdu(frame_pdu(
+                code::LINK_NONCE,
+                c.take(crate::proto::NONCE_LEN, "nonce")?,
+            )),
+            kind::LINK_PROOF => pdu(frame_pdu(
+                code::LINK_PROOF,
+                c.take(crate::proto::SIGNATURE_LEN, "signature")?,
+            )),
             other => Err(RadioError::new(
                 ErrorKind::Invalid {
                     value: u64::from(other),
@@ -539,6 +667,114 @@ mod tests {
         assert_eq!(got[2][0], 0x21);
     }
 
+    fn relay(code: u8, number: u64) -> Vec<u8> {
+        frame_pdu(code, &number.to_be_bytes())
+    }
+
+    fn refused(number: u64, error_type: u8) -> Vec<u8> {
+        let mut payload = number.to_be_bytes().to_vec();
+        payload.push(error_type);
+        frame_pdu(code::RELAY_REFUSED, &payload)
+    }
+
+    #[test]
+    fn a_server_link_sends_relay_numbers_as_small_deltas() {
+        let t = 1_764_600_000;
+        let hi = |t| message("alice@a.example", "bob@b.example", t, "hi");
+        let theirs = ConnId { mine: false, n: 0 };
+        let got = across(&[
+            // The acceptor's first RelayAck: where the connector resumes.
+            Record::Pdu(theirs, relay(code::RELAY_ACK, 300)),
+            Record::Pdu(OUT0, relay(code::RELAY_FROM, 301)),
+            Record::Pdu(OUT0, hi(t)),
+            Record::Pdu(OUT0, hi(t + 2)),
+            Record::Pdu(theirs, refused(301, 0x03)),
+            Record::Pdu(theirs, relay(code::RELAY_ACK, 302)),
+            Record::Pdu(OUT0, hi(t + 3)),
+            Record::Pdu(theirs, relay(code::RELAY_ACK, 303)),
+            // Relay 304 left the outbox: the numbers jump, so RelayFrom again.
+            Record::Pdu(OUT0, relay(code::RELAY_FROM, 305)),
+            Record::Pdu(OUT0, relay(code::RELAY_FROM, 304)),
+        ]);
+        assert_eq!(got[0], [0x90, 0xAC, 0x02]); // 300 from 0
+        assert_eq!(got[1], [0xA1, 0xAC, 0x02]); // 301 from 1
+        assert_eq!(got[3], [0x71, 0x04, 2, 0x56]);
+        assert_eq!(got[4], [0xB0, 0x00, 0x03]); // the first after 300
+        assert_eq!(got[5], [0x90, 0x02]); // 302 from 300
+        assert_eq!(got[6], [0x71, 0x02, 2, 0x56]);
+        assert_eq!(got[7], [0x80]); // 303: one above 302
+        assert_eq!(got[8], [0xA1, 0x01]); // next would be 304
+                                          // Backwards wraps: long, but exact.
+        assert_eq!(got[9].len(), 11);
+    }
+
+    #[test]
+    fn link_proofs_and_nonces_lose_their_type_and_length() {
+        let nonce = frame_pdu(code::LINK_NONCE, &[7; 32]);
+        let proof = frame_pdu(code::LINK_PROOF, &[9; 64]);
+        let got = across(&[Record::Pdu(OUT0, nonce), Record::Pdu(OUT0, proof)]);
+        assert_eq!(got[0].len(), 33);
+        assert_eq!(got[0][..2], [0xC1, 7]);
+        assert_eq!(got[1].len(), 65);
+        assert_eq!(got[1][..2], [0xD1, 9]);
+    }
+
+    #[test]
+    fn relay_records_are_never_longer_than_raw_ones() {
+        let high = ConnId { mine: true, n: 100 };
+        for id in [OUT0, high] {
+            for pdu in [
+                relay(code::RELAY_ACK, u64::MAX),
+                relay(code::RELAY_FROM, 0),
+                refused(0, 0xFF),
+                refused(u64::MAX, 0x80),
+            ] {
+                let mut raw = Vec::new();
+                tag(kind::RAW, id, &mut raw);
+                raw.push(pdu[0]);
+                put_varint(&mut raw, (pdu.len() - HEADER_LEN) as u64);
+                raw.extend_from_slice(&pdu[HEADER_LEN..]);
+                let got = across(&[Record::Pdu(id, pdu.clone())]);
+                assert!(got[0].len() <= raw.len(), "{pdu:02x?}: {:02x?}", got[0]);
+                assert_ne!(got[0][0] >> 4, kind::RAW);
+            }
+        }
+        // Of the wrong length: Raw, and exact.
+        let short = frame_pdu(code::RELAY_ACK, &[1, 2, 3]);
+        let got = across(&[Record::Pdu(OUT0, short)]);
+        assert_eq!(got[0][..2], [0x21, code::RELAY_ACK]);
+    }
+
+    #[test]
+    fn relay_numbers_start_over_with_each_connection() {
+        let mut stream = Vec::new();
+        let mut enc = Encoder::new();
+        for r in [
+            Record::Open(OUT0),
+            Record::Pdu(OUT0, relay(code::RELAY_ACK, 1)),
+            Record::Close(OUT0),
+            Record::Open(OUT0),
+            Record::Pdu(OUT0, relay(code::RELAY_ACK, 1)),
+        ] {
+            let at = stream.len();
+            enc.encode(&r, &mut stream);
+            if matches!(r, Record::Pdu(..)) {
+                assert_eq!(stream[at..], [0x81], "1 is one above 0 on each connection");
+            }
+        }
+        let mut dec = Decoder::new();
+        let mut at = 0;
+        let mut acks = Vec::new();
+        while at < stream.len() {
+            let (r, used) = dec.decode(&stream[at..]).unwrap().unwrap();
+            if let Record::Pdu(_, p) = r {
+                acks.push(p);
+            }
+            at += used;
+        }
+        assert_eq!(acks, [relay(code::RELAY_ACK, 1), relay(code::RELAY_ACK, 1)]);
+    }
+
     #[test]
     fn high_connection_ids_take_an_escape_byte() {
         let theirs = ConnId { mine: false, n: 7 };
@@ -572,7 +808,13 @@ mod tests {
     fn malformed_records_are_errors() {
         let mut dec = Decoder::new();
         for (bad, field) in [
-            (&[0x81][..], "record kind"),
+            (&[0xE1][..], "record kind"),
+            (
+                &[
+                    0x91, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x02,
+                ],
+                "relay ack delta",
+            ),
             (&[0x51, 0x00, 0x00], "address (no previous one)"),
             (&[0x51, 0x50, 0x07, 0x07, 0x00, 0x00], "address alias"),
             (&[0x51, 0xF0], "source_address"),
