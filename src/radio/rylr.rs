@@ -196,13 +196,15 @@ fn received(line: &[u8]) -> Result<Reply, RadioError> {
     let len_field = field(line, &mut at, "length")?;
     let len: usize = number(len_field, at - len_field.len() - 1, "length")?;
     let data_at = at;
+    // The length is the peer's number: it may be anything up to usize::MAX.
+    let end = data_at.saturating_add(len);
     let data = line
-        .get(data_at..data_at + len)
-        .filter(|_| line.get(data_at + len) == Some(&b','))
+        .get(data_at..end)
+        .filter(|_| line.get(end) == Some(&b','))
         .ok_or_else(|| {
             RadioError::new(
                 ErrorKind::Truncated {
-                    needed: len + 1,
+                    needed: len.saturating_add(1),
                     available: line.len().saturating_sub(data_at),
                 },
                 "data",
@@ -405,6 +407,15 @@ mod tests {
         }
         let e = parse_reply(b"+RCV=50,4,wA!C,-99,40").unwrap_err();
         assert_eq!((e.field, e.offset), ("base64 character", 12));
+    }
+
+    #[test]
+    fn a_length_past_the_line_is_an_error_even_near_usize_max() {
+        // Found by fuzzing: the data's end was computed unchecked.
+        let max = usize::MAX.to_string();
+        let line = format!("+RCV=1,{max},wAEC,-99,40");
+        let e = parse_reply(line.as_bytes()).unwrap_err();
+        assert_eq!((e.field, e.offset), ("data", 7 + max.len() + 1));
     }
 
     #[test]
