@@ -454,7 +454,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__bench)
-            opts="-h -V --pairs --messages --size --window --rate --idle --no-baseline --json --temp-dir --help --version"
+            opts="-h -V --pairs --messages --size --window --rate --idle --no-baseline --federated --json --temp-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -325,6 +325,7 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l rate -d 'Pace all 
 complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open after the load (0 skips it)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l temp-dir -d 'Directory to create the server\'s temporary data directory in; put it on the disk the real server will use, since /tmp may be in memory [default: $TMPDIR, else /tmp]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Skip the in-process relay baseline'
+complete -c solec -n "__fish_solec_using_subcommand bench" -l federated -d 'Also run the load from a.bench to b.bench, two federated servers, and a restart of b.bench (see above)'
 complete -c solec -n "__fish_solec_using_subcommand bench" -l json -d 'Print the report as one JSON object'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand bench" -s V -l version -d 'Print version'

@@ -15,7 +15,8 @@
 //! - [`time`]: Unix seconds to RFC 3339 and back.
 //! - [`signals`]: SIGINT/SIGTERM as an async event.
 //! - [`bench`](mod@bench): `solec bench`: a private server, sender/receiver load,
-//!   idle connections, /proc readings, and a bare relay as the baseline.
+//!   idle connections, /proc readings, and a bare relay as the baseline;
+//!   with `--federated`, two servers and a byte-counting proxy on their link.
 //! - [`cli`]: one module per subcommand; `main.rs` only dispatches here.
 
 pub mod bench;

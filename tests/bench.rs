@@ -1,7 +1,7 @@
 //! `solec bench`: a tiny load delivers every message exactly once, through
-//! the real server and the baseline relay, and the bench leaves no server
-//! process and no data directory behind, even when interrupted. No timing
-//! is asserted: the figures depend on the machine.
+//! the real server, the baseline relay and two federated servers, and the
+//! bench leaves no server process and no data directory behind, even when
+//! interrupted. No timing is asserted: the figures depend on the machine.
 
 use crate::util::{run, signal, solec, TempDir, TIMEOUT};
 use std::path::Path;
@@ -96,6 +96,61 @@ fn json_report_paced() {
     assert!(report["solec"]["server_cpu_us_per_message"].is_number());
     assert_eq!(report["idle"]["connections"], 10);
     assert!(report["baseline"].is_null(), "{report}");
+    assert_clean(&temp);
+}
+
+/// Two federated servers: every message crosses the link once, the
+/// restart's queued messages arrive once, the link's bytes are set against
+/// the PDUs', and both servers and their directories are gone after.
+#[test]
+fn a_tiny_federated_load_arrives_complete() {
+    let temp = TempDir::new();
+    let mut args = vec!["bench", "--pairs", "2", "--messages", "20"];
+    args.extend(["--idle", "0", "--no-baseline", "--federated", "--temp-dir"]);
+    args.push(temp.path().to_str().unwrap());
+    let out = run(&args, b"");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        line(&stdout, "federated servers"),
+        "federated servers: a.bench -> b.bench"
+    );
+    let delivered = line(&stdout, "federated");
+    assert!(
+        delivered.starts_with("federated: 40 delivered in "),
+        "{delivered}"
+    );
+    for key in ["federated", "restart"] {
+        for what in ["missing", "duplicates"] {
+            assert_eq!(
+                line(&stdout, &format!("{key} {what}")),
+                format!("{key} {what}: 0"),
+                "{stdout}"
+            );
+        }
+    }
+    assert!(line(&stdout, "federated/single").ends_with(" x throughput"));
+    // s0@a.bench -> r0@b.bench with 64 bytes of content: a 101-byte PDU,
+    // and the link carried every one of them, and more.
+    let link = line(&stdout, "link");
+    assert!(link.contains(" (Message PDU 101.00 bytes, +"), "{link}");
+    let per_message: f64 = link
+        .split(" bytes per relayed message")
+        .next()
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{link}"));
+    assert!(per_message > 101.0, "{link}");
+    let restart = line(&stdout, "restart");
+    assert!(
+        restart.starts_with("restart: b.bench stopped with SIGTERM for "),
+        "{restart}"
+    );
+    assert!(
+        restart.contains(" while 100 messages were queued for it; "),
+        "{restart}"
+    );
+    assert!(restart.contains(", first message delivered "), "{restart}");
     assert_clean(&temp);
 }
 

@@ -4,13 +4,14 @@
 //! pipelines Message PDUs with at most `window` unacknowledged, each stamped
 //! with its sequence number and send time; the receiver reads the pushed
 //! copies and records latency, missing and duplicate sequence numbers. The
-//! same code drives the solec server and the baseline relay.
+//! same code drives the solec server, the baseline relay, and two
+//! federated servers (senders on one, receivers on the other: [`Ends`]).
 //!
 //! Everything runs on one [`LocalExecutor`], so shared counters are plain
 //! `Cell`s: the bench must cost the machine as little as it can.
 
 use super::histogram::Histogram;
-use super::wire::{self, address, expect_success, Clock, Conn};
+use super::wire::{self, expect_success, Clock, Conn};
 use crate::proto::{Contact, Message, Pdu};
 use indicatif::ProgressBar;
 use smol::future::{self, FutureExt as _};
@@ -52,6 +53,36 @@ pub fn receiver_name(pair: usize) -> String {
     format!("r{pair}")
 }
 
+/// Where the two users of every pair log in, and the servers their
+/// addresses name.
+#[derive(Debug, Clone)]
+pub struct Ends {
+    pub sender: SocketAddr,
+    pub sender_server: String,
+    pub receiver: SocketAddr,
+    pub receiver_server: String,
+}
+
+impl Ends {
+    /// Both users of every pair on the one server at `addr`.
+    pub fn single(addr: SocketAddr) -> Ends {
+        Ends {
+            sender: addr,
+            sender_server: super::SERVER_NAME.to_owned(),
+            receiver: addr,
+            receiver_server: super::SERVER_NAME.to_owned(),
+        }
+    }
+
+    pub fn sender_address(&self, pair: usize) -> String {
+        format!("{}@{}", sender_name(pair), self.sender_server)
+    }
+
+    pub fn receiver_address(&self, pair: usize) -> String {
+        format!("{}@{}", receiver_name(pair), self.receiver_server)
+    }
+}
+
 /// One receiver's view of its sender's sequence numbers.
 #[derive(Debug, Default)]
 pub struct Tally {
@@ -63,7 +94,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn new(messages: u64) -> Tally {
+    pub fn new(messages: u64) -> Tally {
         Tally {
             messages,
             seen: vec![0; messages.div_ceil(64) as usize],
@@ -71,7 +102,7 @@ impl Tally {
         }
     }
 
-    fn record(&mut self, seq: u64, latency_ns: u64) -> Result<(), String> {
+    pub fn record(&mut self, seq: u64, latency_ns: u64) -> Result<(), String> {
         if seq >= self.messages {
             return Err(format!("received sequence number {seq}, never sent"));
         }
@@ -156,22 +187,19 @@ pub async fn interruptible<T>(
 /// Logs in every pair and makes its users each other's contacts.
 pub async fn connect_pairs(
     ex: &LocalExecutor<'_>,
-    addr: SocketAddr,
+    ends: &Ends,
     spec: &Spec,
     bar: &ProgressBar,
 ) -> Result<Vec<(Conn, Conn)>, String> {
     // Two logins per pair, one after the other.
-    bounded(
-        ex,
-        spec.pairs,
-        super::LOGINS_IN_FLIGHT,
-        bar,
-        |i| async move {
+    bounded(ex, spec.pairs, super::LOGINS_IN_FLIGHT, bar, |i| {
+        let ends = ends.clone();
+        async move {
             let (s, r) = (sender_name(i), receiver_name(i));
-            let mut sender = Conn::login(addr, &s, super::PASSWORD).await?;
-            let mut receiver = Conn::login(addr, &r, super::PASSWORD).await?;
-            let r_addr = address(&r);
-            let s_addr = address(&s);
+            let mut sender = Conn::login(ends.sender, &s, super::PASSWORD).await?;
+            let mut receiver = Conn::login(ends.receiver, &r, super::PASSWORD).await?;
+            let r_addr = ends.receiver_address(i);
+            let s_addr = ends.sender_address(i);
             sender
                 .call(&Pdu::ContactAdd(Contact { address: &r_addr }))
                 .await?;
@@ -179,8 +207,8 @@ pub async fn connect_pairs(
                 .call(&Pdu::ContactAdd(Contact { address: &s_addr }))
                 .await?;
             Ok((sender, receiver))
-        },
-    )
+        }
+    })
     .await
 }
 
@@ -190,11 +218,13 @@ pub async fn connect_pairs(
 pub async fn drive<'a>(
     ex: &LocalExecutor<'a>,
     pairs: Vec<(Conn, Conn)>,
+    ends: &Ends,
     spec: Spec,
     clock: Clock,
     stop: &AtomicBool,
     bar: &ProgressBar,
 ) -> Result<(Outcome, Vec<Conn>), String> {
+    let ends = Rc::new(ends.clone());
     let shared = Rc::new(Shared {
         acked: Cell::new(0),
         delivered: Cell::new(0),
@@ -209,6 +239,7 @@ pub async fn drive<'a>(
     for (i, (sender, receiver)) in pairs.into_iter().enumerate() {
         let ctx = Ctx {
             pair: i,
+            ends: ends.clone(),
             spec,
             clock,
             origin,
@@ -244,6 +275,7 @@ pub async fn drive<'a>(
 #[derive(Clone)]
 struct Ctx {
     pair: usize,
+    ends: Rc<Ends>,
     spec: Spec,
     clock: Clock,
     /// When the load started, for pacing.
@@ -314,8 +346,8 @@ async fn write_messages(
     ctx: &Ctx,
     slots: &smol::channel::Sender<()>,
 ) -> Result<(), String> {
-    let source = address(&sender_name(ctx.pair));
-    let target = address(&receiver_name(ctx.pair));
+    let source = ctx.ends.sender_address(ctx.pair);
+    let target = ctx.ends.receiver_address(ctx.pair);
     let send_time = crate::time::now();
     let (mut content, mut bytes) = (String::new(), Vec::new());
     let mut seq = 0;
@@ -395,7 +427,8 @@ async fn receive(mut conn: Conn, ctx: Ctx) -> Result<Conn, String> {
     Ok(conn)
 }
 
-fn stamp_of(frame: &[u8]) -> Result<(u64, u64), String> {
+/// The stamp of a pushed Message frame.
+pub fn stamp_of(frame: &[u8]) -> Result<(u64, u64), String> {
     match Pdu::decode(frame[0], &frame[crate::proto::HEADER_LEN..]) {
         Ok(Pdu::Message(m)) => wire::read_stamp(m.message_content)
             .ok_or_else(|| format!("a message without a bench stamp: {m:?}")),

@@ -4,24 +4,28 @@
 //! its users, open idle authenticated connections and read its memory from
 //! /proc, close them; log in the sender/receiver pairs and drive the load
 //! through it ([`load`]) while reading its CPU time; stop it; then drive
+//! the same load between two [`federated`] servers when asked; then drive
 //! the same load through the in-process [`relay`] as a baseline for this
 //! machine. Figures come back as a [`report::Report`]; printing is the
 //! command's business.
 //!
 //! - [`wire`]: the bench's lean SOLEC client and the message stamp.
 //! - [`histogram`]: constant-memory latency quantiles.
+//! - [`proxy`]: the byte-counting proxy on the federated servers' link.
 
+pub mod federated;
 pub mod histogram;
 pub mod load;
+pub mod proxy;
 pub mod relay;
 pub mod report;
 pub mod server;
 pub mod wire;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use load::{bounded, interruptible, Spec};
+use load::{bounded, interruptible, Ends, Outcome, Spec};
 use report::{Idle, Ratio, Report, Run};
-use server::Spawned;
+use server::{Sizing, Spawned};
 use smol::LocalExecutor;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -62,6 +66,8 @@ pub struct Config {
     pub idle: usize,
     /// Run the relay baseline.
     pub baseline: bool,
+    /// Run the load between two federated servers too.
+    pub federated: bool,
     /// Where the server's temporary data directory is created.
     pub temp_parent: PathBuf,
     /// Draw progress bars (on a terminal).
@@ -75,7 +81,11 @@ pub fn run(config: &Config) -> Result<Report, String> {
     raise_fd_limit(config)?;
     let clock = Clock::start();
     let ex = LocalExecutor::new();
-    let server = Spawned::start(&config.temp_parent, server_connections(config))?;
+    let sizing = Sizing {
+        connections: server_connections(config),
+        outbox: None,
+    };
+    let server = Spawned::start(&config.temp_parent, SERVER_NAME, sizing)?;
     let with_log = |e: String| match server.log_tail() {
         tail if tail.contains(" WARN ") || tail.contains(" ERROR ") => {
             format!("{e}\nserver log:\n{tail}")
@@ -85,6 +95,10 @@ pub fn run(config: &Config) -> Result<Report, String> {
     let (solec, idle) = measure_server(&ex, &server, config, clock).map_err(with_log)?;
     let server_warnings = server.warnings.lock().expect("log lock").clone();
     server.stop()?;
+    let federated = match config.federated {
+        true => Some(federated::measure(&ex, config, clock, &solec)?),
+        false => None,
+    };
     let baseline = match config.baseline {
         true => Some(measure_baseline(&ex, config, clock)?),
         false => None,
@@ -101,6 +115,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
         idle,
         baseline,
         ratio,
+        federated,
         server_warnings,
     })
 }
@@ -131,43 +146,49 @@ fn measure_server(
         0 => None,
         _ => Some(measure_idle(ex, server, config)?),
     };
-    let run = measure_load(ex, server.addr, config, clock, Some(server))?;
+    let ends = Ends::single(server.addr);
+    let (outcome, cpu) = measure_load(ex, &ends, config, clock, &[server])?;
+    let run = Run::new(&config.load, &outcome, cpu.first().copied());
     Ok((run, idle))
 }
 
 fn measure_baseline(ex: &LocalExecutor<'_>, config: &Config, clock: Clock) -> Result<Run, String> {
     let relay = relay::Relay::start()?;
-    let run = measure_load(ex, relay.addr, config, clock, None);
+    let measured = measure_load(ex, &Ends::single(relay.addr), config, clock, &[]);
     drop(relay);
-    run
+    Ok(Run::new(&config.load, &measured?.0, None))
 }
 
-/// Logs in the pairs, then drives the load; with a `server`, its CPU time
-/// over the load alone (logins excluded) is part of the result.
+/// Logs in the pairs, then drives the load; returns with its outcome the
+/// CPU time each of `servers` spent over the load alone (logins
+/// excluded), in microseconds.
 fn measure_load(
     ex: &LocalExecutor<'_>,
-    addr: std::net::SocketAddr,
+    ends: &Ends,
     config: &Config,
     clock: Clock,
-    server: Option<&Spawned>,
-) -> Result<Run, String> {
+    servers: &[&Spawned],
+) -> Result<(Outcome, Vec<u64>), String> {
     let spec = config.load;
     let stop = &config.stop;
     let bar = progress(config, spec.pairs as u64, "login pairs");
-    let setup = load::connect_pairs(ex, addr, &spec, &bar);
+    let setup = load::connect_pairs(ex, ends, &spec, &bar);
     let pairs = smol::block_on(ex.run(interruptible(setup, stop)))?;
     bar.finish_and_clear();
-    let cpu_before = server.map(Spawned::cpu_us).transpose()?;
+    let cpu_before = servers
+        .iter()
+        .map(|s| s.cpu_us())
+        .collect::<Result<Vec<_>, _>>()?;
     let bar = progress(config, spec.pairs as u64 * spec.messages, "messages");
-    let driving = load::drive(ex, pairs, spec, clock, stop, &bar);
+    let driving = load::drive(ex, pairs, ends, spec, clock, stop, &bar);
     let (outcome, conns) = smol::block_on(ex.run(driving))?;
-    let cpu = match (server, cpu_before) {
-        (Some(s), Some(before)) => Some(s.cpu_us()?.saturating_sub(before)),
-        _ => None,
-    };
+    let mut cpu = Vec::with_capacity(servers.len());
+    for (s, before) in servers.iter().zip(cpu_before) {
+        cpu.push(s.cpu_us()?.saturating_sub(before));
+    }
     bar.finish_and_clear();
     drop(conns);
-    Ok(Run::new(&spec, &outcome, cpu))
+    Ok((outcome, cpu))
 }
 
 /// Opens `config.idle` authenticated connections and reads how much the
@@ -267,6 +288,7 @@ mod tests {
             },
             idle,
             baseline: false,
+            federated: false,
             temp_parent: PathBuf::new(),
             progress: false,
             stop: Arc::default(),

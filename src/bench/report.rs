@@ -21,6 +21,8 @@ pub struct Report {
     pub baseline: Option<Run>,
     /// solec divided by baseline.
     pub ratio: Option<Ratio>,
+    /// Two federated servers, with `--federated`.
+    pub federated: Option<Federated>,
     /// WARN and ERROR lines from the server's log.
     pub server_warnings: Vec<String>,
 }
@@ -58,6 +60,110 @@ pub struct Idle {
     pub rss_before_kib: u64,
     pub rss_after_kib: u64,
     pub kib_per_connection: f64,
+}
+
+/// The same load from users of one server to users of another.
+#[derive(Debug, Serialize)]
+pub struct Federated {
+    /// The sending server's name and the receiving server's.
+    pub from: String,
+    pub to: String,
+    pub run: Run,
+    /// This run's throughput divided by the single server's.
+    pub throughput_ratio: f64,
+    /// Each server's user+system CPU over the load, per delivered message.
+    pub sender_cpu_us_per_message: f64,
+    pub receiver_cpu_us_per_message: f64,
+    pub link: Link,
+    pub restart: Restart,
+    /// WARN and ERROR lines from both servers' logs, each after its name.
+    pub server_warnings: Vec<String>,
+}
+
+/// The link's bytes over the load, as the proxy between the servers
+/// counted them (SOLEC bytes, handshake included).
+#[derive(Debug, Serialize)]
+pub struct Link {
+    /// Sending server to receiving server: the relays.
+    pub forward_bytes: u64,
+    /// Back: the acknowledgements.
+    pub back_bytes: u64,
+    pub relayed: u64,
+    /// Both ways, per relayed message.
+    pub bytes_per_message: f64,
+    /// The Message PDUs' own size, on average over the pairs.
+    pub message_pdu_bytes: f64,
+    /// `bytes_per_message` less `message_pdu_bytes`.
+    pub overhead_bytes_per_message: f64,
+}
+
+/// The receiving server stopped with SIGTERM while the sender's outbox
+/// held messages for it, and started again on the same port.
+#[derive(Debug, Serialize)]
+pub struct Restart {
+    /// Messages queued for it while it was down.
+    pub queued: u64,
+    /// From its stop signal to its start again.
+    pub down_seconds: f64,
+    /// From its start to listening.
+    pub listening_seconds: f64,
+    /// From its start to the first queued message reaching its user; null
+    /// if none did within the wait.
+    pub first_delivery_seconds: Option<f64>,
+    pub delivered: u64,
+    pub missing: u64,
+    pub duplicates: u64,
+}
+
+impl Federated {
+    pub fn complete(&self) -> bool {
+        self.run.complete() && self.restart.missing == 0 && self.restart.duplicates == 0
+    }
+
+    fn lines(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "federated servers: {} -> {}", self.from, self.to)?;
+        self.run.lines(f, "federated")?;
+        writeln!(
+            f,
+            "federated/single: {:.2} x throughput",
+            self.throughput_ratio
+        )?;
+        writeln!(
+            f,
+            "federated server cpu: {} {:.2} µs + {} {:.2} µs per delivered message",
+            self.from, self.sender_cpu_us_per_message, self.to, self.receiver_cpu_us_per_message
+        )?;
+        let l = &self.link;
+        writeln!(
+            f,
+            "link: {} bytes {} -> {}, {} bytes back, {:.2} bytes per relayed message \
+             (Message PDU {:.2} bytes, {:+.2})",
+            l.forward_bytes,
+            self.from,
+            self.to,
+            l.back_bytes,
+            l.bytes_per_message,
+            l.message_pdu_bytes,
+            l.overhead_bytes_per_message
+        )?;
+        let r = &self.restart;
+        let first = match r.first_delivery_seconds {
+            Some(s) => format!("first message delivered {s:.3} s after its start"),
+            None => "no message delivered".to_owned(),
+        };
+        writeln!(
+            f,
+            "restart: {} stopped with SIGTERM for {:.3} s while {} messages were queued for it; \
+             listening {:.3} s after its start, {first}",
+            self.to, r.down_seconds, r.queued, r.listening_seconds
+        )?;
+        writeln!(f, "restart missing: {}", r.missing)?;
+        writeln!(f, "restart duplicates: {}", r.duplicates)?;
+        for w in &self.server_warnings {
+            writeln!(f, "federated server log: {w}")?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -139,7 +245,9 @@ impl Ratio {
 impl Report {
     /// Every message of every run arrived exactly once.
     pub fn complete(&self) -> bool {
-        self.solec.complete() && self.baseline.as_ref().is_none_or(Run::complete)
+        self.solec.complete()
+            && self.baseline.as_ref().is_none_or(Run::complete)
+            && self.federated.as_ref().is_none_or(Federated::complete)
     }
 }
 
@@ -182,6 +290,9 @@ impl fmt::Display for Report {
         }
         for w in &self.server_warnings {
             writeln!(f, "server log: {w}")?;
+        }
+        if let Some(federated) = &self.federated {
+            federated.lines(f)?;
         }
         Ok(())
     }

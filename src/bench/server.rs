@@ -35,16 +35,34 @@ const LOG_TAIL: usize = 20;
 /// The server's config, in its data directory so it goes with it.
 const CONFIG_FILE: &str = "bench.ron";
 
-/// The server config for a run: every other key keeps its default. The
-/// idle connections all log in as one user, so its session cap rises too.
-fn config_text(max_connections: usize) -> String {
-    format!("(max_connections: {max_connections}, max_sessions_per_user: {max_connections})\n")
+/// What a spawned server's config raises above the defaults.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    /// max_connections, and max_sessions_per_user: the idle connections
+    /// all log in as one user.
+    pub connections: usize,
+    /// max_outbox_messages, for a server that relays the whole load to a
+    /// peer; `None` keeps the default.
+    pub outbox: Option<usize>,
+}
+
+/// The server config for a run: every other key keeps its default.
+fn config_text(sizing: Sizing) -> String {
+    let n = sizing.connections;
+    let outbox = match sizing.outbox {
+        Some(m) => format!(", max_outbox_messages: {m}"),
+        None => String::new(),
+    };
+    format!("(max_connections: {n}, max_sessions_per_user: {n}{outbox})\n")
 }
 
 /// A running `solec serve`, stopped and cleaned up when dropped.
 pub struct Spawned {
     child: Option<Child>,
     dir: PathBuf,
+    /// Its server name, the part after `@` in its users' addresses.
+    pub name: String,
+    /// Where it listens; a restart binds the same port again.
     pub addr: SocketAddr,
     /// The last lines of the server's log.
     tail: Arc<Mutex<VecDeque<String>>>,
@@ -53,16 +71,17 @@ pub struct Spawned {
 }
 
 impl Spawned {
-    /// Creates a data directory under `parent` and starts a server on it
-    /// that accepts `max_connections` at once.
-    pub fn start(parent: &Path, max_connections: usize) -> Result<Spawned, String> {
+    /// Creates a data directory under `parent` and starts a server named
+    /// `name` on it, sized by `sizing`.
+    pub fn start(parent: &Path, name: &str, sizing: Sizing) -> Result<Spawned, String> {
         let dir = temp_dir(parent)?;
         let config = dir.join(CONFIG_FILE);
-        std::fs::write(&config, config_text(max_connections))
+        std::fs::write(&config, config_text(sizing))
             .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
         let mut server = Spawned {
             child: None,
             dir,
+            name: name.to_owned(),
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             tail: Arc::default(),
             warnings: Arc::default(),
@@ -71,11 +90,14 @@ impl Spawned {
         Ok(server)
     }
 
+    /// Starts `solec serve` on the directory, on `addr`'s port (0 the first
+    /// time: any free one), and waits until it listens.
     fn spawn(&mut self) -> Result<(), String> {
-        let exe = std::env::current_exe().map_err(|e| format!("cannot find solec: {e}"))?;
-        let mut cmd = Command::new(exe);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--name"])
-            .arg(super::SERVER_NAME)
+        let mut cmd = Command::new(exe()?);
+        cmd.args(["serve", "--listen"])
+            .arg(self.addr.to_string())
+            .arg("--name")
+            .arg(&self.name)
             .arg("--config")
             .arg(self.dir.join(CONFIG_FILE))
             // Info is the level that names the bound port; the server logs
@@ -136,6 +158,57 @@ impl Spawned {
         tail.iter().cloned().collect::<Vec<_>>().join("\n")
     }
 
+    /// Runs `solec federate ARGS` on this server's data directory (through
+    /// its admin socket while it runs) and returns what it printed.
+    pub fn federate(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(exe()?)
+            .arg("federate")
+            .args(args)
+            .arg("--data")
+            .arg(&self.dir)
+            .arg("--config")
+            .arg(self.dir.join(CONFIG_FILE))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run solec federate: {e}"))?;
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            false => Err(format!(
+                "solec federate {} on {}: {}",
+                args.join(" "),
+                self.name,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
+
+    /// Its public key, as `solec federate key` prints it after the name.
+    pub fn public_key(&self) -> Result<String, String> {
+        let line = self.federate(&["key"])?;
+        line.split_whitespace()
+            .nth(1)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("solec federate key printed {line:?}"))
+    }
+
+    /// Stops the server with SIGTERM, as an operator's restart would, and
+    /// waits for it to exit; its directory stays, and [`Spawned::resume`]
+    /// starts it again on the same port.
+    pub fn halt(&mut self) -> Result<(), String> {
+        match self.child.take() {
+            Some(child) => terminate(child),
+            None => Ok(()),
+        }
+    }
+
+    /// Starts a halted server again; see [`Spawned::halt`].
+    pub fn resume(&mut self) -> Result<(), String> {
+        match self.child {
+            Some(_) => Err(format!("{} is still running", self.name)),
+            None => self.spawn(),
+        }
+    }
+
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.as_ref().map_or(0, Child::id)
@@ -187,24 +260,31 @@ impl Spawned {
 
     /// SIGTERM, then wait for a clean exit (SIGKILL after [`STOP_TIMEOUT`]).
     pub fn stop(mut self) -> Result<(), String> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        // SAFETY: kill sends a signal to our own child, which we have not reaped.
-        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        loop {
-            match child.try_wait() {
-                Ok(Some(status)) if status.success() => return Ok(()),
-                Ok(Some(status)) => return Err(format!("solec serve stopped with {status}")),
-                Ok(None) if Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err("solec serve ignored SIGTERM; killed it".into());
-                }
+        self.halt()
+    }
+}
+
+/// This executable: the bench runs the server it ships with.
+fn exe() -> Result<PathBuf, String> {
+    std::env::current_exe().map_err(|e| format!("cannot find solec: {e}"))
+}
+
+/// SIGTERM, then wait for a clean exit (SIGKILL after [`STOP_TIMEOUT`]).
+fn terminate(mut child: Child) -> Result<(), String> {
+    // SAFETY: kill sends a signal to our own child, which we have not reaped.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let deadline = Instant::now() + STOP_TIMEOUT;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => return Err(format!("solec serve stopped with {status}")),
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err("solec serve ignored SIGTERM; killed it".into());
             }
         }
     }
@@ -226,7 +306,11 @@ fn temp_dir(parent: &Path) -> Result<PathBuf, String> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
-    let dir = parent.join(format!("solec-bench-{}-{nanos:09}", std::process::id()));
+    // Servers of one run start within nanoseconds of each other.
+    static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pid = std::process::id();
+    let dir = parent.join(format!("solec-bench-{pid}-{nanos:09}-{n}"));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
@@ -297,11 +381,24 @@ mod tests {
     }
 
     #[test]
-    fn the_config_sets_max_connections() {
-        let file = crate::server::config::parse(&config_text(1_020_016)).unwrap();
-        let config = crate::server::config::Config::from_file(file);
-        assert_eq!(config.limits.max_connections, 1_020_016);
-        assert_eq!(config.limits.max_sessions_per_user, 1_020_016);
+    fn the_config_sets_max_connections_and_the_outbox() {
+        let read = |sizing| {
+            let file = crate::server::config::parse(&config_text(sizing)).unwrap();
+            crate::server::config::Config::from_file(file).limits
+        };
+        let default = crate::server::config::Limits::default();
+        let limits = read(Sizing {
+            connections: 1_020_016,
+            outbox: None,
+        });
+        assert_eq!(limits.max_connections, 1_020_016);
+        assert_eq!(limits.max_sessions_per_user, 1_020_016);
+        assert_eq!(limits.max_outbox_messages, default.max_outbox_messages);
+        let limits = read(Sizing {
+            connections: 10,
+            outbox: Some(20_000_000),
+        });
+        assert_eq!(limits.max_outbox_messages, 20_000_000);
     }
 
     #[test]

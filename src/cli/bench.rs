@@ -27,6 +27,19 @@ use std::sync::Arc;
 /// trivial in-process relay that stores nothing, as a baseline for this
 /// machine, and the ratios solec/baseline are printed.
 ///
+/// With --federated, the same load also runs between two private servers,
+/// a.bench and b.bench, after the single one: each is made a known peer of
+/// the other with `solec federate key` and `solec federate add`, the PAIRS
+/// senders log in on a.bench and the receivers on b.bench, and a.bench's
+/// max_outbox_messages rises to PAIRS x MESSAGES + 100. a.bench reaches
+/// b.bench through an in-process proxy that counts the link's bytes.
+/// Reported: delivered messages per second and its ratio to the single
+/// server's, latency, missing and duplicated messages, each server's CPU
+/// time per message, the link's bytes per relayed message next to the
+/// Message PDU's size, and a restart: b.bench stops with SIGTERM, 100
+/// messages are queued for it on a.bench, it starts again on the same
+/// port, and the time until its user has the first of them is printed.
+///
 /// The report is `key: value` lines (`solec missing: 0`), or one JSON
 /// object with --json. Exits 1 if any message was lost or duplicated.
 /// Ctrl-C stops the server and removes its directory before exiting. Linux
@@ -69,6 +82,11 @@ pub struct Args {
     #[arg(long)]
     pub no_baseline: bool,
 
+    /// Also run the load from a.bench to b.bench, two federated servers,
+    /// and a restart of b.bench (see above)
+    #[arg(long)]
+    pub federated: bool,
+
     /// Print the report as one JSON object
     #[arg(long)]
     pub json: bool,
@@ -96,6 +114,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         },
         idle: args.idle as usize,
         baseline: !args.no_baseline,
+        federated: args.federated,
         temp_parent: args.temp_dir.unwrap_or_else(std::env::temp_dir),
         progress: std::io::stderr().is_terminal(),
         stop,
