@@ -48,5 +48,8 @@ mod bench;
 /// `solec radio`: airtime, the modem emulator, SOLEC end to end over ptys.
 mod radio;
 
+/// Failed logins slow their own address: an honest login is not queued behind a flood.
+mod auth_throttle;
+
 /// Hardening at the edges: TLS versions, argon2 bounds, `solec user` and `history --follow` under faults.
 mod hardening_cli;

@@ -76,7 +76,7 @@ fn masked(x: u128, prefix: u8, width: u32) -> u128 {
 }
 
 /// The key an address is counted under: itself, or its /64 for IPv6.
-fn key(ip: IpAddr) -> IpAddr {
+pub(crate) fn key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -83,6 +83,13 @@ pub struct FileConfig {
     pub max_connections_per_ip: Option<usize>,
     /// New connections one address may open per minute.
     pub max_new_connections_per_ip_per_minute: Option<u32>,
+    /// Milliseconds a login attempt waits after one failed attempt from its
+    /// address; doubled for each further failure.
+    pub auth_failure_delay_ms: Option<u64>,
+    /// Longest wait, in seconds, after an address's failed logins.
+    pub auth_failure_delay_max_secs: Option<u64>,
+    /// Seconds after which failed logins are forgotten.
+    pub auth_failure_forget_secs: Option<u64>,
     /// Seconds a message for a peer server may wait in its outbox before
     /// it is given up and its sender told.
     pub outbox_lifetime_secs: Option<u64>,
@@ -147,6 +154,9 @@ pub struct Limits {
     pub store_cache_bytes: usize,
     pub max_connections_per_ip: usize,
     pub max_new_connections_per_ip_per_minute: u32,
+    pub auth_failure_delay: Duration,
+    pub auth_failure_delay_max: Duration,
+    pub auth_failure_forget: Duration,
     pub outbox_lifetime: Duration,
     pub max_outbox_messages: usize,
     pub link_backoff_max: Duration,
@@ -176,6 +186,11 @@ impl Default for Limits {
             // A household behind one NAT address, with room to spare.
             max_connections_per_ip: 32,
             max_new_connections_per_ip_per_minute: 120,
+            // A mistyped password costs a retry half a second; ten wrong
+            // ones in a row, a minute per attempt.
+            auth_failure_delay: Duration::from_millis(500),
+            auth_failure_delay_max: Duration::from_secs(60),
+            auth_failure_forget: Duration::from_secs(900),
             // As mail servers do: a peer may be down over a long weekend.
             outbox_lifetime: Duration::from_secs(5 * 24 * 3600),
             // About 40 bytes of memory each, plus its row in the store.
@@ -256,6 +271,15 @@ impl Config {
                 max_new_connections_per_ip_per_minute: file
                     .max_new_connections_per_ip_per_minute
                     .unwrap_or(d.max_new_connections_per_ip_per_minute),
+                auth_failure_delay: file
+                    .auth_failure_delay_ms
+                    .map_or(d.auth_failure_delay, Duration::from_millis),
+                auth_failure_delay_max: file
+                    .auth_failure_delay_max_secs
+                    .map_or(d.auth_failure_delay_max, Duration::from_secs),
+                auth_failure_forget: file
+                    .auth_failure_forget_secs
+                    .map_or(d.auth_failure_forget, Duration::from_secs),
                 outbox_lifetime: file
                     .outbox_lifetime_secs
                     .map_or(d.outbox_lifetime, Duration::from_secs),
@@ -326,6 +350,22 @@ impl Config {
             ));
         }
         self.trusted()?;
+        if l.auth_failure_delay < Duration::from_millis(1)
+            || l.auth_failure_delay > l.auth_failure_delay_max
+            || l.auth_failure_delay_max > MAX_TIMEOUT
+        {
+            return Err(format!(
+                "auth_failure_delay_ms must be at least 1 and at most \
+                 auth_failure_delay_max_secs, itself at most {}",
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
+        if l.auth_failure_forget.is_zero() || l.auth_failure_forget > MAX_TIMEOUT {
+            return Err(format!(
+                "auth_failure_forget_secs must be 1 to {}",
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
         if l.outbox_lifetime.is_zero() || l.max_outbox_messages == 0 {
             return Err("outbox_lifetime_secs and max_outbox_messages must be at least 1".into());
         }
@@ -471,6 +511,9 @@ mod tests {
         assert_eq!(cfg.limits.idle_timeout, Some(Duration::from_secs(3600)));
         assert_eq!(cfg.limits.argon2_bounds(), passwords::Bounds::default());
         assert_eq!(cfg.limits.max_argon2_memory_kib, 19 * 1024);
+        assert_eq!(cfg.limits.auth_failure_delay, Duration::from_millis(500));
+        assert_eq!(cfg.limits.auth_failure_delay_max, Duration::from_secs(60));
+        assert_eq!(cfg.limits.auth_failure_forget, Duration::from_secs(900));
         let never = Config::from_file(parse("(idle_timeout_secs: 0)").unwrap());
         assert_eq!(never.limits.idle_timeout, None);
     }
@@ -495,6 +538,10 @@ mod tests {
             "(max_argon2_memory_kib: 19455)",
             "(max_argon2_passes: 1)",
             "(max_argon2_lanes: 0)",
+            "(auth_failure_delay_ms: 0)",
+            "(auth_failure_delay_ms: 61000)",
+            "(auth_failure_delay_max_secs: 86401)",
+            "(auth_failure_forget_secs: 0)",
         ] {
             assert!(check(bad).is_err(), "{bad}");
         }

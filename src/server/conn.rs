@@ -11,6 +11,7 @@ use super::federation::identity::Identity;
 use super::federation::link::{Accept, Acceptor};
 use super::hub::{ConnId, Event, Out, Outbox, HISTORY_CHUNK};
 use super::session::{Action, Phase, Session};
+use super::throttle::{Class, Verdict};
 use crate::proto::{self, Deframer, ErrorType};
 use crate::store::{HistoryCursor, Store};
 use smol::future::{self, FutureExt as _};
@@ -18,6 +19,7 @@ use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use smol::Timer;
 use std::future::Future;
 use std::io;
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,7 +38,9 @@ pub const WRITE_BATCH: usize = 64 * 1024;
 
 /// Password checks running at once. Each holds argon2's 19 MiB; more in
 /// parallel than there are cores only adds memory, never speed, and a
-/// flood of logins must not be able to exhaust a Pi's RAM.
+/// flood of logins must not be able to exhaust a Pi's RAM. The rest wait,
+/// logins from addresses that have not been failing first
+/// ([`super::checks`]).
 pub const MAX_PASSWORD_CHECKS: usize = 4;
 
 /// State every connection shares: the hub's queue and the limits.
@@ -44,7 +48,9 @@ pub struct Shared {
     pub hub: smol::channel::Sender<Event>,
     /// Replaced on SIGHUP; read (copied) under a lock held for no longer.
     limits: std::sync::RwLock<Limits>,
-    password_checks: Arc<smol::lock::Semaphore>,
+    password_checks: Arc<super::checks::Pool>,
+    /// Failed logins and the waits they earn; held for a table update.
+    throttle: std::sync::Mutex<super::throttle::Throttle>,
     next_id: AtomicU64,
     /// Connections alive now, for the drain at shutdown.
     pub live: AtomicUsize,
@@ -67,7 +73,15 @@ impl Shared {
     /// Puts new limits in force for what connections do from now on.
     pub fn set_limits(&self, limits: Limits, rules: super::admission::Rules) {
         *self.limits.write().unwrap_or_else(|e| e.into_inner()) = limits;
+        let throttle = super::throttle::Rules::new(&limits, rules.trusted.clone());
+        self.throttle().set_rules(throttle);
         self.admission().set_rules(rules);
+    }
+
+    /// The failed-login table, locked.
+    fn throttle(&self) -> std::sync::MutexGuard<'_, super::throttle::Throttle> {
+        // Each update leaves it whole; a panic cannot break it.
+        self.throttle.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The admission table, locked.
@@ -89,7 +103,10 @@ impl Shared {
             identity,
             hub,
             limits: std::sync::RwLock::new(limits),
-            password_checks: Arc::new(smol::lock::Semaphore::new(MAX_PASSWORD_CHECKS)),
+            password_checks: super::checks::Pool::new(MAX_PASSWORD_CHECKS),
+            throttle: std::sync::Mutex::new(super::throttle::Throttle::new(
+                super::throttle::Rules::new(&limits, rules.trusted.clone()),
+            )),
             next_id: AtomicU64::new(1),
             live: AtomicUsize::new(0),
             admission: std::sync::Mutex::new(super::admission::Admission::new(rules)),
@@ -110,18 +127,19 @@ pub trait Inbound: AsyncRead + Unpin {
     }
 }
 
-/// Serves one connection until it closes. It must be logged in by
-/// `deadline`, counted from when it was accepted.
+/// Serves one connection from `peer` until it closes. It must be logged
+/// in by `deadline`, counted from when it was accepted.
 pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
     reader: R,
     writer: W,
+    peer: IpAddr,
     deadline: Instant,
     shared: &Shared,
 ) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = super::outbox::new();
     let reading = async {
-        read_loop(id, reader, tx, deadline, shared).await;
+        read_loop(Login { id, peer, deadline }, reader, tx, shared).await;
         // Let the writer drain what the hub still queues, then end it.
         future::pending::<()>().await
     };
@@ -292,19 +310,23 @@ async fn write_or_give_up<W: AsyncWrite + Unpin>(
     w.flush().await
 }
 
-/// Reads until EOF, error, timeout or a refusal; always detaches.
-async fn read_loop<R: Inbound>(
+/// Who a connection is before it logs in.
+#[derive(Debug, Clone, Copy)]
+struct Login {
     id: ConnId,
-    mut reader: R,
-    out: Outbox,
+    peer: IpAddr,
+    /// When it must be logged in.
     deadline: Instant,
-    shared: &Shared,
-) {
+}
+
+/// Reads until EOF, error, timeout or a refusal; always detaches.
+async fn read_loop<R: Inbound>(login: Login, mut reader: R, out: Outbox, shared: &Shared) {
+    let Login { id, deadline, .. } = login;
     let mut buf = Vec::new();
     // Set once the connection turns out to be a server's: its handshake
     // running out of time is then a failed proof, Error 0x03.
     let linking = AtomicBool::new(false);
-    let login = authenticate(id, &mut reader, &mut buf, &out, shared, deadline, &linking);
+    let login = authenticate(login, &mut reader, &mut buf, &out, shared, &linking);
     let expired = async {
         Timer::at(deadline).await;
         false
@@ -336,14 +358,14 @@ fn refuse(out: &Outbox, e: ErrorType) {
 /// Runs the client sequence; true once the hub has the session. The caller
 /// bounds it with the handshake deadline and closes on false.
 async fn authenticate<R: Inbound>(
-    id: ConnId,
+    login: Login,
     reader: &mut R,
     buf: &mut Vec<u8>,
     out: &Outbox,
     shared: &Shared,
-    deadline: Instant,
     linking: &AtomicBool,
 ) -> bool {
+    let Login { id, deadline, .. } = login;
     let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
     let mut session = Session::default();
     loop {
@@ -366,7 +388,7 @@ async fn authenticate<R: Inbound>(
                 Action::Verify { username, password } => {
                     let (u, p) = (username.to_owned(), password.to_owned());
                     // The hub is gone only when the server stops.
-                    let Ok(user) = check_password(u, p, shared).await else {
+                    let Ok(user) = check_password(login, u, p, shared).await else {
                         return false;
                     };
                     let action = session.on_verified(user.is_some());
@@ -492,9 +514,68 @@ struct HubGone;
 
 /// The user's canonical name when `password` is right. Unknown users are
 /// checked against a fixed hash so both failures take the same time.
+///
+/// The throttle decides first, before anything costs CPU: the attempt
+/// waits out its address's and account's failures, or is refused
+/// unchecked when that would take past its deadline.
 async fn check_password(
+    login: Login,
     username: String,
     password: String,
+    shared: &Shared,
+) -> Result<Option<String>, HubGone> {
+    let now = Instant::now();
+    let budget = login.deadline.saturating_duration_since(now);
+    let verdict = {
+        let mut throttle = shared.throttle();
+        let verdict = throttle.attempt(now, login.peer, &username, budget);
+        if let Some(line) = throttle.report(now) {
+            log::warn!("{line}");
+        }
+        verdict
+    };
+    let class = match verdict {
+        Verdict::Refuse => return Ok(None),
+        Verdict::Check { wait, class } => {
+            if !wait.is_zero() {
+                Timer::after(wait).await;
+            }
+            class
+        }
+    };
+    // Reports the outcome however this ends: a login abandoned at its
+    // deadline counts as failed.
+    let mut attempt = Attempt {
+        shared,
+        peer: login.peer,
+        username: &username,
+        ok: false,
+    };
+    let user = verify(username.clone(), password, class, shared).await?;
+    attempt.ok = user.is_some();
+    Ok(user)
+}
+
+/// A login attempt the throttle let through, told of when dropped.
+struct Attempt<'a> {
+    shared: &'a Shared,
+    peer: IpAddr,
+    username: &'a str,
+    ok: bool,
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        let mut throttle = self.shared.throttle();
+        throttle.finished(Instant::now(), self.peer, self.username, self.ok);
+    }
+}
+
+/// Looks the user up and checks the password in the pool, in `class`.
+async fn verify(
+    username: String,
+    password: String,
+    class: Class,
     shared: &Shared,
 ) -> Result<Option<String>, HubGone> {
     let (tx, rx) = smol::channel::bounded(1);
@@ -506,7 +587,7 @@ async fn check_password(
     let found = rx.recv().await.map_err(|_| HubGone)?;
     // The permit goes with the check onto its thread: a login abandoned
     // at its deadline must not free the slot while argon2 still runs.
-    let slot = shared.password_checks.acquire_arc().await;
+    let slot = shared.password_checks.acquire(class).await;
     let bounds = shared.limits().argon2_bounds();
     Ok(smol::unblock(move || {
         let _slot = slot;

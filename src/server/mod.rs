@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod admission;
+mod checks;
 pub mod config;
 pub mod conn;
 pub mod core;
@@ -20,6 +21,7 @@ pub mod passwords;
 mod reload;
 pub mod session;
 pub mod state;
+pub mod throttle;
 mod tls;
 
 use crate::store::Store;
@@ -241,10 +243,13 @@ async fn accept_loop(
             match tls {
                 None => {
                     let stream = Arc::new(stream);
-                    conn::serve(Tcp(stream.clone()), Tcp(stream), deadline, shared).await
+                    let tcp = (Tcp(stream.clone()), Tcp(stream));
+                    conn::serve(tcp.0, tcp.1, peer.ip(), deadline, shared).await
                 }
                 // Boxed so plain connections do not carry room for TLS state.
-                Some(acceptor) => Box::pin(tls::serve(acceptor, stream, deadline, shared)).await,
+                Some(acceptor) => {
+                    Box::pin(tls::serve(acceptor, stream, peer.ip(), deadline, shared)).await
+                }
             }
         })
         .detach();

@@ -2,7 +2,7 @@
 //! the server runs, without dropping a session.
 //!
 //! Reloaded: every limit (connections and the hub take the new values for
-//! what they do next) and the TLS certificate and key (new TLS connections
+//! what they do next; failed logins counted so far stay counted) and the TLS certificate and key (new TLS connections
 //! use them; open ones keep theirs). The server name, the data directory,
 //! the listen addresses, the trusted networks, the config's peers and the
 //! store's cache size need a restart: a reload that changes them says so
@@ -117,6 +117,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         store_cache_bytes: _,
         max_connections_per_ip: _,
         max_new_connections_per_ip_per_minute: _,
+        auth_failure_delay: _,
+        auth_failure_delay_max: _,
+        auth_failure_forget: _,
         outbox_lifetime: _,
         max_outbox_messages: _,
         link_backoff_max: _,
@@ -153,6 +156,9 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         store_cache_bytes,
         max_connections_per_ip,
         max_new_connections_per_ip_per_minute,
+        auth_failure_delay,
+        auth_failure_delay_max,
+        auth_failure_forget,
         outbox_lifetime,
         max_outbox_messages,
         link_backoff_max,

@@ -65,6 +65,7 @@ pub fn acceptor(tls: &TlsConfig) -> Result<Acceptor, String> {
 pub async fn serve(
     acceptor: Acceptor,
     stream: Async<TcpStream>,
+    peer: std::net::IpAddr,
     deadline: std::time::Instant,
     shared: &Shared,
 ) {
@@ -86,7 +87,7 @@ pub async fn serve(
         ssl.current_cipher().map_or("", |c| c.name())
     );
     let (reader, writer) = smol::io::split(stream);
-    conn::serve(TlsIn(reader), writer, deadline, shared).await;
+    conn::serve(TlsIn(reader), writer, peer, deadline, shared).await;
 }
 
 /// The server side of the handshake over `tcp`.
