@@ -17,7 +17,7 @@ use redb::Database;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd as _;
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -48,13 +48,42 @@ pub(super) fn lock(path: &Path) -> Result<File, StoreError> {
     Ok(file)
 }
 
-/// A database that writes to `file`. Its backend locks a clone of the
-/// descriptor, which holds the lock already, so this never blocks.
+/// A database that writes to `file`, through a clone of the descriptor.
 pub(super) fn writable(file: &File, cache_bytes: usize) -> Result<Database, StoreError> {
-    let backend = redb::backends::FileBackend::new(file.try_clone().map_err(redb::Error::Io)?)?;
+    let backend = Shared(file.try_clone().map_err(redb::Error::Io)?);
     Ok(redb::Builder::new()
         .set_cache_size(cache_bytes)
         .create_with_backend(backend)?)
+}
+
+/// redb's `FileBackend` without its lock: that one unlocks the file when
+/// it drops, which would free the file as the failed database goes; the
+/// store holds the lock instead, on the descriptor this one clones.
+#[derive(Debug)]
+struct Shared(File);
+
+impl redb::StorageBackend for Shared {
+    fn len(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn read(&self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+        let mut buffer = vec![0; len];
+        self.0.read_exact_at(&mut buffer, offset)?;
+        Ok(buffer)
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.0.set_len(len)
+    }
+
+    fn sync_data(&self, _eventual: bool) -> io::Result<()> {
+        self.0.sync_data()
+    }
+
+    fn write(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.0.write_all_at(data, offset)
+    }
 }
 
 /// A database over `file` that never writes to it.
@@ -121,5 +150,53 @@ impl Store {
             drop(old);
             Ok(())
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Change;
+
+    fn put(store: &Store, name: &str) -> Result<(), StoreError> {
+        let change = Change::PutUser {
+            name: name.into(),
+            hash: "h".into(),
+        };
+        store.apply_now(&change)
+    }
+
+    #[test]
+    fn a_read_only_view_reads_refuses_writes_and_recover_makes_it_writable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.redb");
+        let store = Store::open(&path, "x.test", 1 << 20).unwrap();
+        put(&store, "alice").unwrap();
+        // What recover leaves while the disk is still full.
+        let view = read_only(&store.file, store.cache_bytes).unwrap();
+        store.replace(view, false);
+        assert!(store.load().unwrap().users.contains_key("alice"));
+        assert!(matches!(put(&store, "bob"), Err(StoreError::ReadOnly(_))));
+        // Not open for writing, so still locked against other processes.
+        let other = Store::open(&path, "x.test", 1 << 20);
+        assert!(
+            matches!(other, Err(StoreError::InUse(_))),
+            "{:?}",
+            other.err()
+        );
+        assert!(store.recover().unwrap());
+        put(&store, "bob").unwrap();
+        let users = store.load().unwrap().users;
+        assert_eq!(users.keys().collect::<Vec<_>>(), ["alice", "bob"]);
+    }
+
+    #[test]
+    fn a_working_store_is_kept_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("s.redb"), "x.test", 1 << 20).unwrap();
+        let before = Arc::as_ptr(&store.db());
+        assert!(store.recover().unwrap());
+        assert_eq!(before, Arc::as_ptr(&store.db()));
+        put(&store, "alice").unwrap();
     }
 }
