@@ -10,7 +10,7 @@ use crate::util::*;
 use std::time::{Duration, Instant};
 
 /// A server named `name` with extra config.
-fn named(name: &str, extra: &str) -> Server {
+pub(crate) fn named(name: &str, extra: &str) -> Server {
     Server::start_with_config(&format!("(name: \"{name}\", {extra})"))
 }
 
@@ -32,7 +32,7 @@ fn key_of(s: &Server) -> String {
 }
 
 /// Makes `a` and `b` known peers of each other.
-fn link(a: &Server, a_name: &str, b: &Server, b_name: &str) {
+pub(crate) fn link(a: &Server, a_name: &str, b: &Server, b_name: &str) {
     let (ka, kb) = (key_of(a), key_of(b));
     federate(a, &["add", b_name, &b.server_arg(), "--key", &kb]);
     federate(b, &["add", a_name, &a.server_arg(), "--key", &ka]);
@@ -77,7 +77,7 @@ fn content(p: &[u8]) -> String {
 }
 
 /// Logs in and adds `contacts`.
-fn user_with_contacts(s: &Server, user: &str, contacts: &[&str]) -> Raw {
+pub(crate) fn user_with_contacts(s: &Server, user: &str, contacts: &[&str]) -> Raw {
     s.add_user(user, "pw");
     let mut c = s.login(user, "pw");
     for a in contacts {
@@ -265,7 +265,7 @@ fn wait_for_history(b: &Server, n: usize) -> Vec<String> {
 }
 
 /// Every message of a conversation, paging through History.
-fn history_of_all(c: &mut Raw, with: &str) -> Vec<String> {
+pub(crate) fn history_of_all(c: &mut Raw, with: &str) -> Vec<String> {
     let mut out = Vec::new();
     loop {
         c.send(&history(with, 0, 500, out.len() as i64));
@@ -284,7 +284,7 @@ fn history_of_all(c: &mut Raw, with: &str) -> Vec<String> {
     }
 }
 
-fn exactly_once(got: &[String], sent: &[String]) {
+pub(crate) fn exactly_once(got: &[String], sent: &[String]) {
     let mut sorted = got.to_vec();
     sorted.sort();
     let before = sorted.len();

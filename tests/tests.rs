@@ -21,6 +21,9 @@ mod federation;
 /// Delivery between servers: relays, the receiver's rules, SIGKILL, lifetimes.
 mod relay;
 
+/// Faults: a full disk refuses writes and recovers by itself; SIGKILL under load loses nothing acknowledged.
+mod faults;
+
 /// `solec decode` and `solec encode`: hex dumps in, readable PDUs out.
 mod decode;
 

@@ -5,8 +5,10 @@
 //! every store change the core decided on to one redb write transaction,
 //! commits once, and only then releases the replies and pushes. So a
 //! Success always means "durably stored", and one commit pays for many
-//! messages. A failed commit releases nothing: the sessions concerned are
-//! closed and the core is reloaded from what is durable.
+//! messages. A failed commit releases nothing: every reply of the batch
+//! becomes Error 0x83, its pushes are dropped, the store is reopened if
+//! redb gave up on it (read-only while the disk stays full), and the core
+//! is reloaded from what is durable.
 //!
 //! It also keeps each session within its reply budget: the core decodes a
 //! session's requests only while the replies queued for it are under
@@ -22,7 +24,7 @@ use crate::proto::{self, ErrorType};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Most events folded into one write transaction.
 pub const MAX_BATCH_EVENTS: usize = 512;
@@ -36,6 +38,10 @@ pub const EFFECTS_KEPT: usize = 16 * 1024;
 /// Bytes of one History chunk: what a History reply holds in memory at a
 /// time while it is written.
 pub const HISTORY_CHUNK: usize = 64 * 1024;
+
+/// Least time between two attempts to reopen for writing a store that a
+/// failed write left read-only: each attempt walks the whole file.
+pub const REOPEN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// What connections, the admin socket and the clock tell the hub.
 pub enum Event {
@@ -116,6 +122,20 @@ pub struct Hub {
     links: HashMap<String, relay::Handle>,
     /// Peers whose outbox changed in this batch.
     woken: Vec<Arc<str>>,
+    /// Sessions that logged in, and links of peer servers, in this batch
+    /// or before: a failed commit closes these rather than answer Error.
+    fragile: IdMap<bool>,
+    /// Failed commits since the store last worked, and when it was last
+    /// reopened and the failure last logged.
+    faults: Faults,
+}
+
+/// See [`Hub::abandon`].
+#[derive(Default)]
+struct Faults {
+    failed: u64,
+    reopened: Option<Instant>,
+    logged: Option<Instant>,
 }
 
 /// What [`Hub::relaying`] needs besides the store.
@@ -143,6 +163,8 @@ impl Hub {
             relaying: None,
             links: HashMap::new(),
             woken: Vec::new(),
+            fragile: IdMap::default(),
+            faults: Faults::default(),
         })
     }
 
@@ -206,6 +228,7 @@ impl Hub {
             }
             Event::Attach { conn, user, out } => {
                 self.outboxes.insert(conn, out);
+                self.fragile.insert(conn, false);
                 self.input(
                     now,
                     Input::Opened {
@@ -219,6 +242,7 @@ impl Hub {
             }
             Event::AttachPeer { conn, name, out } => {
                 self.outboxes.insert(conn, out);
+                self.fragile.insert(conn, true);
                 let at = crate::time::now();
                 let input = Input::PeerOpened {
                     session: conn,
@@ -240,6 +264,7 @@ impl Hub {
             Event::Detach { conn } => {
                 self.input(now, Input::Closed { session: conn });
                 self.parked.remove(&conn);
+                self.fragile.remove(&conn);
                 // Replies of this batch still go out (an Error before a
                 // close); the outbox is dropped once they are released.
                 self.detached.push(conn);
@@ -316,9 +341,18 @@ impl Hub {
         self.pending_bytes.clear();
         let mut effects = std::mem::take(&mut self.effects);
         match self.commit(&effects) {
-            Ok(()) => effects.drain(..).for_each(|e| self.release(e)),
+            Ok(()) => {
+                if self.faults.failed > 0 && effects.iter().any(|e| matches!(e, Effect::Store(_))) {
+                    let n = self.faults.failed;
+                    log::warn!("the store commits again, after {n} failed commit(s)");
+                    self.faults = Faults::default();
+                }
+                effects.drain(..).for_each(|e| self.release(e));
+            }
             Err(e) => self.abandon(std::mem::take(&mut effects), e),
         }
+        // Sessions that logged in before this batch's end answer Error from now on.
+        self.fragile.retain(|_, peer| *peer);
         // The next batch reuses the room: growing it again every batch
         // costs a fresh mapping (and its page faults) once it is large.
         // A burst's room is given back, down to a usual batch's.
@@ -355,7 +389,7 @@ impl Hub {
         }
     }
 
-    fn commit(&self, effects: &[Effect]) -> Result<(), StoreError> {
+    fn commit(&mut self, effects: &[Effect]) -> Result<(), StoreError> {
         let mut changes = effects.iter().filter_map(|e| match e {
             Effect::Store(change) => Some(change),
             _ => None,
@@ -363,6 +397,9 @@ impl Hub {
         let Some(first) = changes.next() else {
             return Ok(());
         };
+        if !self.store.writable() && self.reopen_due() {
+            self.reopen();
+        }
         let mut batch = self.store.batch()?;
         batch.apply(first)?;
         for change in changes {
@@ -466,21 +503,34 @@ impl Hub {
         let _ = outbox.try_send(Out::Shared(pdu));
     }
 
-    /// A commit failed: nothing in the batch may be acknowledged. Close the
-    /// requesters' sessions and reload the core from what is durable.
+    /// A commit failed: nothing in the batch may be acknowledged, nor seen.
+    /// Each reply of the batch becomes Error 0x83 (nothing was applied, the
+    /// request may be retried); sessions that logged in in the batch, whose
+    /// Success is withheld, and links of peers, which resend, are closed;
+    /// pushes are dropped. Then the store is reopened if it failed, and the
+    /// core reloaded from what is durable.
     fn abandon(&mut self, effects: Vec<Effect>, e: StoreError) {
-        log::error!("commit failed, dropping the batch's sessions: {e}");
+        self.log_failure(&e);
+        let refused = || Out::Owned(error_pdu(ErrorType::ServerError));
         for effect in effects {
-            if let Some(to) = effect.session() {
-                if let Some(outbox) = self.outboxes.get(&to) {
-                    outbox.close();
+            match effect {
+                Effect::Reply { to, .. }
+                | Effect::History { to, .. }
+                | Effect::RemoteHistory { to, .. } => match self.fragile.get(&to) {
+                    Some(_) => self.close(to),
+                    None => self.send(to, refused()),
+                },
+                Effect::Close { to } => self.close(to),
+                Effect::Admin { token, .. } => {
+                    if let Some(reply) = self.admins.remove(&token) {
+                        let _ = reply.try_send(Err(format!("store commit failed: {e}")));
+                    }
                 }
+                _ => {}
             }
-            if let Effect::Admin { token, .. } = effect {
-                if let Some(reply) = self.admins.remove(&token) {
-                    let _ = reply.try_send(Err(format!("store commit failed: {e}")));
-                }
-            }
+        }
+        if self.reopen_due() {
+            self.reopen();
         }
         match self.store.load() {
             Ok(snap) => self.core.reload(snap),
@@ -490,6 +540,49 @@ impl Hub {
         self.core.wake_all();
         let effects: Vec<Effect> = self.core.effects().collect();
         effects.into_iter().for_each(|e| self.release(e));
+    }
+
+    fn close(&mut self, to: ConnId) {
+        if let Some(outbox) = self.outboxes.get(&to) {
+            outbox.close();
+        }
+        self.parked.remove(&to);
+    }
+
+    /// A failed store is reopened at once; a read-only one (the disk was
+    /// still full) at most once per [`REOPEN_INTERVAL`].
+    fn reopen_due(&self) -> bool {
+        self.store.writable()
+            || self
+                .faults
+                .reopened
+                .is_none_or(|at| at.elapsed() >= REOPEN_INTERVAL)
+    }
+
+    fn reopen(&mut self) {
+        self.faults.reopened = Some(Instant::now());
+        match self.store.recover() {
+            Ok(true) => {}
+            Ok(false) => log::debug!("the store is still read-only"),
+            Err(e) => log::debug!("reopening the store failed: {e}"),
+        }
+    }
+
+    /// Logs the first failure, then at most once per [`REOPEN_INTERVAL`]
+    /// with a count, so a full disk under a flood of writes does not
+    /// fill it further with the log.
+    fn log_failure(&mut self, e: &StoreError) {
+        self.faults.failed += 1;
+        let n = self.faults.failed;
+        if self
+            .faults
+            .logged
+            .is_some_and(|at| at.elapsed() < REOPEN_INTERVAL)
+        {
+            return;
+        }
+        self.faults.logged = Some(Instant::now());
+        log::error!("commit failed ({n} since the store last worked), refusing the batch: {e}");
     }
 
     fn close_all(&mut self) {

@@ -37,7 +37,7 @@ const OFFLINE_CACHE: usize = 16 << 20;
 impl Store {
     /// Copies everything committed so far into a new file at `dest`.
     pub fn backup(&self, dest: &Path) -> Result<Copied, StoreError> {
-        self.guarded(|| copy(&self.db.begin_read()?, dest))
+        self.guarded(|| copy(&self.db().begin_read()?, dest))
     }
 }
 

@@ -35,6 +35,9 @@ pub enum StoreError {
     Exists(PathBuf),
     /// Writing a backup failed.
     Io(PathBuf, std::io::Error),
+    /// A write was refused: an earlier write failed (a full disk), and the
+    /// store could only be reopened for reading so far.
+    ReadOnly(PathBuf),
     /// A read or write failed. Boxed: redb's error is large, and results
     /// of the store are passed around on every request.
     Redb(Box<redb::Error>),
@@ -82,6 +85,12 @@ impl fmt::Display for StoreError {
                 f,
                 "the store holds the data of server {stored}, but this server is named \
                  {configured}; set `name: \"{stored}\"` or use another data directory"
+            ),
+            StoreError::ReadOnly(path) => write!(
+                f,
+                "{} is read-only since a write to it failed (is its disk full?); \
+                 writes resume once it can be reopened for writing",
+                path.display()
             ),
             StoreError::Redb(e) => write!(f, "store: {e}"),
         }

@@ -19,6 +19,7 @@ mod history;
 mod migrate;
 mod readonly;
 mod record;
+mod reopen;
 mod schema;
 
 pub use error::StoreError;
@@ -28,9 +29,11 @@ use crate::proto::Mode;
 use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
 use schema::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
 
 /// The schema version this build writes; older stores are migrated.
 pub const SCHEMA: u64 = schema::VERSION;
@@ -175,8 +178,23 @@ pub fn direct_key(a: &str, b: &str) -> String {
 }
 
 /// The redb file. Cheap to share by reference; redb serialises writers.
+///
+/// After an I/O error (a full disk) redb refuses every later call on its
+/// `Database`, reads included, until it is opened again: [`Store::recover`]
+/// does so in place, so the server needs no restart (see [`reopen`]).
 pub struct Store {
-    db: Database,
+    /// The database now. The lock is held only to clone or replace the
+    /// `Arc`, never across a redb call; a reader that holds an old
+    /// database after a reopen gets its own snapshot or an error.
+    db: RwLock<Arc<Database>>,
+    /// Whether writes go to the file; false while the database is a
+    /// read-only view of a file redb could not repair for writing.
+    writable: AtomicBool,
+    /// The file, locked exclusively while the store lives. Each database
+    /// is opened on a clone of this descriptor, which shares the lock, so
+    /// a reopen never meets the lock its predecessor took.
+    file: File,
+    cache_bytes: usize,
     name: String,
     /// For errors: which file is damaged.
     path: Arc<Path>,
@@ -196,12 +214,16 @@ impl Store {
     }
 
     fn open_unguarded(path: &Path, name: &str, cache_bytes: usize) -> Result<Store, StoreError> {
-        let db = open_db(path, cache_bytes)?;
+        let file = reopen::lock(path)?;
+        let db = reopen::writable(&file, cache_bytes).map_err(|e| e.in_file(path))?;
         // Password hashes and private messages: owner-only.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| StoreError::Restrict(path.to_owned(), e))?;
         let store = Store {
-            db,
+            db: RwLock::new(Arc::new(db)),
+            writable: AtomicBool::new(true),
+            file,
+            cache_bytes,
             name: name.to_owned(),
             path: path.into(),
         };
@@ -213,7 +235,7 @@ impl Store {
                 supported: SCHEMA,
             });
         }
-        let txn = store.db.begin_write()?;
+        let txn = store.db().begin_write()?;
         match found {
             Some(SCHEMA) => store.check_name(&txn)?,
             Some(2) => {
@@ -233,6 +255,11 @@ impl Store {
         Ok(store)
     }
 
+    /// The database now (see [`Store::recover`]).
+    fn db(&self) -> Arc<Database> {
+        self.db.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     /// The server name the store's addresses are written for.
     pub fn name(&self) -> &str {
         &self.name
@@ -240,7 +267,7 @@ impl Store {
 
     /// The schema version, or None for a version 1 or a new store.
     fn version(&self) -> Result<Option<u64>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         let meta = match txn.open_table(META) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
@@ -315,7 +342,7 @@ fn recorded_name(db: &Database) -> Result<Option<String>, StoreError> {
 
 impl Store {
     fn load_unguarded(&self) -> Result<Snapshot, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         let mut snap = Snapshot::default();
         for row in txn.open_table(USERS)?.iter()? {
             let (k, v) = row?;
@@ -351,7 +378,7 @@ impl Store {
     /// The local user names, sorted.
     pub fn user_names(&self) -> Result<Vec<String>, StoreError> {
         self.guarded(|| {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let users = txn.open_table(USERS)?;
             let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
             names.collect()
@@ -360,7 +387,7 @@ impl Store {
 
     /// The known peers added with `solec federate add`.
     pub fn peers(&self) -> Result<BTreeMap<String, Peer>, StoreError> {
-        self.guarded(|| peers(&self.db.begin_read()?))
+        self.guarded(|| peers(&self.db().begin_read()?))
     }
 
     /// Up to `max` rows of `peer`'s outbox from relay number `from` on,
@@ -372,7 +399,7 @@ impl Store {
         max: usize,
         max_bytes: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let txn = self.db.begin_read()?;
+        let txn = self.db().begin_read()?;
         let table = txn.open_table(OUTBOX)?;
         let mut out = Vec::new();
         let mut bytes = 0;
@@ -395,7 +422,7 @@ impl Store {
     /// Whether a local user exists.
     pub fn has_user(&self, name: &str) -> Result<bool, StoreError> {
         self.guarded(|| {
-            let txn = self.db.begin_read()?;
+            let txn = self.db().begin_read()?;
             let found = txn.open_table(USERS)?.get(name)?.is_some();
             Ok(found)
         })
@@ -409,9 +436,12 @@ impl Store {
         batch.commit(next_seq)
     }
 
-    /// Starts a write transaction.
+    /// Starts a write transaction; refused while the store is read-only.
     pub fn batch(&self) -> Result<Batch, StoreError> {
-        let txn = self.guarded(|| Ok(self.db.begin_write()?))?;
+        if !self.writable() {
+            return Err(StoreError::ReadOnly(self.path.to_path_buf()));
+        }
+        let txn = self.guarded(|| Ok(self.db().begin_write()?))?;
         let txn = Txn {
             txn: Some(txn),
             path: self.path.clone(),
@@ -427,7 +457,7 @@ impl Store {
     /// A consistent view of everything committed so far, to read from on
     /// any thread while writers go on.
     pub fn reader(&self) -> Result<Reader, StoreError> {
-        let txn = self.guarded(|| Ok(self.db.begin_read()?))?;
+        let txn = self.guarded(|| Ok(self.db().begin_read()?))?;
         Ok(Reader {
             txn,
             path: self.path.clone(),

@@ -54,7 +54,13 @@ impl ReadOnly {
                 _ => StoreError::Io(path.to_owned(), e),
             });
         }
-        let len = file.metadata().map_err(io)?.len();
+        ReadOnly::over_locked(file).map_err(io)
+    }
+
+    /// A read-only view of `file`, whose lock the caller holds already
+    /// (the server's own store, after a write failed: see `reopen`).
+    pub fn over_locked(file: File) -> io::Result<ReadOnly> {
+        let len = file.metadata()?.len();
         let blocks = BTreeMap::new();
         let state = Mutex::new(Overlay { len, blocks });
         Ok(ReadOnly { file, state })

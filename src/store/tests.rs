@@ -119,7 +119,7 @@ fn history_is_in_receive_order_from_a_seek() {
     assert!(read(0, 5, 9).is_empty());
     assert!(read(41, 0, 9).is_empty());
     // The seek lands on the first message that reached the highest time.
-    let txn = store.db.begin_read().unwrap();
+    let txn = store.db().begin_read().unwrap();
     let rises = txn.open_table(RISES).unwrap();
     let starts: Vec<(u64, u64)> = rises
         .range((&b"#c@x"[..], 0)..=(&b"#c@x"[..], u64::MAX))
@@ -269,7 +269,7 @@ fn a_newer_store_is_refused_untouched() {
     let path = dir.path().join("s.redb");
     {
         let store = Store::open(&path, "x", CACHE).unwrap();
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.db().begin_write().unwrap();
         txn.open_table(META)
             .unwrap()
             .insert(SCHEMA_VERSION, SCHEMA + 1)
@@ -382,7 +382,7 @@ fn a_version_two_store_gains_checksums() {
 /// Replaces message `seq` of `conv`'s stored PDU, keeping its checksum,
 /// as a flipped bit on the disk would.
 fn alter(store: &Store, conv: &str, seq: u64, pdu: &[u8]) {
-    let txn = store.db.begin_write().unwrap();
+    let txn = store.db().begin_write().unwrap();
     {
         let mut t = txn.open_table(MESSAGES).unwrap();
         let key = (conv.as_bytes(), seq);
@@ -448,7 +448,7 @@ fn check_finds_broken_indexes_and_counter() {
         apply(&store, &changes, 2);
         let report = check::check(&path);
         assert!(matches!(report, Err(StoreError::InUse(_))), "{report:?}");
-        let txn = store.db.begin_write().unwrap();
+        let txn = store.db().begin_write().unwrap();
         txn.open_table(CONTACT_OF)
             .unwrap()
             .remove(("bob@x", "alice"))
