@@ -859,11 +859,11 @@ impl Core {
                 Ok(AdminAnswer::Done)
             }
             Admin::Del { name } => {
-                let change = self
+                let changes = self
                     .dir
                     .delete_user(&name)
                     .ok_or_else(|| format!("no user {name}"))?;
-                self.store([change]);
+                self.store(changes);
                 self.close_user(&name);
                 Ok(AdminAnswer::Done)
             }
