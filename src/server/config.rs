@@ -77,6 +77,11 @@ pub struct FileConfig {
     pub idle_timeout_secs: Option<u64>,
     /// Bytes of the store's page cache.
     pub store_cache_bytes: Option<usize>,
+    /// Requests a user's sessions may send at once after a pause.
+    pub rate_limit_burst: Option<u32>,
+    /// Requests a user's sessions may send a second, sustained; 0 turns
+    /// the rate limit off.
+    pub rate_limit_per_sec: Option<u32>,
     /// Networks (`ADDR/PREFIX`) exempt from the per-address limits.
     pub trusted_networks: Option<Vec<String>>,
     /// Connections open at once from one address (an IPv6 /64).
@@ -145,6 +150,8 @@ pub struct Limits {
     pub max_sessions_per_user: usize,
     pub idle_timeout: Option<Duration>,
     pub store_cache_bytes: usize,
+    pub rate_limit_burst: u32,
+    pub rate_limit_per_sec: u32,
     pub max_connections_per_ip: usize,
     pub max_new_connections_per_ip_per_minute: u32,
     pub outbox_lifetime: Duration,
@@ -173,6 +180,11 @@ impl Default for Limits {
             idle_timeout: Some(Duration::from_secs(3600)),
             // redb's default is 1 GiB, more than many Pis have.
             store_cache_bytes: 32 << 20,
+            // A script may pipeline a History page's worth of messages
+            // (500) at once; a person never sends 50 requests a second,
+            // and 50 commits a second is what an SD card takes in stride.
+            rate_limit_burst: 500,
+            rate_limit_per_sec: 50,
             // A household behind one NAT address, with room to spare.
             max_connections_per_ip: 32,
             max_new_connections_per_ip_per_minute: 120,
@@ -191,6 +203,14 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The per-user rate limit these limits set.
+    pub fn rate(&self) -> super::rate::Rate {
+        super::rate::Rate {
+            burst: self.rate_limit_burst,
+            per_sec: self.rate_limit_per_sec,
+        }
+    }
+
     /// The bounds on password hashes these limits set.
     pub fn argon2_bounds(&self) -> passwords::Bounds {
         passwords::Bounds {
@@ -250,6 +270,8 @@ impl Config {
                     Some(secs) => Some(Duration::from_secs(secs)),
                 },
                 store_cache_bytes: file.store_cache_bytes.unwrap_or(d.store_cache_bytes),
+                rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
+                rate_limit_per_sec: file.rate_limit_per_sec.unwrap_or(d.rate_limit_per_sec),
                 max_connections_per_ip: file
                     .max_connections_per_ip
                     .unwrap_or(d.max_connections_per_ip),
@@ -326,6 +348,13 @@ impl Config {
             ));
         }
         self.trusted()?;
+        if l.rate_limit_per_sec > 0 && l.rate_limit_burst == 0 {
+            return Err(
+                "rate_limit_burst must be at least 1 (rate_limit_per_sec: 0 turns \
+                 the rate limit off)"
+                    .into(),
+            );
+        }
         if l.outbox_lifetime.is_zero() || l.max_outbox_messages == 0 {
             return Err("outbox_lifetime_secs and max_outbox_messages must be at least 1".into());
         }

@@ -111,17 +111,19 @@ pub trait Inbound: AsyncRead + Unpin {
 }
 
 /// Serves one connection until it closes. It must be logged in by
-/// `deadline`, counted from when it was accepted.
+/// `deadline`, counted from when it was accepted; `trusted` says whether
+/// it comes from `trusted_networks`, exempt from the per-user rate limit.
 pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
     reader: R,
     writer: W,
     deadline: Instant,
+    trusted: bool,
     shared: &Shared,
 ) {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = super::outbox::new();
     let reading = async {
-        read_loop(id, reader, tx, deadline, shared).await;
+        read_loop(id, reader, tx, (deadline, trusted), shared).await;
         // Let the writer drain what the hub still queues, then end it.
         future::pending::<()>().await
     };
@@ -296,14 +298,15 @@ async fn read_loop<R: Inbound>(
     id: ConnId,
     mut reader: R,
     out: Outbox,
-    deadline: Instant,
+    (deadline, trusted): (Instant, bool),
     shared: &Shared,
 ) {
     let mut buf = Vec::new();
     // Set once the connection turns out to be a server's: its handshake
     // running out of time is then a failed proof, Error 0x03.
     let linking = AtomicBool::new(false);
-    let login = authenticate(id, &mut reader, &mut buf, &out, shared, deadline, &linking);
+    let admitted = (deadline, trusted);
+    let login = authenticate(id, &mut reader, &mut buf, &out, shared, admitted, &linking);
     let expired = async {
         Timer::at(deadline).await;
         false
@@ -333,14 +336,15 @@ fn refuse(out: &Outbox, e: ErrorType) {
 }
 
 /// Runs the client sequence; true once the hub has the session. The caller
-/// bounds it with the handshake deadline and closes on false.
+/// bounds it with the handshake deadline and closes on false; a trusted
+/// connection's session is exempt from the rate limit.
 async fn authenticate<R: Inbound>(
     id: ConnId,
     reader: &mut R,
     buf: &mut Vec<u8>,
     out: &Outbox,
     shared: &Shared,
-    deadline: Instant,
+    (deadline, trusted): (Instant, bool),
     linking: &AtomicBool,
 ) -> bool {
     let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
@@ -373,6 +377,7 @@ async fn authenticate<R: Inbound>(
                         let attach = Event::Attach {
                             conn: id,
                             user,
+                            trusted,
                             out: out.clone(),
                         };
                         if shared.hub.send(attach).await.is_err() {

@@ -17,6 +17,7 @@ pub mod hub;
 mod notify;
 mod outbox;
 pub mod passwords;
+pub mod rate;
 mod reload;
 pub mod session;
 pub mod state;
@@ -232,6 +233,7 @@ async fn accept_loop(
             // Dropping the stream closes it, without a reply.
             continue;
         };
+        let trusted = shared.admission().is_trusted(peer.ip());
         // The acceptor in force now; a reload changes it for later ones.
         let tls = tls
             .as_ref()
@@ -241,10 +243,13 @@ async fn accept_loop(
             match tls {
                 None => {
                     let stream = Arc::new(stream);
-                    conn::serve(Tcp(stream.clone()), Tcp(stream), deadline, shared).await
+                    let (r, w) = (Tcp(stream.clone()), Tcp(stream));
+                    conn::serve(r, w, deadline, trusted, shared).await
                 }
                 // Boxed so plain connections do not carry room for TLS state.
-                Some(acceptor) => Box::pin(tls::serve(acceptor, stream, deadline, shared)).await,
+                Some(acceptor) => {
+                    Box::pin(tls::serve(acceptor, stream, deadline, trusted, shared)).await
+                }
             }
         })
         .detach();

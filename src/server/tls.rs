@@ -66,6 +66,7 @@ pub async fn serve(
     acceptor: Acceptor,
     stream: Async<TcpStream>,
     deadline: std::time::Instant,
+    trusted: bool,
     shared: &Shared,
 ) {
     let timeout = async {
@@ -86,7 +87,7 @@ pub async fn serve(
         ssl.current_cipher().map_or("", |c| c.name())
     );
     let (reader, writer) = smol::io::split(stream);
-    conn::serve(TlsIn(reader), writer, deadline, shared).await;
+    conn::serve(TlsIn(reader), writer, deadline, trusted, shared).await;
 }
 
 /// The server side of the handshake over `tcp`.

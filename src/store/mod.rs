@@ -407,6 +407,15 @@ impl Store {
         })
     }
 
+    /// Whether a channel exists (by full address).
+    pub fn has_channel(&self, channel: &str) -> Result<bool, StoreError> {
+        self.guarded(|| {
+            let txn = self.db.begin_read()?;
+            let found = txn.open_table(CHANNELS)?.get(channel)?.is_some();
+            Ok(found)
+        })
+    }
+
     /// Applies one change in its own transaction.
     pub fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
         let mut batch = self.batch()?;
