@@ -148,3 +148,25 @@ fn an_admin_deletes_a_channel_and_nothing_else() {
     b.send(&history(ch, 0, 10, 0));
     b.expect(&error(0x02));
 }
+
+/// One user cannot take every channel: past `max_channels_per_user`
+/// channels they operate, their joins that would create one get 0x81.
+#[test]
+fn one_user_creates_at_most_max_channels_per_user() {
+    let s = Server::start_with_config("(max_channels_per_user: 2)");
+    s.add_user("alice", "pw");
+    s.add_user("bob", "pw");
+    let mut a = s.login("alice", "pw");
+    for ch in ["#a@localhost", "#b@localhost"] {
+        a.send(&user_mode("alice@localhost", ch, 1));
+        a.expect(&SUCCESS);
+    }
+    a.send(&user_mode("alice@localhost", "#c@localhost", 1));
+    a.expect(&error(0x81));
+    let mut b = s.login("bob", "pw");
+    b.send(&user_mode("bob@localhost", "#c@localhost", 1));
+    b.expect(&SUCCESS);
+    // Joining an existing channel is no creation.
+    a.send(&user_mode("alice@localhost", "#c@localhost", 1));
+    a.expect(&SUCCESS);
+}

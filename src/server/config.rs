@@ -67,6 +67,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// Channels this server holds; joining a new one past it is refused.
     pub max_channels: Option<usize>,
+    /// Channels one user may be operator of and still create another.
+    pub max_channels_per_user: Option<usize>,
     /// Bytes of replies queued for one session before its further requests
     /// wait undecoded.
     pub reply_budget_bytes: Option<usize>,
@@ -146,6 +148,7 @@ pub struct Limits {
     pub max_outbound_queue: usize,
     pub max_connections: usize,
     pub max_channels: usize,
+    pub max_channels_per_user: usize,
     pub reply_budget: usize,
     pub max_sessions_per_user: usize,
     pub idle_timeout: Option<Duration>,
@@ -173,6 +176,9 @@ impl Default for Limits {
             max_outbound_queue: 1024,
             max_connections: 10_000,
             max_channels: 10_000,
+            // Plenty for a person or a bot's rooms; 100 users to fill the
+            // server's channels.
+            max_channels_per_user: 100,
             // Four History chunks: a Pi with a thousand busy sessions
             // holds at most a quarter of a GiB of replies.
             reply_budget: 256 * 1024,
@@ -260,6 +266,9 @@ impl Config {
                 max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
                 max_connections: file.max_connections.unwrap_or(d.max_connections),
                 max_channels: file.max_channels.unwrap_or(d.max_channels),
+                max_channels_per_user: file
+                    .max_channels_per_user
+                    .unwrap_or(d.max_channels_per_user),
                 reply_budget: file.reply_budget_bytes.unwrap_or(d.reply_budget),
                 max_sessions_per_user: file
                     .max_sessions_per_user

@@ -359,6 +359,8 @@ impl Core {
             .collect();
         let name = self.dir.server_name().to_owned();
         self.dir = Directory::new(&name, self.limits.max_channels, snap);
+        self.dir
+            .set_max_channels_per_user(self.limits.max_channels_per_user);
     }
 
     /// Puts new limits in force; sessions already open stay, even past a
@@ -366,6 +368,8 @@ impl Core {
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
         self.dir.set_max_channels(limits.max_channels);
+        self.dir
+            .set_max_channels_per_user(limits.max_channels_per_user);
     }
 
     /// Tells the core the wall-clock time, for the lifetimes of relays;

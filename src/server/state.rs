@@ -54,6 +54,8 @@ pub struct Directory {
     name: String,
     /// Channels users may create in all; each costs memory here.
     max_channels: usize,
+    /// Channels one user may operate and still create another.
+    max_channels_per_user: usize,
     users: HashMap<String, User>,
     /// Channel address → user address → mode.
     channels: HashMap<String, HashMap<String, Mode>>,
@@ -72,6 +74,7 @@ impl Directory {
         let mut dir = Directory {
             name: name.to_owned(),
             max_channels,
+            max_channels_per_user: usize::MAX,
             ..Directory::default()
         };
         for (user, hash) in snap.users {
@@ -151,6 +154,11 @@ impl Directory {
 
     pub fn set_max_channels(&mut self, max_channels: usize) {
         self.max_channels = max_channels;
+    }
+
+    /// How many channels one user may operate and still create another.
+    pub fn set_max_channels_per_user(&mut self, max: usize) {
+        self.max_channels_per_user = max;
     }
 
     pub fn server_name(&self) -> &str {
@@ -465,6 +473,10 @@ impl Directory {
                     if self.channels.len() >= self.max_channels {
                         return Err(ErrorType::TooLarge);
                     }
+                    // Nor can one user take all of them.
+                    if self.operated_by(user) >= self.max_channels_per_user {
+                        return Err(ErrorType::TooLarge);
+                    }
                     // Joining a channel that does not exist creates it and
                     // makes the creator its operator.
                     return Ok(self.create(channel, user, seq));
@@ -488,6 +500,13 @@ impl Directory {
             _ if own && self.is_last_operator(channel, user) => Err(ErrorType::Unauthorized),
             _ => Ok(self.set(channel, user, mode)),
         }
+    }
+
+    /// How many channels `user` is an operator of: the channels a user
+    /// creates they operate, until they hand over.
+    fn operated_by(&self, user: &str) -> usize {
+        let operates = |m: &HashMap<String, Mode>| m.get(user) == Some(&Mode::Operator);
+        self.channels.values().filter(|m| operates(m)).count()
     }
 
     /// Whether `user` is the only operator of `channel` and others remain.
@@ -718,6 +737,32 @@ mod tests {
         );
         // Existing channels can still be joined.
         d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0, no_peers)
+            .unwrap();
+    }
+
+    #[test]
+    fn one_user_creates_up_to_max_channels_per_user() {
+        let mut d = dir();
+        d.set_max_channels(10);
+        d.set_max_channels_per_user(2);
+        for ch in ["#a@x", "#b@x"] {
+            d.user_mode("alice@x", "alice@x", ch, Mode::Member, 0, no_peers)
+                .unwrap();
+        }
+        assert_eq!(
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers),
+            Err(TooLarge)
+        );
+        // Others still create; handing one over frees a place.
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "bob@x", "#a@x", Mode::Operator, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "alice@x", "#a@x", Mode::Leave, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0, no_peers)
             .unwrap();
     }
 
