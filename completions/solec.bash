@@ -55,6 +55,9 @@ _solec() {
             solec,user)
                 cmd="solec__subcmd__user"
                 ;;
+            solec__subcmd__channel,delete)
+                cmd="solec__subcmd__channel__subcmd__delete"
+                ;;
             solec__subcmd__channel,help)
                 cmd="solec__subcmd__channel__subcmd__help"
                 ;;
@@ -66,6 +69,9 @@ _solec() {
                 ;;
             solec__subcmd__channel,mode)
                 cmd="solec__subcmd__channel__subcmd__mode"
+                ;;
+            solec__subcmd__channel__subcmd__help,delete)
+                cmd="solec__subcmd__channel__subcmd__help__subcmd__delete"
                 ;;
             solec__subcmd__channel__subcmd__help,help)
                 cmd="solec__subcmd__channel__subcmd__help__subcmd__help"
@@ -267,6 +273,9 @@ _solec() {
                 ;;
             solec__subcmd__help,user)
                 cmd="solec__subcmd__help__subcmd__user"
+                ;;
+            solec__subcmd__help__subcmd__channel,delete)
+                cmd="solec__subcmd__help__subcmd__channel__subcmd__delete"
                 ;;
             solec__subcmd__help__subcmd__channel,join)
                 cmd="solec__subcmd__help__subcmd__channel__subcmd__join"
@@ -496,7 +505,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel)
-            opts="-h -V --help --version join leave mode help"
+            opts="-h -V --help --version join leave mode delete help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -509,9 +518,45 @@ _solec() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        solec__subcmd__channel__subcmd__help)
-            opts="join leave mode help"
+        solec__subcmd__channel__subcmd__delete)
+            opts="-h -V --data --config --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --data)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__channel__subcmd__help)
+            opts="join leave mode delete help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__channel__subcmd__help__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -956,7 +1001,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__encode__subcmd__error)
-            opts="-h -V --spaced --help --version auth-failed not-found unauthorized bad-request too-large unsupported server-error"
+            opts="-h -V --spaced --help --version auth-failed not-found unauthorized bad-request too-large unsupported server-error slow-down"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1614,8 +1659,22 @@ _solec() {
             return 0
             ;;
         solec__subcmd__help__subcmd__channel)
-            opts="join leave mode"
+            opts="join leave mode delete"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        solec__subcmd__help__subcmd__channel__subcmd__delete)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -190,12 +190,13 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "remove" -d 'Remove a user from your contacts'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "list" -d 'Print your contacts, one address per line, sorted'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -s V -l version -d 'Print version'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "join" -d 'Join a channel, creating it if it does not exist'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "leave" -d 'Leave a channel'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
-complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -f -a "join" -d 'Join a channel, creating it if it does not exist'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -f -a "leave" -d 'Leave a channel'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -f -a "delete" -d 'Delete a channel with its modes, bans and messages (admin)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and not __fish_seen_subcommand_from join leave mode delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l user -d 'Your full address, like alice@localhost: the login name, and the source of what you send' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-file -d 'Read the password from the first line of FILE' -r -F
@@ -223,9 +224,14 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s V -l version -d 'Print version'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from delete" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from delete" -l config -d 'RON config file (see packaging/solec.ron); flags override its values' -r -F
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from delete" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "join" -d 'Join a channel, creating it if it does not exist'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "leave" -d 'Leave a channel'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "delete" -d 'Delete a channel with its modes, bans and messages (admin)'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c solec -n "__fish_solec_using_subcommand decode" -l raw -d 'Read raw binary bytes from FILE (`-` for standard input) instead of hex' -r -F
 complete -c solec -n "__fish_solec_using_subcommand decode" -l json -d 'Print one JSON object per PDU per line instead of text blocks'
@@ -413,6 +419,7 @@ complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcom
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "join" -d 'Join a channel, creating it if it does not exist'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "leave" -d 'Leave a channel'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "mode" -d 'Set a user\'s mode in a channel (operators only)'
+complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from channel" -f -a "delete" -d 'Delete a channel with its modes, bans and messages (admin)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "success" -d '0x01 Success (no payload)'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "error" -d '0x02 Error'
 complete -c solec -n "__fish_solec_using_subcommand help; and __fish_seen_subcommand_from encode" -f -a "handshake" -d '0x03 Handshake, by default the one a client of this version sends'

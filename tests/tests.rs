@@ -15,6 +15,9 @@ mod sessions;
 /// A damaged store never panics nor serves damage; `solec store check` and `backup`.
 mod store_integrity;
 
+/// Per-user limits: empty channels go, operators hand over, channel deletion, the rate limit.
+mod limits;
+
 /// `solec federate` and the server link: keys, known peers, mutual proofs, refusals.
 mod federation;
 

@@ -60,6 +60,7 @@ local error_types = {
     [0x81] = "too large",
     [0x82] = "unsupported",
     [0x83] = "server error",
+    [0x84] = "slow down",
 }
 
 local conn_types = {

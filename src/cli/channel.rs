@@ -1,9 +1,13 @@
 //! `solec channel join|leave|mode`: channel membership, all through the
-//! draft's UserMode PDU.
+//! draft's UserMode PDU; and `solec channel delete`, an admin command that
+//! goes through the admin socket like `solec user`.
 
 use super::connect::{self, ConnectArgs, EXIT_STATUS};
-use super::{names, Failure};
+use super::serve::DataArgs;
+use super::{exit, names, Failure};
 use crate::proto::{Mode, Pdu, UserMode};
+use crate::server::admin::{Reply, Request};
+use crate::server::config::Config;
 
 /// Join and leave channels, and set members' modes.
 ///
@@ -40,6 +44,26 @@ pub enum ChannelCommand {
     /// yourself; others are refused (unauthorized, 0x03).
     #[command(after_long_help = EXIT_STATUS)]
     Mode(ModeArgs),
+
+    /// Delete a channel with its modes, bans and messages (admin)
+    ///
+    /// An admin command, like `solec user`: it goes through the admin
+    /// socket of the server running on the data directory, or changes the
+    /// store itself when none runs. Members' sessions stay open; a later
+    /// join creates the channel anew. CHANNEL without @SERVER is on the
+    /// server of the config (its `name`). Exit status 5 for no such
+    /// channel.
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DeleteArgs {
+    /// The channel's address
+    #[arg(value_name = "CHANNEL")]
+    pub channel: String,
+
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -104,6 +128,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         ChannelCommand::Join(a) => (&a.connect, &a.channel, None, Mode::Member, "join"),
         ChannelCommand::Leave(a) => (&a.connect, &a.channel, None, Mode::Leave, "leave"),
         ChannelCommand::Mode(a) => (&a.connect, &a.channel, Some(&a.member), a.mode, "mode"),
+        ChannelCommand::Delete(a) => return delete(a),
     };
     let login = connect.login()?;
     let channel = connect.channel(channel)?;
@@ -121,6 +146,27 @@ pub fn run(args: Args) -> Result<(), Failure> {
         _ => format!("{what} {channel}"),
     };
     connect::one_request(&login, &request, &described)
+}
+
+/// `solec channel delete`: an admin request, as `solec user` sends them.
+fn delete(args: &DeleteArgs) -> Result<(), Failure> {
+    let channel = |config: &Config| {
+        let name = args.channel.trim_start_matches('#');
+        match name.contains('@') {
+            true => format!("#{name}"),
+            false => format!("#{name}@{}", config.name),
+        }
+    };
+    let reply = super::user::admin_request(args.data.clone(), |config| Request::ChannelDelete {
+        channel: channel(config),
+    })?;
+    match reply {
+        Reply { ok: true, .. } => Ok(()),
+        Reply { error, .. } => Err(Failure::new(
+            exit::REFUSED,
+            error.unwrap_or_else(|| "refused".into()),
+        )),
+    }
 }
 
 #[cfg(test)]

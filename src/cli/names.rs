@@ -139,6 +139,7 @@ mod tests {
                 (vec!["too-large"], 0x81),
                 (vec!["unsupported"], 0x82),
                 (vec!["server-error"], 0x83),
+                (vec!["slow-down"], 0x84),
             ]
         );
         assert_eq!(

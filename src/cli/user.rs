@@ -93,13 +93,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         UserCommand::Del(a) => (Request::Del { name: a.name }, a.data),
         UserCommand::List(a) => (Request::List, a.data),
     };
-    let data = system_default(data, is_root(), |p| p.exists());
-    let config = Config::from_file(data.file_config()?);
-    let reply = match UnixStream::connect(config.admin_socket()) {
-        Ok(stream) => via_socket(stream, &request)?,
-        Err(_) => direct(&config, request)?,
-    };
-    match reply {
+    match admin_request(data, |_| request)? {
         Reply {
             ok: true, users, ..
         } => {
@@ -113,6 +107,21 @@ pub fn run(args: Args) -> Result<(), Failure> {
             exit::REFUSED,
             error.unwrap_or_else(|| "refused".into()),
         )),
+    }
+}
+
+/// Sends the request `make` builds from the config to the server running
+/// on the data directory, or applies it to the store when none runs.
+pub(super) fn admin_request(
+    data: DataArgs,
+    make: impl FnOnce(&Config) -> Request,
+) -> Result<Reply, Failure> {
+    let data = system_default(data, is_root(), |p| p.exists());
+    let config = Config::from_file(data.file_config()?);
+    let request = make(&config);
+    match UnixStream::connect(config.admin_socket()) {
+        Ok(stream) => via_socket(stream, &request),
+        Err(_) => direct(&config, request),
     }
 }
 
@@ -277,6 +286,7 @@ fn no_answer(request: &Request, why: &str) -> Failure {
         Request::Add { .. } | Request::Passwd { .. } | Request::Del { .. } => "solec user list",
         Request::PeerAdd { .. } | Request::PeerRemove { .. } => "solec federate list",
         Request::Backup { .. } => "solec store check DEST",
+        Request::ChannelDelete { .. } => "solec channel delete CHANNEL again",
         Request::List | Request::PeerList | Request::PeerPing { .. } | Request::Key => {
             return Failure::new(exit::CONNECT, format!("admin socket: {why}"));
         }

@@ -135,6 +135,9 @@ wire_enum! {
         /// Extension: the server failed (its store refused a read or write);
         /// the request was not carried out and may be retried.
         ServerError = 0x83 => "server error",
+        /// Extension: the user is over the server's request rate; the
+        /// request was not carried out and may be sent again later.
+        SlowDown = 0x84 => "slow down",
     }
 }
 

@@ -66,6 +66,12 @@ pub enum Request {
     Backup {
         path: String,
     },
+    /// Deletes a channel of this server (its full address) with its
+    /// modes, memberships and messages.
+    #[serde(rename = "channel_delete")]
+    ChannelDelete {
+        channel: String,
+    },
 }
 
 /// One reply line.
@@ -126,6 +132,7 @@ impl TryFrom<Request> for Admin {
             },
             Request::PeerRemove { name } => Admin::PeerRemove { name },
             Request::PeerList => Admin::PeerList,
+            Request::ChannelDelete { channel } => Admin::ChannelDelete { channel },
             Request::PeerPing { .. } | Request::Key | Request::Backup { .. } => {
                 return Err("not a store command".into());
             }
@@ -375,6 +382,12 @@ pub fn apply_offline(store: &Store, command: Admin) -> AdminReply {
                 return Err(format!("no user {name}"));
             }
             Change::DeleteUser { name }
+        }
+        Admin::ChannelDelete { channel } => {
+            if !store.has_channel(&channel).map_err(failed)? {
+                return Err(format!("no channel {channel}"));
+            }
+            Change::DeleteChannel { channel }
         }
         Admin::PeerAdd { .. }
         | Admin::PeerRemove { .. }

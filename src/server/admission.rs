@@ -136,7 +136,8 @@ impl Admission {
         self.rules = rules;
     }
 
-    fn trusted(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in `trusted_networks`.
+    pub fn is_trusted(&self, ip: IpAddr) -> bool {
         self.rules.trusted.iter().any(|n| n.contains(ip))
     }
 
@@ -153,7 +154,7 @@ impl Admission {
         if self.addresses.len() >= SWEEP_AT {
             self.sweep(now);
         }
-        let trusted = self.trusted(ip);
+        let trusted = self.is_trusted(ip);
         let entry = self.addresses.entry(key(ip)).or_insert(PerAddress {
             live: 0,
             window_start: now,

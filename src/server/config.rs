@@ -67,6 +67,8 @@ pub struct FileConfig {
     pub max_connections: Option<usize>,
     /// Channels this server holds; joining a new one past it is refused.
     pub max_channels: Option<usize>,
+    /// Channels one user may be operator of and still create another.
+    pub max_channels_per_user: Option<usize>,
     /// Bytes of replies queued for one session before its further requests
     /// wait undecoded.
     pub reply_budget_bytes: Option<usize>,
@@ -77,6 +79,11 @@ pub struct FileConfig {
     pub idle_timeout_secs: Option<u64>,
     /// Bytes of the store's page cache.
     pub store_cache_bytes: Option<usize>,
+    /// Requests a user's sessions may send at once after a pause.
+    pub rate_limit_burst: Option<u32>,
+    /// Requests a user's sessions may send a second, sustained; 0 turns
+    /// the rate limit off.
+    pub rate_limit_per_sec: Option<u32>,
     /// Networks (`ADDR/PREFIX`) exempt from the per-address limits.
     pub trusted_networks: Option<Vec<String>>,
     /// Connections open at once from one address (an IPv6 /64).
@@ -148,10 +155,13 @@ pub struct Limits {
     pub max_outbound_queue: usize,
     pub max_connections: usize,
     pub max_channels: usize,
+    pub max_channels_per_user: usize,
     pub reply_budget: usize,
     pub max_sessions_per_user: usize,
     pub idle_timeout: Option<Duration>,
     pub store_cache_bytes: usize,
+    pub rate_limit_burst: u32,
+    pub rate_limit_per_sec: u32,
     pub max_connections_per_ip: usize,
     pub max_new_connections_per_ip_per_minute: u32,
     pub auth_failure_delay: Duration,
@@ -176,6 +186,9 @@ impl Default for Limits {
             max_outbound_queue: 1024,
             max_connections: 10_000,
             max_channels: 10_000,
+            // Plenty for a person or a bot's rooms; 100 users to fill the
+            // server's channels.
+            max_channels_per_user: 100,
             // Four History chunks: a Pi with a thousand busy sessions
             // holds at most a quarter of a GiB of replies.
             reply_budget: 256 * 1024,
@@ -183,6 +196,11 @@ impl Default for Limits {
             idle_timeout: Some(Duration::from_secs(3600)),
             // redb's default is 1 GiB, more than many Pis have.
             store_cache_bytes: 32 << 20,
+            // A script may pipeline a History page's worth of messages
+            // (500) at once; a person never sends 50 requests a second,
+            // and 50 commits a second is what an SD card takes in stride.
+            rate_limit_burst: 500,
+            rate_limit_per_sec: 50,
             // A household behind one NAT address, with room to spare.
             max_connections_per_ip: 32,
             max_new_connections_per_ip_per_minute: 120,
@@ -206,6 +224,14 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// The per-user rate limit these limits set.
+    pub fn rate(&self) -> super::rate::Rate {
+        super::rate::Rate {
+            burst: self.rate_limit_burst,
+            per_sec: self.rate_limit_per_sec,
+        }
+    }
+
     /// The bounds on password hashes these limits set.
     pub fn argon2_bounds(&self) -> passwords::Bounds {
         passwords::Bounds {
@@ -255,6 +281,9 @@ impl Config {
                 max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
                 max_connections: file.max_connections.unwrap_or(d.max_connections),
                 max_channels: file.max_channels.unwrap_or(d.max_channels),
+                max_channels_per_user: file
+                    .max_channels_per_user
+                    .unwrap_or(d.max_channels_per_user),
                 reply_budget: file.reply_budget_bytes.unwrap_or(d.reply_budget),
                 max_sessions_per_user: file
                     .max_sessions_per_user
@@ -265,6 +294,8 @@ impl Config {
                     Some(secs) => Some(Duration::from_secs(secs)),
                 },
                 store_cache_bytes: file.store_cache_bytes.unwrap_or(d.store_cache_bytes),
+                rate_limit_burst: file.rate_limit_burst.unwrap_or(d.rate_limit_burst),
+                rate_limit_per_sec: file.rate_limit_per_sec.unwrap_or(d.rate_limit_per_sec),
                 max_connections_per_ip: file
                     .max_connections_per_ip
                     .unwrap_or(d.max_connections_per_ip),
@@ -365,6 +396,13 @@ impl Config {
                 "auth_failure_forget_secs must be 1 to {}",
                 MAX_TIMEOUT.as_secs()
             ));
+        }
+        if l.rate_limit_per_sec > 0 && l.rate_limit_burst == 0 {
+            return Err(
+                "rate_limit_burst must be at least 1 (rate_limit_per_sec: 0 turns \
+                 the rate limit off)"
+                    .into(),
+            );
         }
         if l.outbox_lifetime.is_zero() || l.max_outbox_messages == 0 {
             return Err("outbox_lifetime_secs and max_outbox_messages must be at least 1".into());

@@ -393,9 +393,12 @@ async fn authenticate<R: Inbound>(
                     };
                     let action = session.on_verified(user.is_some());
                     if let Some(user) = user {
+                        // Sessions from trusted networks skip the rate limit.
+                        let trusted = shared.admission().is_trusted(login.peer);
                         let attach = Event::Attach {
                             conn: id,
                             user,
+                            trusted,
                             out: out.clone(),
                         };
                         if shared.hub.send(attach).await.is_err() {

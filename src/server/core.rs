@@ -11,6 +11,7 @@
 
 use super::config::Limits;
 use super::federation::{identity, PeerStatus};
+use super::rate::Bucket;
 use super::state::{Directory, Route};
 use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
 use crate::store::{Change, HistoryCursor, Peer, Snapshot};
@@ -92,6 +93,11 @@ pub enum Admin {
     },
     /// Every known peer with its link's state.
     PeerList,
+    /// Deletes channel `channel` of this server (full address) with its
+    /// modes and messages; its members' sessions stay open.
+    ChannelDelete {
+        channel: String,
+    },
     /// Records how a link to `name` went, at Unix time `at`: `error` is
     /// None when both proofs held.
     PeerOutcome {
@@ -115,8 +121,13 @@ pub enum AdminAnswer {
 /// What happened, as the driver tells it.
 #[derive(Debug)]
 pub enum Input {
-    /// A connection authenticated as local user `user` (canonical name).
-    Opened { session: SessionId, user: String },
+    /// A connection authenticated as local user `user` (canonical name);
+    /// `trusted` if it came from `trusted_networks` (no rate limit).
+    Opened {
+        session: SessionId,
+        user: String,
+        trusted: bool,
+    },
     /// A connection proved it is peer server `name`, at Unix time `at`.
     PeerOpened {
         session: SessionId,
@@ -239,6 +250,8 @@ struct Session {
     address: Arc<str>,
     flags: Flags,
     last_active: Instant,
+    /// From `trusted_networks`, or a peer server: no rate limit.
+    trusted: bool,
 }
 
 /// A known peer and what the core saw of its links.
@@ -274,6 +287,9 @@ pub struct Core {
     relayed_in: bool,
     /// Unix time as the driver last told it ([`Core::set_unix_time`]).
     unix: u64,
+    /// Rate limit buckets, at most one per user; each Tick forgets those
+    /// full again.
+    buckets: HashMap<Arc<str>, Bucket>,
     effects: Vec<Effect>,
 }
 
@@ -292,6 +308,7 @@ impl Core {
             links: IdMap::default(),
             relayed_in: false,
             unix: 0,
+            buckets: HashMap::new(),
             effects: Vec::new(),
         };
         core.reload(snap);
@@ -344,6 +361,8 @@ impl Core {
             .collect();
         let name = self.dir.server_name().to_owned();
         self.dir = Directory::new(&name, self.limits.max_channels, snap);
+        self.dir
+            .set_max_channels_per_user(self.limits.max_channels_per_user);
     }
 
     /// Puts new limits in force; sessions already open stay, even past a
@@ -351,6 +370,8 @@ impl Core {
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
         self.dir.set_max_channels(limits.max_channels);
+        self.dir
+            .set_max_channels_per_user(limits.max_channels_per_user);
     }
 
     /// Tells the core the wall-clock time, for the lifetimes of relays;
@@ -383,7 +404,11 @@ impl Core {
     /// Handles one input.
     pub fn handle(&mut self, now: Instant, input: Input) {
         match input {
-            Input::Opened { session, user } => self.open(now, session, user),
+            Input::Opened {
+                session,
+                user,
+                trusted,
+            } => self.open(now, session, user, trusted),
             Input::PeerOpened { session, name, at } => self.open_peer(now, session, name, at),
             Input::Malformed { session } => {
                 self.reply(session, Reply::Error(ErrorType::BadRequest));
@@ -396,6 +421,7 @@ impl Core {
             }
             Input::Tick => {
                 self.expire(now);
+                self.forget_full_buckets(now);
                 self.expire_relays();
             }
             Input::Relayed {
@@ -406,7 +432,7 @@ impl Core {
         }
     }
 
-    fn open(&mut self, now: Instant, session: SessionId, user: String) {
+    fn open(&mut self, now: Instant, session: SessionId, user: String, trusted: bool) {
         if !self.dir.has_user(&user) {
             // Deleted between the password check and now.
             self.effects.push(Effect::Reply {
@@ -439,6 +465,7 @@ impl Core {
             address,
             flags: Flags::default(),
             last_active: now,
+            trusted,
         };
         self.sessions.insert(session, s);
     }
@@ -473,6 +500,8 @@ impl Core {
             address: name,
             flags: Flags::default(),
             last_active: now,
+            // Relays are bounded per peer by outboxes, not by user.
+            trusted: true,
         };
         self.sessions.insert(session, s);
     }
@@ -564,6 +593,11 @@ impl Core {
             if let Some(s) = self.sessions.get_mut(&session) {
                 s.last_active = now;
             }
+            if !self.within_rate(now, session) {
+                self.reply(session, Reply::Error(ErrorType::SlowDown));
+                spent += 4;
+                continue;
+            }
             spent += match self.request(session, pdu, frame) {
                 Ok(None) => 0,
                 Ok(Some(Answer::Reply(reply))) => {
@@ -597,6 +631,30 @@ impl Core {
             };
         }
         used
+    }
+
+    /// Takes a token from the bucket of `session`'s user: false when the
+    /// user is over the rate limit. Trusted sessions take none.
+    fn within_rate(&mut self, now: Instant, session: SessionId) -> bool {
+        let Some(s) = self.sessions.get(&session) else {
+            return true;
+        };
+        if s.trusted {
+            return true;
+        }
+        let rate = self.limits.rate();
+        let bucket = self
+            .buckets
+            .entry(s.user.clone())
+            .or_insert_with(|| Bucket::new(rate, now));
+        bucket.take(rate, now)
+    }
+
+    /// Forgets the buckets that are full again: a new one would be the
+    /// same, so memory stays with users who are sending.
+    fn forget_full_buckets(&mut self, now: Instant) {
+        let rate = self.limits.rate();
+        self.buckets.retain(|_, b| !b.is_full(rate, now));
     }
 
     /// One authenticated request; `Ok(None)` means no reply (Test).
@@ -832,6 +890,14 @@ impl Core {
                 Ok(AdminAnswer::Done)
             }
             Admin::PeerList => Ok(AdminAnswer::Peers(self.peer_list())),
+            Admin::ChannelDelete { channel } => {
+                let change = self
+                    .dir
+                    .delete_channel(&channel)
+                    .ok_or_else(|| format!("no channel {channel}"))?;
+                self.store([change]);
+                Ok(AdminAnswer::Done)
+            }
             Admin::PeerOutcome { name, at, error } => {
                 let known = self
                     .peers
@@ -864,11 +930,11 @@ impl Core {
                 Ok(AdminAnswer::Done)
             }
             Admin::Del { name } => {
-                let change = self
+                let changes = self
                     .dir
                     .delete_user(&name)
                     .ok_or_else(|| format!("no user {name}"))?;
-                self.store([change]);
+                self.store(changes);
                 self.close_user(&name);
                 Ok(AdminAnswer::Done)
             }

@@ -54,6 +54,8 @@ pub enum Event {
     Attach {
         conn: ConnId,
         user: String,
+        /// From `trusted_networks`: exempt from the rate limit.
+        trusted: bool,
         out: Outbox,
     },
     /// Fetch the key of a known peer whose link handshake is running.
@@ -226,7 +228,12 @@ impl Hub {
             Event::Lookup { username, reply } => {
                 let _ = reply.try_send(self.core.lookup(&username));
             }
-            Event::Attach { conn, user, out } => {
+            Event::Attach {
+                conn,
+                user,
+                trusted,
+                out,
+            } => {
                 self.outboxes.insert(conn, out);
                 self.fragile.insert(conn, false);
                 self.input(
@@ -234,6 +241,7 @@ impl Hub {
                     Input::Opened {
                         session: conn,
                         user,
+                        trusted,
                     },
                 );
             }

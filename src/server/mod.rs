@@ -18,6 +18,7 @@ pub mod hub;
 mod notify;
 mod outbox;
 pub mod passwords;
+pub mod rate;
 mod reload;
 pub mod session;
 pub mod state;

@@ -65,6 +65,8 @@ pub struct Directory {
     name: String,
     /// Channels users may create in all; each costs memory here.
     max_channels: usize,
+    /// Channels one user may operate and still create another.
+    max_channels_per_user: usize,
     /// Looked up twice per message: a fast hash with a per-process random
     /// seed (foldhash) instead of SipHash. User names are the admin's.
     users: HashMap<String, User, foldhash::fast::RandomState>,
@@ -85,6 +87,7 @@ impl Directory {
         let mut dir = Directory {
             name: name.to_owned(),
             max_channels,
+            max_channels_per_user: usize::MAX,
             ..Directory::default()
         };
         for (user, hash) in snap.users {
@@ -106,7 +109,14 @@ impl Directory {
                 dir.remote.insert(channel, members.collect());
                 continue;
             }
-            dir.channels.insert(channel, modes.into_iter().collect());
+            // A channel whose last member left before empty channels were
+            // removed: it no longer exists, nor counts toward the limit.
+            if modes
+                .values()
+                .any(|m| matches!(m, Mode::Member | Mode::Operator))
+            {
+                dir.channels.insert(channel, modes.into_iter().collect());
+            }
         }
         dir
     }
@@ -165,6 +175,11 @@ impl Directory {
         self.max_channels = max_channels;
     }
 
+    /// How many channels one user may operate and still create another.
+    pub fn set_max_channels_per_user(&mut self, max: usize) {
+        self.max_channels_per_user = max;
+    }
+
     pub fn server_name(&self) -> &str {
         &self.name
     }
@@ -205,23 +220,48 @@ impl Directory {
         }
     }
 
-    /// Removes a user, their contacts both ways and their channel modes.
-    pub fn delete_user(&mut self, name: &str) -> Option<Change> {
+    /// Removes a user, their contacts both ways and their channel modes;
+    /// a channel they were the last member of is deleted with them.
+    pub fn delete_user(&mut self, name: &str) -> Option<Vec<Change>> {
         self.users.remove(name)?;
         let address = self.address_of(name);
         for u in self.users.values_mut() {
             u.contacts.remove(&address);
         }
-        for modes in self.channels.values_mut() {
-            modes.remove(&address);
+        let mut emptied = Vec::new();
+        for (channel, modes) in &mut self.channels {
+            if modes.remove(&address).is_some() && !has_members(modes) {
+                emptied.push(channel.clone());
+            }
         }
         for members in self.remote.values_mut() {
             members.remove(&address);
         }
         self.remote.retain(|_, m| !m.is_empty());
-        Some(Change::DeleteUser {
+        let mut changes = vec![Change::DeleteUser {
             name: name.to_owned(),
+        }];
+        for channel in emptied {
+            changes.extend(self.delete_channel(&channel));
+        }
+        Some(changes)
+    }
+
+    /// Deletes local channel `channel` with its modes and messages (the
+    /// admin command, and a channel whose last member left). None if
+    /// there is no such channel.
+    pub fn delete_channel(&mut self, channel: &str) -> Option<Change> {
+        self.channels.remove(channel)?;
+        Some(Change::DeleteChannel {
+            channel: channel.to_owned(),
         })
+    }
+
+    /// The channels of this server, sorted.
+    pub fn channel_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.channels.keys().cloned().collect();
+        names.sort();
+        names
     }
 
     /// Whether `addr` is a local user's address; its local part if so.
@@ -413,6 +453,24 @@ impl Directory {
         if let Mode::Unknown(_) = mode {
             return Err(ErrorType::BadRequest);
         }
+        let mut changes = self.decide_mode(requester, user, channel, mode, seq)?;
+        if self.channels.get(channel).is_some_and(|m| !has_members(m)) {
+            // The last member left: the channel goes, so abandoned
+            // channels never count toward `max_channels`.
+            changes.extend(self.delete_channel(channel));
+        }
+        Ok(changes)
+    }
+
+    /// The rules of [`Directory::user_mode`] once its addresses are checked.
+    fn decide_mode(
+        &mut self,
+        requester: &str,
+        user: &str,
+        channel: &str,
+        mode: Mode,
+        seq: u64,
+    ) -> Rule<Vec<Change>> {
         let exists = self.channels.contains_key(channel);
         let current = self.mode(channel, user);
         let by_operator = self.mode(channel, requester) == Some(Mode::Operator);
@@ -433,6 +491,10 @@ impl Directory {
                     if self.channels.len() >= self.max_channels {
                         return Err(ErrorType::TooLarge);
                     }
+                    // Nor can one user take all of them.
+                    if self.operated_by(user) >= self.max_channels_per_user {
+                        return Err(ErrorType::TooLarge);
+                    }
                     // Joining a channel that does not exist creates it and
                     // makes the creator its operator.
                     return Ok(self.create(channel, user, seq));
@@ -450,8 +512,32 @@ impl Directory {
             _ if current == Some(mode) || (mode == Mode::Leave && current.is_none()) => {
                 Ok(Vec::new())
             }
+            // The last operator hands over before leaving, demoting or
+            // banning themselves, so a channel with members always has
+            // one; alone, they may leave and the channel goes.
+            _ if own && self.is_last_operator(channel, user) => Err(ErrorType::Unauthorized),
             _ => Ok(self.set(channel, user, mode)),
         }
+    }
+
+    /// How many channels `user` is an operator of: the channels a user
+    /// creates they operate, until they hand over.
+    fn operated_by(&self, user: &str) -> usize {
+        let operates = |m: &HashMap<String, Mode>| m.get(user) == Some(&Mode::Operator);
+        self.channels.values().filter(|m| operates(m)).count()
+    }
+
+    /// Whether `user` is the only operator of `channel` and others remain.
+    fn is_last_operator(&self, channel: &str, user: &str) -> bool {
+        let Some(modes) = self.channels.get(channel) else {
+            return false;
+        };
+        let operators = modes.values().filter(|m| **m == Mode::Operator).count();
+        let members = modes
+            .values()
+            .filter(|m| matches!(m, Mode::Member | Mode::Operator))
+            .count();
+        modes.get(user) == Some(&Mode::Operator) && operators == 1 && members > 1
     }
 
     fn create(&mut self, channel: &str, user: &str, seq: u64) -> Vec<Change> {
@@ -476,6 +562,13 @@ impl Directory {
             mode,
         }]
     }
+}
+
+/// Whether a channel's modes still name a member or an operator.
+fn has_members(modes: &HashMap<String, Mode>) -> bool {
+    modes
+        .values()
+        .any(|m| matches!(m, Mode::Member | Mode::Operator))
 }
 
 #[cfg(test)]
@@ -663,6 +756,32 @@ mod tests {
     }
 
     #[test]
+    fn one_user_creates_up_to_max_channels_per_user() {
+        let mut d = dir();
+        d.set_max_channels(10);
+        d.set_max_channels_per_user(2);
+        for ch in ["#a@x", "#b@x"] {
+            d.user_mode("alice@x", "alice@x", ch, Mode::Member, 0, no_peers)
+                .unwrap();
+        }
+        assert_eq!(
+            d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers),
+            Err(TooLarge)
+        );
+        // Others still create; handing one over frees a place.
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        d.user_mode("bob@x", "bob@x", "#a@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "bob@x", "#a@x", Mode::Operator, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "alice@x", "#a@x", Mode::Leave, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0, no_peers)
+            .unwrap();
+    }
+
+    #[test]
     fn leaving() {
         let mut d = dir();
         assert_eq!(
@@ -679,6 +798,89 @@ mod tests {
         assert_eq!(
             d.user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0, no_peers),
             Err(NotFound)
+        );
+    }
+
+    #[test]
+    fn a_channel_goes_with_its_last_member() {
+        let mut d = dir();
+        for round in 0..10 {
+            for ch in ["#a@x", "#b@x", "#c@x"] {
+                d.user_mode("alice@x", "alice@x", ch, Mode::Member, round, no_peers)
+                    .unwrap();
+            }
+            for ch in ["#a@x", "#b@x", "#c@x"] {
+                let changes = d
+                    .user_mode("alice@x", "alice@x", ch, Mode::Leave, round, no_peers)
+                    .unwrap();
+                assert_eq!(
+                    changes.last(),
+                    Some(&Change::DeleteChannel { channel: ch.into() })
+                );
+            }
+        }
+        assert_eq!(d.channel_names(), Vec::<String>::new());
+        assert_eq!(d.route("alice@x", "#a@x"), Err(NotFound));
+    }
+
+    #[test]
+    fn a_channel_without_members_in_the_store_is_gone() {
+        let mut snap = Snapshot::default();
+        snap.users.insert("alice".into(), "h".into());
+        for ch in ["#a@x", "#b@x", "#c@x"] {
+            let modes = [("bob@x".to_owned(), Mode::Banned)].into();
+            snap.channels.insert(ch.into(), modes);
+        }
+        let mut d = Directory::new("x", 3, snap);
+        assert_eq!(d.channel_names(), Vec::<String>::new());
+        d.user_mode("alice@x", "alice@x", "#d@x", Mode::Member, 0, no_peers)
+            .unwrap();
+    }
+
+    #[test]
+    fn the_last_operator_hands_over_first() {
+        let mut d = dir();
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        d.user_mode("bob@x", "bob@x", "#c@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        for mode in [Mode::Leave, Mode::Banned] {
+            assert_eq!(
+                d.user_mode("alice@x", "alice@x", "#c@x", mode, 0, no_peers),
+                Err(Unauthorized)
+            );
+        }
+        assert_eq!(d.mode("#c@x", "alice@x"), Some(Mode::Operator));
+        d.user_mode("alice@x", "bob@x", "#c@x", Mode::Operator, 0, no_peers)
+            .unwrap();
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Leave, 0, no_peers)
+            .unwrap();
+        assert_eq!(d.mode("#c@x", "bob@x"), Some(Mode::Operator));
+        // Alone, the last operator may leave: the channel goes.
+        let changes = d
+            .user_mode("bob@x", "bob@x", "#c@x", Mode::Leave, 0, no_peers)
+            .unwrap();
+        assert!(changes.contains(&Change::DeleteChannel {
+            channel: "#c@x".into()
+        }));
+    }
+
+    #[test]
+    fn deleting_the_last_member_deletes_the_channel() {
+        let mut d = dir();
+        d.user_mode("alice@x", "alice@x", "#c@x", Mode::Member, 0, no_peers)
+            .unwrap();
+        let changes = d.delete_user("alice").unwrap();
+        assert_eq!(
+            changes,
+            [
+                Change::DeleteUser {
+                    name: "alice".into()
+                },
+                Change::DeleteChannel {
+                    channel: "#c@x".into()
+                }
+            ]
         );
     }
 

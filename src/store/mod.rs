@@ -121,9 +121,15 @@ pub enum Change {
         owner: String,
         contact: String,
     },
+    /// Creates a channel; whatever a channel of the same address left
+    /// behind in a store written before empty channels were deleted goes.
     CreateChannel {
         channel: String,
         seq: u64,
+    },
+    /// Deletes a channel with its modes, memberships and messages.
+    DeleteChannel {
+        channel: String,
     },
     /// Records `mode` for `user` in `channel`; [`Mode::Leave`] removes it.
     SetMode {
@@ -428,6 +434,15 @@ impl Store {
         })
     }
 
+    /// Whether a channel exists (by full address).
+    pub fn has_channel(&self, channel: &str) -> Result<bool, StoreError> {
+        self.guarded(|| {
+            let txn = self.db().begin_read()?;
+            let found = txn.open_table(CHANNELS)?.get(channel)?.is_some();
+            Ok(found)
+        })
+    }
+
     /// Applies one change in its own transaction.
     pub fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
         let mut batch = self.batch()?;
@@ -567,10 +582,12 @@ impl Batch {
                 self.txn.open_table(CONTACT_OF)?.remove((c, o))?;
             }
             Change::CreateChannel { channel, seq } => {
+                self.delete_channel(channel)?;
                 self.txn
                     .open_table(CHANNELS)?
                     .insert(channel.as_str(), *seq)?;
             }
+            Change::DeleteChannel { channel } => self.delete_channel(channel)?,
             Change::SetMode {
                 channel,
                 user,
@@ -673,6 +690,36 @@ impl Batch {
         }
         self.appends
             .retain(|a| !is_direct_with(&a.conversation, addr));
+        Ok(())
+    }
+
+    /// Costs in proportion to the channel's own rows: its modes and
+    /// messages are ranges of their tables.
+    fn delete_channel(&mut self, channel: &str) -> Result<(), StoreError> {
+        self.txn.open_table(CHANNELS)?.remove(channel)?;
+        {
+            let mut modes = self.txn.open_table(MODES)?;
+            let mut memberships = self.txn.open_table(MEMBERSHIPS)?;
+            let mut users = Vec::new();
+            for row in modes.range((channel, "")..)? {
+                let key = row?.0;
+                let (c, user) = key.value();
+                if c != channel {
+                    break;
+                }
+                users.push(user.to_owned());
+            }
+            for user in &users {
+                modes.remove((channel, user.as_str()))?;
+                memberships.remove((user.as_str(), channel))?;
+            }
+        }
+        let b = channel.as_bytes();
+        let mut messages = self.txn.open_table(MESSAGES)?;
+        messages.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
+        let mut rises = self.txn.open_table(RISES)?;
+        rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
+        self.appends.retain(|a| &*a.conversation != channel);
         Ok(())
     }
 

@@ -48,7 +48,11 @@ impl Harness {
 
     fn open(&mut self, session: SessionId, user: &str) -> Vec<Effect> {
         let user = user.into();
-        self.run(Input::Opened { session, user })
+        self.run(Input::Opened {
+            session,
+            user,
+            trusted: false,
+        })
     }
 
     /// Sends PDUs with no budget limit; returns the effects.
@@ -601,4 +605,74 @@ fn relays_out_wait_in_the_outbox_until_acknowledged_or_expired() {
     };
     assert_eq!(list[0].queued, 0);
     assert!(list[0].last_error.as_ref().unwrap().1.contains("expired"));
+}
+
+fn test_pdu() -> Pdu<'static> {
+    Pdu::Test(proto::Test {
+        num1: 1,
+        num2: 2,
+        num3: 3,
+        num4: 4,
+    })
+}
+
+/// Errors 0x84 among the replies to `session`.
+fn slow_downs(effects: &[Effect], session: SessionId) -> usize {
+    let replies = replies(effects, session);
+    let slow = Reply::Error(ErrorType::SlowDown);
+    replies.iter().filter(|r| **r == slow).count()
+}
+
+#[test]
+fn a_user_over_the_rate_is_told_to_slow_down_across_sessions() {
+    let limits = Limits {
+        rate_limit_burst: 10,
+        rate_limit_per_sec: 5,
+        ..limits()
+    };
+    let mut h = Harness::new(limits);
+    h.open(1, "alice");
+    h.open(2, "alice");
+    h.open(3, "bob");
+    let fx = h.send(1, &[test_pdu(); 8]);
+    assert_eq!(slow_downs(&fx, 1), 0);
+    // The second session shares the bucket: 2 left, then refused.
+    let fx = h.send(2, &[test_pdu(); 4]);
+    assert_eq!(slow_downs(&fx, 2), 2);
+    let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::SlowDown)]);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Store(_))));
+    // Others are served meanwhile.
+    let fx = h.send(3, &[message("bob@x", "alice@x", "hi")]);
+    assert_eq!(replies(&fx, 3), [Reply::Success]);
+    // Five a second come back.
+    h.advance(1);
+    let fx = h.send(1, &[test_pdu(); 6]);
+    assert_eq!(slow_downs(&fx, 1), 1);
+}
+
+#[test]
+fn trusted_sessions_are_not_rate_limited() {
+    let limits = Limits {
+        rate_limit_burst: 1,
+        rate_limit_per_sec: 1,
+        ..limits()
+    };
+    let mut h = Harness::new(limits);
+    let user = "alice".into();
+    h.run(Input::Opened {
+        session: 1,
+        user,
+        trusted: true,
+    });
+    let fx = h.send(1, &[test_pdu(); 100]);
+    assert_eq!(slow_downs(&fx, 1), 0);
+    // Full buckets are forgotten on a tick; others stay.
+    h.open(2, "bob");
+    h.send(2, &[test_pdu(); 2]);
+    h.run(Input::Tick);
+    assert_eq!(h.core.buckets.len(), 1);
+    h.advance(1);
+    h.run(Input::Tick);
+    assert!(h.core.buckets.is_empty());
 }
