@@ -368,7 +368,8 @@ fn a_relay_whose_lifetime_ends_is_given_up_and_its_sender_told() {
     assert!(text.starts_with("Not delivered to bob@b.test: "), "{text}");
     let listed = federate(&a, &["list", "--json"]);
     assert!(listed.contains("\"queued\":0"), "{listed}");
-    assert!(listed.contains("expired"), "{listed}");
+    assert!(listed.contains("\"given_up\":1"), "{listed}");
+    assert!(listed.contains("expired undelivered"), "{listed}");
     // The notice is kept, and the name cannot be taken.
     assert_eq!(history_of(&mut alice, "postmaster@a.test").len(), 1);
     let out = run(

@@ -87,7 +87,8 @@ pub struct ListArgs {
     /// One JSON object per peer per line: name, address, key, fingerprint,
     /// tls, source (config or store), link (up or down), queued,
     /// last_success (Unix seconds or null), last_error ([Unix seconds,
-    /// text] or null)
+    /// text] or null), given_up (relays refused or expired since the
+    /// server started), last_given_up ([Unix seconds, text] or null)
     #[arg(long)]
     pub json: bool,
 
@@ -246,8 +247,13 @@ fn line(p: &PeerStatus) -> String {
         .last_error
         .as_ref()
         .map_or("none".into(), |(t, e)| format!("{} {e}", when(*t)));
+    let given_up = match &p.last_given_up {
+        Some((t, why)) => format!(", given up {} (last {} {why})", p.given_up, when(*t)),
+        None => String::new(),
+    };
     format!(
-        "{} {}{tls} {} link {} queued {} ({}) last success {success}, last error {error}",
+        "{} {}{tls} {} link {} queued {} ({}) last success {success}, last error \
+         {error}{given_up}",
         p.name, p.address, p.fingerprint, p.link, p.queued, p.source
     )
 }

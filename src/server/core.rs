@@ -954,7 +954,11 @@ impl Core {
                 let up = self.by_peer.contains_key(name.as_str());
                 let mut status = peer_status(name, &known.peer, known.configured);
                 status.link = if up { "up" } else { "down" }.into();
-                status.queued = self.relays.get(name).map_or(0, |r| r.queued.len() as u64);
+                if let Some(relay) = self.relays.get(name) {
+                    status.queued = relay.queued.len() as u64;
+                    status.given_up = relay.given_up;
+                    status.last_given_up = relay.last_given_up.clone();
+                }
                 status.last_success = known.last_success;
                 status.last_error = known.last_error.clone();
                 status
@@ -976,6 +980,8 @@ pub fn peer_status(name: &str, peer: &Peer, configured: bool) -> PeerStatus {
         queued: 0,
         last_success: None,
         last_error: None,
+        given_up: 0,
+        last_given_up: None,
     }
 }
 

@@ -25,6 +25,18 @@ pub(super) struct Relay {
     pub last_in: u64,
     /// The outbox without contents, oldest first.
     pub queued: VecDeque<Queued>,
+    /// Relays refused by the peer or expired, since the server started.
+    pub given_up: u64,
+    /// The last of them: Unix time and why.
+    pub last_given_up: Option<(u64, String)>,
+}
+
+impl Relay {
+    /// Records a relay that leaves the outbox undelivered.
+    fn gave_up(&mut self, at: u64, why: String) {
+        self.given_up += 1;
+        self.last_given_up = Some((at, why));
+    }
 }
 
 impl Default for Relay {
@@ -33,6 +45,8 @@ impl Default for Relay {
             next_out: 1,
             last_in: 0,
             queued: VecDeque::new(),
+            given_up: 0,
+            last_given_up: None,
         }
     }
 }
@@ -43,6 +57,8 @@ impl From<&RelayState> for Relay {
             next_out: state.next_out.max(1),
             last_in: state.last_in,
             queued: state.queued.iter().cloned().collect(),
+            given_up: 0,
+            last_given_up: None,
         }
     }
 }
@@ -551,9 +567,9 @@ impl Core {
                 let reason = format!("{peer} refused it ({})", e.describe());
                 log::warn!("relay {} to {}: {reason}", q.number, q.target);
                 self.notify(q, &reason);
-                if let Some(known) = self.peers.get_mut(peer) {
-                    let error = format!("refused relay {}: {}", q.number, e.describe());
-                    known.last_error = Some((self.unix, error));
+                let why = format!("relay {} refused: {}", q.number, e.describe());
+                if let Some(relay) = self.relays.get_mut(peer) {
+                    relay.gave_up(self.unix, why);
                 }
             }
         }
@@ -584,9 +600,9 @@ impl Core {
                 number: q.number,
             }));
             self.notify(&q, "it could not be delivered in time");
-            if let Some(known) = self.peers.get_mut(&peer) {
-                let error = format!("relay {} expired undelivered", q.number);
-                known.last_error = Some((now, error));
+            if let Some(relay) = self.relays.get_mut(&peer) {
+                let why = format!("relay {} expired undelivered", q.number);
+                relay.gave_up(now, why);
             }
             self.effects.push(Effect::Wake {
                 peer: Arc::from(peer.as_str()),

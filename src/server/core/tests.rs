@@ -604,7 +604,13 @@ fn relays_out_wait_in_the_outbox_until_acknowledged_or_expired() {
         panic!()
     };
     assert_eq!(list[0].queued, 0);
-    assert!(list[0].last_error.as_ref().unwrap().1.contains("expired"));
+    assert_eq!(list[0].given_up, 1);
+    assert!(list[0]
+        .last_given_up
+        .as_ref()
+        .unwrap()
+        .1
+        .contains("expired"));
 }
 
 fn test_pdu() -> Pdu<'static> {

@@ -37,6 +37,13 @@ pub struct PeerStatus {
     pub last_success: Option<u64>,
     /// The last failure, with its Unix time.
     pub last_error: Option<(u64, String)>,
+    /// Relays refused by the peer or expired undelivered since the server
+    /// started; their senders were told.
+    #[serde(default)]
+    pub given_up: u64,
+    /// The last of them, with its Unix time.
+    #[serde(default)]
+    pub last_given_up: Option<(u64, String)>,
 }
 
 /// Whether `addr` is `host:port`: a host name or IP address, and a port.
