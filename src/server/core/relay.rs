@@ -401,10 +401,7 @@ impl Core {
             pdu: pdu.clone(),
         }));
         let to: Vec<SessionId> = self.sessions_of(local).collect();
-        for to in to {
-            let pdu = pdu.clone();
-            self.effects.push(Effect::Push { to, pdu });
-        }
+        self.push_all(to, &pdu);
         Ok(())
     }
 
@@ -435,15 +432,27 @@ impl Core {
         pdu: &Arc<[u8]>,
         except: Option<SessionId>,
     ) {
+        let to = self.local_sessions(self.dir.members(channel), except);
+        self.push_all(to, pdu);
+    }
+
+    /// The sessions of the local users among `addresses`, but `except`.
+    fn local_sessions<'a>(
+        &self,
+        addresses: impl Iterator<Item = &'a str>,
+        except: Option<SessionId>,
+    ) -> Vec<SessionId> {
         let server = self.dir.server_name();
-        let to: Vec<SessionId> = self
-            .dir
-            .members(channel)
+        addresses
             .filter_map(|addr| addr.strip_suffix(server))
             .filter_map(|l| l.strip_suffix('@'))
             .flat_map(|u| self.sessions_of(u))
             .filter(|&c| Some(c) != except)
-            .collect();
+            .collect()
+    }
+
+    /// Pushes `pdu` to each session of `to`.
+    fn push_all(&mut self, to: Vec<SessionId>, pdu: &Arc<[u8]>) {
         for to in to {
             let pdu = pdu.clone();
             self.effects.push(Effect::Push { to, pdu });
@@ -453,19 +462,8 @@ impl Core {
     /// The home server's copy of a message of its channel: pushed to the
     /// local members it has; kept by the home server alone.
     fn deliver_copy(&mut self, m: proto::Message<'_>, frame: &[u8]) -> Result<(), ErrorType> {
-        let pdu: Arc<[u8]> = Arc::from(frame);
-        let server = self.dir.server_name();
-        let to: Vec<SessionId> = self
-            .dir
-            .remote_members(m.target_address)
-            .filter_map(|addr| addr.strip_suffix(server))
-            .filter_map(|l| l.strip_suffix('@'))
-            .flat_map(|u| self.sessions_of(u))
-            .collect();
-        for to in to {
-            let pdu = pdu.clone();
-            self.effects.push(Effect::Push { to, pdu });
-        }
+        let to = self.local_sessions(self.dir.remote_members(m.target_address), None);
+        self.push_all(to, &Arc::from(frame));
         Ok(())
     }
 
@@ -650,10 +648,7 @@ impl Core {
             pdu: pdu.clone(),
         }));
         let to: Vec<SessionId> = self.sessions_of(&local).collect();
-        for to in to {
-            let pdu = pdu.clone();
-            self.effects.push(Effect::Push { to, pdu });
-        }
+        self.push_all(to, &pdu);
     }
 }
 
