@@ -227,7 +227,10 @@ async fn backup(store: &Arc<Store>, path: String) -> Reply {
 /// hub is gone.
 async fn ask(hub: &smol::channel::Sender<Event>, command: Admin) -> Option<AdminReply> {
     let (tx, rx) = smol::channel::bounded(1);
-    let event = Event::Admin { command, reply: tx };
+    let event = Event::Admin {
+        command: Box::new(command),
+        reply: tx,
+    };
     hub.send(event).await.ok()?;
     rx.recv().await.ok()
 }

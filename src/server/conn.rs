@@ -501,6 +501,7 @@ async fn record_refusal(name: &str, why: &str, shared: &Shared) {
         at: crate::time::now(),
         error: Some(why.to_owned()),
     };
+    let command = Box::new(command);
     let _ = shared.hub.send(Event::Admin { command, reply: tx }).await;
 }
 
@@ -647,11 +648,12 @@ async fn forward<R: Inbound>(
         // A client that sends requests without reading the replies is not
         // read from until it catches up, nor while the hub holds requests
         // of it back, so its replies and its input stay bounded.
-        let limits = shared.limits();
-        if !out
-            .wait_for_room(limits.max_outbound_queue, limits.reply_budget)
-            .await
-        {
+        // Only the two numbers wait with the connection, not all limits.
+        let (queue, budget) = {
+            let limits = shared.limits();
+            (limits.max_outbound_queue, limits.reply_budget)
+        };
+        if !out.wait_for_room(queue, budget).await {
             return;
         }
         match read_more(reader, buf).await {

@@ -77,8 +77,10 @@ pub enum Event {
     Malformed { conn: ConnId },
     /// The connection is gone.
     Detach { conn: ConnId },
+    /// Boxed, like Reload's limits: every connection task holds room for
+    /// an event in each send it may be waiting in, so events stay small.
     Admin {
-        command: Admin,
+        command: Box<Admin>,
         reply: smol::channel::Sender<AdminReply>,
     },
     /// Time to check for idle sessions and expired relays.
@@ -91,10 +93,15 @@ pub enum Event {
         refused: Vec<(u64, ErrorType)>,
     },
     /// The config was reloaded: these limits hold from now on.
-    Reload(Limits),
+    Reload(Box<Limits>),
     /// Flush, close every session, and stop.
     Shutdown,
 }
+
+// Every connection task holds room for an event in each send it can wait
+// in: a large variant costs every idle connection (see Event::Admin).
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<Event>() <= 64);
 
 /// An Error PDU of type `e`.
 pub(super) fn error_pdu(e: ErrorType) -> Vec<u8> {
@@ -281,6 +288,7 @@ impl Hub {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.admins.insert(token, reply);
+                let command = *command;
                 self.input(now, Input::Admin { token, command });
             }
             Event::Tick => self.input(now, Input::Tick),
@@ -297,6 +305,7 @@ impl Hub {
                 },
             ),
             Event::Reload(limits) => {
+                let limits = *limits;
                 self.limits = limits;
                 self.core.set_limits(limits);
             }

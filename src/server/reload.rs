@@ -75,7 +75,13 @@ impl Reloader {
             // Trusted networks are read at start only.
             rules.trusted = self.running.admission_rules().trusted;
             self.shared.set_limits(limits, rules);
-            if self.shared.hub.send(Event::Reload(limits)).await.is_err() {
+            if self
+                .shared
+                .hub
+                .send(Event::Reload(Box::new(limits)))
+                .await
+                .is_err()
+            {
                 return;
             }
             log::info!("SIGHUP: reloaded limits: {}", changed.join(", "));

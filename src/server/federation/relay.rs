@@ -212,6 +212,7 @@ impl Task {
             at: crate::time::now(),
             error,
         };
+        let command = Box::new(command);
         let _ = self.ctx.events.send(Event::Admin { command, reply }).await;
     }
 
