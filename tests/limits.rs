@@ -170,3 +170,126 @@ fn one_user_creates_at_most_max_channels_per_user() {
     a.send(&user_mode("alice@localhost", "#c@localhost", 1));
     a.expect(&SUCCESS);
 }
+
+/// A user's stored bytes are bounded: past `max_stored_bytes_per_user` a
+/// Message gets Error 0x81 and is not stored; the count survives a
+/// restart, is the user's alone, and goes down when their messages go
+/// (a channel deleted, a conversation partner deleted).
+#[test]
+fn a_user_cannot_store_more_than_their_quota() {
+    let one = message("alice@localhost", "#room@localhost", T, "0123456789").len();
+    let mut s = Server::start_with_config(&format!("(max_stored_bytes_per_user: {})", 3 * one));
+    for name in ["alice", "bob", "carol"] {
+        s.add_user(name, "pw");
+    }
+    // As long as "carol@localhost": a direct message costs the same.
+    let ch = "#room@localhost";
+    let mut a = s.login("alice", "pw");
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    for i in 0..3 {
+        a.send(&message("alice@localhost", ch, T + i, "0123456789"));
+        a.expect(&SUCCESS);
+    }
+    a.send(&message("alice@localhost", ch, T + 3, "0123456789"));
+    a.expect(&error(0x81));
+    // A shorter one would fit no better: the quota is full.
+    a.send(&message("alice@localhost", ch, T + 3, "x"));
+    a.expect(&error(0x81));
+    // Nothing of the refused ones was stored.
+    a.send(&history(ch, 0, 10, 0));
+    for i in 0..3 {
+        a.expect(&message("alice@localhost", ch, T + i, "0123456789"));
+    }
+    a.expect(&SUCCESS);
+    // Bob is not charged for alice's messages.
+    let mut b = s.login("bob", "pw");
+    b.send(&user_mode("bob@localhost", ch, 1));
+    b.expect(&SUCCESS);
+    b.send(&message("bob@localhost", ch, T, "0123456789"));
+    b.expect(&SUCCESS);
+    drop((a, b));
+    s.restart();
+    let mut a = s.login("alice", "pw");
+    a.send(&message("alice@localhost", ch, T + 4, "0123456789"));
+    a.expect(&error(0x81));
+    // The channel goes, and alice's bytes with it.
+    let out = run(&["channel", "delete", ch, "--data", s.data()], b"");
+    assert!(out.status.success(), "{out:?}");
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    a.send(&message("alice@localhost", ch, T + 5, "0123456789"));
+    a.expect(&SUCCESS);
+    a.send(&user_mode("alice@localhost", ch, 0));
+    a.expect(&SUCCESS);
+    // A direct conversation counts too, and goes with the partner.
+    a.send(&contact_add("carol@localhost"));
+    a.expect(&SUCCESS);
+    let mut c = s.login("carol", "pw");
+    c.send(&contact_add("alice@localhost"));
+    c.expect(&SUCCESS);
+    drop(c);
+    for i in 0..3 {
+        a.send(&message(
+            "alice@localhost",
+            "carol@localhost",
+            T + i,
+            "0123456789",
+        ));
+        a.expect(&SUCCESS);
+    }
+    a.send(&message(
+        "alice@localhost",
+        "carol@localhost",
+        T + 9,
+        "0123456789",
+    ));
+    a.expect(&error(0x81));
+    let out = run(&["user", "del", "carol", "--data", s.data()], b"");
+    assert!(out.status.success(), "{out:?}");
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    for i in 0..3 {
+        a.send(&message("alice@localhost", ch, T + 10 + i, "0123456789"));
+        a.expect(&SUCCESS);
+    }
+    a.send(&message("alice@localhost", ch, T + 20, "0123456789"));
+    a.expect(&error(0x81));
+}
+
+/// A History request looks at `max_history_scan` stored messages at
+/// most: an offset at or past it is refused at once, and a reply that
+/// reaches it ends with Error 0x81 after the messages it found.
+#[test]
+fn a_history_request_looks_at_a_bounded_number_of_messages() {
+    let s = Server::start_with_config("(max_history_scan: 10)");
+    s.add_user("alice", "pw");
+    let ch = "#c@localhost";
+    let mut a = s.login("alice", "pw");
+    a.send(&user_mode("alice@localhost", ch, 1));
+    a.expect(&SUCCESS);
+    for i in 0..25 {
+        a.send(&message("alice@localhost", ch, T + i, "m"));
+        a.expect(&SUCCESS);
+    }
+    a.send(&history(ch, 0, 50, 10));
+    a.expect(&error(0x81));
+    // Offset 4: four skipped, six sent, then the bound.
+    a.send(&history(ch, 0, 50, 4));
+    for i in 4..10 {
+        a.expect(&message("alice@localhost", ch, T + i, "m"));
+    }
+    a.expect(&error(0x81));
+    // A reply within the bound ends as usual; so does one from a later
+    // since, which the seek finds without looking at what came before.
+    a.send(&history(ch, 0, 3, 7));
+    for i in 7..10 {
+        a.expect(&message("alice@localhost", ch, T + i, "m"));
+    }
+    a.expect(&SUCCESS);
+    a.send(&history(ch, T + 20, 50, 0));
+    for i in 20..25 {
+        a.expect(&message("alice@localhost", ch, T + i, "m"));
+    }
+    a.expect(&SUCCESS);
+}

@@ -61,6 +61,11 @@ pub struct FileConfig {
     pub max_pdu_bytes: Option<usize>,
     /// Largest History reply, in messages.
     pub max_history_count: Option<u64>,
+    /// Stored messages one History request may look at, skipped ones
+    /// included.
+    pub max_history_scan: Option<u64>,
+    /// Bytes of stored messages one local user may have sent.
+    pub max_stored_bytes_per_user: Option<u64>,
     /// PDUs queued to one session before it is dropped as too slow.
     pub max_outbound_queue: Option<usize>,
     /// Simultaneous connections accepted.
@@ -152,6 +157,8 @@ pub struct Limits {
     pub max_message_bytes: usize,
     pub max_pdu_bytes: usize,
     pub max_history_count: u64,
+    pub max_history_scan: u64,
+    pub max_stored_bytes_per_user: u64,
     pub max_outbound_queue: usize,
     pub max_connections: usize,
     pub max_channels: usize,
@@ -183,6 +190,12 @@ impl Default for Limits {
             max_message_bytes: 4096,
             max_pdu_bytes: 8192,
             max_history_count: 500,
+            // A 4 KiB message a row: one request reads at most 400 MiB,
+            // a minute of an SD card, in chunks that take turns with
+            // everyone else's.
+            max_history_scan: 100_000,
+            // About a million short messages; a hundred users fill 6.4 GiB.
+            max_stored_bytes_per_user: 64 << 20,
             max_outbound_queue: 1024,
             max_connections: 10_000,
             max_channels: 10_000,
@@ -278,6 +291,10 @@ impl Config {
                 max_message_bytes: file.max_message_bytes.unwrap_or(d.max_message_bytes),
                 max_pdu_bytes: file.max_pdu_bytes.unwrap_or(d.max_pdu_bytes),
                 max_history_count: file.max_history_count.unwrap_or(d.max_history_count),
+                max_history_scan: file.max_history_scan.unwrap_or(d.max_history_scan),
+                max_stored_bytes_per_user: file
+                    .max_stored_bytes_per_user
+                    .unwrap_or(d.max_stored_bytes_per_user),
                 max_outbound_queue: file.max_outbound_queue.unwrap_or(d.max_outbound_queue),
                 max_connections: file.max_connections.unwrap_or(d.max_connections),
                 max_channels: file.max_channels.unwrap_or(d.max_channels),

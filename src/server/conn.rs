@@ -10,10 +10,10 @@ use super::config::Limits;
 use super::federation::identity::Identity;
 use super::federation::link::{Accept, Acceptor};
 use super::hub::{ConnId, Event, Out, Outbox, HISTORY_CHUNK};
+use super::scans::Scans;
 use super::session::{Action, Phase, Session};
 use super::throttle::{Class, Verdict};
 use crate::proto::{self, Deframer, ErrorType};
-use crate::store::{HistoryCursor, Store};
 use smol::future::{self, FutureExt as _};
 use smol::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use smol::Timer;
@@ -165,14 +165,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 Out::Shared(bytes) => buf.extend_from_slice(&bytes),
                 Out::Static(bytes) => buf.extend_from_slice(bytes),
                 Out::History(history) => {
-                    let super::outbox::HistoryOut {
-                        store,
-                        cursor,
-                        items,
-                    } = *history;
                     // Boxed: an idle connection's task must not carry room
                     // for a History stream's state.
-                    let history = write_history(&mut w, &mut buf, store, cursor, items, timeout);
+                    let history = write_history(&mut w, &mut buf, *history, timeout);
                     written = Box::pin(history).await;
                 }
                 Out::Stream(chunks) => {
@@ -209,25 +204,29 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let _ = w.close().await;
 }
 
-/// History scans running at once, each on a blocking thread; more queue.
-pub const MAX_HISTORY_READS: usize = 4;
-
-static HISTORY_READS: smol::lock::Semaphore = smol::lock::Semaphore::new(MAX_HISTORY_READS);
+/// Whose turn it is to read History chunks, server-wide.
+static SCANS: std::sync::LazyLock<Scans> = std::sync::LazyLock::new(Scans::default);
 
 /// Streams a History reply after what `buf` holds: one chunk of at most
-/// [`HISTORY_CHUNK`] bytes read at a time, each from a fresh snapshot, so
-/// a client that reads slowly holds one chunk and pins no old pages. Ends
-/// with Success, or with Error 0x83 if the store fails.
+/// [`HISTORY_CHUNK`] bytes read at a time, each from a fresh snapshot and
+/// in `by`'s turn (see [`super::scans`]), so a client that reads slowly
+/// holds one chunk and pins no old pages. Ends with Success; with Error
+/// 0x81 if the reply reached `max_history_scan`; with Error 0x83 if the
+/// store fails.
 async fn write_history<W: AsyncWrite + Unpin>(
     w: &mut W,
     buf: &mut Vec<u8>,
-    store: Arc<Store>,
-    mut cursor: HistoryCursor,
-    items: bool,
+    history: super::outbox::HistoryOut,
     timeout: Duration,
 ) -> io::Result<()> {
+    let super::outbox::HistoryOut {
+        store,
+        mut cursor,
+        items,
+        by,
+    } = history;
     while !cursor.done() {
-        let permit = HISTORY_READS.acquire().await;
+        let permit = SCANS.turn(&by).await;
         let store = store.clone();
         let read = smol::unblock(move || {
             let mut chunk = Vec::new();
@@ -256,7 +255,11 @@ async fn write_history<W: AsyncWrite + Unpin>(
             buf.clear();
         }
     }
-    buf.extend_from_slice(&proto::SUCCESS_PDU);
+    if cursor.cut() {
+        buf.extend_from_slice(&proto::error_frame(ErrorType::TooLarge));
+    } else {
+        buf.extend_from_slice(&proto::SUCCESS_PDU);
+    }
     Ok(())
 }
 

@@ -191,11 +191,14 @@ pub enum Effect {
         pdu: Arc<[u8]>,
     },
     /// Stream a History reply from the store, then Success. `items` says
-    /// whether its messages go as HistoryItem PDUs.
+    /// whether its messages go as HistoryItem PDUs; `by` is the user (or
+    /// peer server) whose turn its reads take, so one user's scans queue
+    /// behind their own.
     History {
         to: SessionId,
         cursor: HistoryCursor,
         items: bool,
+        by: Arc<str>,
     },
     /// Close the session once everything before this is written.
     Close {
@@ -290,6 +293,8 @@ pub struct Core {
     /// Rate limit buckets, at most one per user; each Tick forgets those
     /// full again.
     buckets: HashMap<Arc<str>, Bucket>,
+    /// Bytes of stored messages each local user sent (those with any).
+    usage: HashMap<Arc<str>, u64>,
     effects: Vec<Effect>,
 }
 
@@ -309,6 +314,7 @@ impl Core {
             relayed_in: false,
             unix: 0,
             buckets: HashMap::new(),
+            usage: HashMap::new(),
             effects: Vec::new(),
         };
         core.reload(snap);
@@ -337,7 +343,7 @@ impl Core {
     /// Replaces the directory and the stored peers with what the store
     /// holds (at start, and after a batch failed to commit); sessions,
     /// configured peers and link history stay.
-    pub fn reload(&mut self, snap: Snapshot) {
+    pub fn reload(&mut self, mut snap: Snapshot) {
         self.peers.retain(|_, p| p.configured);
         for (name, peer) in &snap.peers {
             if let Some(known) = self.peers.get(name) {
@@ -354,6 +360,7 @@ impl Core {
             self.peers.insert(name.clone(), known);
         }
         self.next_seq = snap.next_seq;
+        self.set_usage(std::mem::take(&mut snap.usage));
         self.relays = snap
             .relays
             .iter()
@@ -616,11 +623,13 @@ impl Core {
                     HISTORY_COST
                 }
                 Ok(Some(Answer::History(cursor))) => {
-                    let items = self.sessions[&session].flags.history_items;
+                    let s = &self.sessions[&session];
+                    let (items, by) = (s.flags.history_items, s.user.clone());
                     self.effects.push(Effect::History {
                         to: session,
                         cursor,
                         items,
+                        by,
                     });
                     HISTORY_COST
                 }
@@ -734,6 +743,7 @@ impl Core {
             return self.relay_out(session, sender, peer, m, frame);
         }
         let route = self.dir.route(sender, m.target_address)?;
+        self.charge(session, frame.len())?;
         let pdu: Arc<[u8]> = Arc::from(frame);
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -765,6 +775,34 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Counts `bytes` of a message to be stored against `session`'s user,
+    /// refusing it past `max_stored_bytes_per_user`.
+    fn charge(&mut self, session: SessionId, bytes: usize) -> Result<(), ErrorType> {
+        let user = &self.sessions[&session].user;
+        let bytes = bytes as u64;
+        let used = self.usage.get(user).copied().unwrap_or(0);
+        let total = used.saturating_add(bytes);
+        if total > self.limits.max_stored_bytes_per_user {
+            return Err(ErrorType::TooLarge);
+        }
+        let user = user.clone();
+        self.usage.insert(user.clone(), total);
+        self.effects
+            .push(Effect::Store(Change::Charge { user, bytes }));
+        Ok(())
+    }
+
+    /// Takes the stored bytes per user from the store again, after a
+    /// batch that deleted messages committed.
+    pub fn set_usage(&mut self, usage: BTreeMap<String, u64>) {
+        self.usage = usage.into_iter().map(|(u, n)| (Arc::from(u), n)).collect();
+    }
+
+    /// Bytes of stored messages `user` has sent, as the core counts them.
+    pub fn usage(&self, user: &str) -> u64 {
+        self.usage.get(user).copied().unwrap_or(0)
     }
 
     fn sessions_of<'a>(&'a self, user: &str) -> impl Iterator<Item = SessionId> + 'a {
@@ -807,6 +845,10 @@ impl Core {
         let (Ok(count), Ok(offset)) = (u64::try_from(h.count), u64::try_from(h.offset)) else {
             return Err(ErrorType::BadRequest);
         };
+        let scan = self.limits.max_history_scan;
+        if offset >= scan {
+            return Err(ErrorType::TooLarge);
+        }
         let peers = &self.peers;
         let conversation = self
             .dir
@@ -814,13 +856,8 @@ impl Core {
             .conversation(requester);
         let count = count.min(self.limits.max_history_count);
         // Messages accepted after this request are pushed, not replied.
-        Ok(HistoryCursor::new(
-            conversation,
-            h.since,
-            offset,
-            count,
-            self.next_seq,
-        ))
+        let cursor = HistoryCursor::new(conversation, h.since, offset, count, self.next_seq);
+        Ok(cursor.with_scan_limit(scan))
     }
 
     fn contact_list(&self, owner: &str) -> Reply {

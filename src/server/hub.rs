@@ -21,7 +21,7 @@ use super::core::{Core, Effect, IdMap, Input, Reply};
 use super::federation::relay;
 pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
-use crate::store::{Store, StoreError};
+use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -364,6 +364,13 @@ impl Hub {
                     log::warn!("the store commits again, after {n} failed commit(s)");
                     self.faults = Faults::default();
                 }
+                if effects.iter().any(frees_messages) {
+                    // Only the store knows whose messages went.
+                    match self.store.usage() {
+                        Ok(usage) => self.core.set_usage(usage),
+                        Err(e) => log::error!("reading stored bytes per user failed: {e}"),
+                    }
+                }
                 effects.drain(..).for_each(|e| self.release(e));
             }
             Err(e) => self.abandon(std::mem::take(&mut effects), e),
@@ -437,12 +444,18 @@ impl Hub {
                 self.send(to, out);
             }
             Effect::Push { to, pdu } => self.push(to, pdu),
-            Effect::History { to, cursor, items } => {
+            Effect::History {
+                to,
+                cursor,
+                items,
+                by,
+            } => {
                 let store = self.store.clone();
                 let history = super::outbox::HistoryOut {
                     store,
                     cursor,
                     items,
+                    by,
                 };
                 self.send(to, Out::History(Box::new(history)));
             }
@@ -608,4 +621,15 @@ impl Hub {
             let _ = out.try_send(Out::Close);
         }
     }
+}
+
+/// Whether `effect` deletes stored messages, which changes their senders'
+/// stored bytes.
+fn frees_messages(effect: &Effect) -> bool {
+    matches!(
+        effect,
+        Effect::Store(
+            Change::DeleteUser { .. } | Change::DeleteChannel { .. } | Change::CreateChannel { .. }
+        )
+    )
 }

@@ -20,6 +20,7 @@ mod outbox;
 pub mod passwords;
 pub mod rate;
 mod reload;
+mod scans;
 pub mod session;
 pub mod state;
 pub mod throttle;

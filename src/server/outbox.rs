@@ -44,6 +44,8 @@ pub struct HistoryOut {
     pub store: Arc<Store>,
     pub cursor: HistoryCursor,
     pub items: bool,
+    /// Whose turn its reads take (see [`super::scans`]).
+    pub by: Arc<str>,
 }
 
 /// Part of an [`Out::Stream`].

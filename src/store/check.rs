@@ -451,6 +451,7 @@ fn unknown_tables(txn: &ReadTransaction, report: &mut Report) -> Result<(), Stor
         OUTBOX.name(),
         RELAY_OUT.name(),
         RELAY_IN.name(),
+        USAGE.name(),
         META.name(),
         SETTINGS.name(),
     ];

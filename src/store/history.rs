@@ -33,7 +33,16 @@ pub struct HistoryCursor {
     left: u64,
     /// Rows with this sequence number or later came after the request.
     below_seq: u64,
+    /// Rows the reply may still look at (see [`HistoryCursor::with_scan_limit`]).
+    scan_left: u64,
+    /// Whether the reply ended at its scan limit with messages still asked.
+    cut: bool,
 }
+
+/// Rows one chunk looks at, at most: a chunk skipping a large `offset`
+/// adds no bytes, and must still end soon, so the reader that holds a
+/// History slot gives it up between chunks.
+pub const CHUNK_ROWS: u64 = 1024;
 
 impl HistoryCursor {
     /// A History request of `conversation` from `since`, skipping `offset`
@@ -46,19 +55,38 @@ impl HistoryCursor {
             skip: offset,
             left: count,
             below_seq,
+            scan_left: u64::MAX,
+            cut: false,
         }
+    }
+
+    /// Bounds the rows the reply looks at, skipped ones included, so its
+    /// cost is bounded whatever its `offset` or `since`. A reply that
+    /// reaches the bound with messages still asked for ends there, with
+    /// [`HistoryCursor::cut`] set.
+    pub fn with_scan_limit(mut self, rows: u64) -> Self {
+        self.scan_left = rows;
+        self
     }
 
     /// Whether the reply is complete.
     pub fn done(&self) -> bool {
         self.left == 0
     }
+
+    /// Whether the reply ended at its scan limit rather than at its count
+    /// or the conversation's end.
+    pub fn cut(&self) -> bool {
+        self.cut
+    }
 }
 
 impl Reader {
     /// Appends the next PDUs of `cursor` to `out`, each as `map` makes it,
-    /// until `max_bytes` are added (at least one PDU, if any is left) or the
-    /// reply is complete; advances the cursor.
+    /// until `max_bytes` are added (at least one PDU, if any is left), the
+    /// chunk has looked at [`CHUNK_ROWS`] rows, or the reply is complete;
+    /// advances the cursor. A chunk may add nothing and leave the reply
+    /// incomplete (it skipped rows): read the next.
     pub fn history_chunk(
         &self,
         cursor: &mut HistoryCursor,
@@ -114,10 +142,17 @@ impl Reader {
         }
         let messages = self.txn.open_table(MESSAGES)?;
         let start = out.len();
-        for row in messages.range((conv, next)..(conv, cursor.below_seq))? {
-            if cursor.left == 0 || out.len() - start >= max_bytes {
+        let range = messages.range((conv, next)..(conv, cursor.below_seq))?;
+        for (rows, row) in (0u64..).zip(range) {
+            if cursor.left == 0 || out.len() - start >= max_bytes || rows == CHUNK_ROWS {
                 return Ok(());
             }
+            if cursor.scan_left == 0 {
+                cursor.left = 0;
+                cursor.cut = true;
+                return Ok(());
+            }
+            cursor.scan_left -= 1;
             let (key, value) = row?;
             let seq = key.value().1;
             cursor.next = Some(seq.saturating_add(1));

@@ -12,7 +12,7 @@ use super::record::checksum;
 use super::schema::*;
 use super::{direct_key, StoreError};
 use crate::proto::{Deframer, Pdu};
-use redb::{ReadableTable, TableDefinition, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, TableHandle as _, WriteTransaction};
 
 /// Opens every table of the current schema and records its version and
 /// the server name where they are missing.
@@ -30,6 +30,7 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
     txn.open_table(OUTBOX)?;
     txn.open_table(RELAY_OUT)?;
     txn.open_table(RELAY_IN)?;
+    txn.open_table(USAGE)?;
     let mut meta = txn.open_table(META)?;
     if meta.get(SCHEMA_VERSION)?.is_none() {
         meta.insert(SCHEMA_VERSION, VERSION)?;
@@ -37,6 +38,47 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
     let mut settings = txn.open_table(SETTINGS)?;
     if settings.get(SERVER_NAME)?.is_none() {
         settings.insert(SERVER_NAME, name)?;
+    }
+    Ok(())
+}
+
+/// Computes [`USAGE`] from the stored messages if the store lacks it (it
+/// was written before the table existed): each local user's count is the
+/// bytes of the stored Messages whose `source_address` is theirs. Runs
+/// before [`create_tables`], in the same transaction.
+pub fn add_usage(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
+    if txn.list_tables()?.any(|t| t.name() == USAGE.name()) {
+        return Ok(());
+    }
+    let mut sums: std::collections::HashMap<String, u64> = Default::default();
+    let users = txn.open_table(USERS)?;
+    let deframer = Deframer::with_max_payload(crate::proto::MAX_PAYLOAD);
+    for row in txn.open_table(MESSAGES)?.iter()? {
+        let (_, v) = row?;
+        let pdu = v.value().2;
+        let Ok(Some((Pdu::Message(m), _))) = deframer.decode(pdu) else {
+            continue;
+        };
+        let Some((local, server)) = m.source_address.split_once('@') else {
+            continue;
+        };
+        if server != name {
+            continue;
+        }
+        match sums.get_mut(local) {
+            Some(sum) => *sum += pdu.len() as u64,
+            None if users.get(local)?.is_some() => {
+                sums.insert(local.to_owned(), pdu.len() as u64);
+            }
+            None => {}
+        }
+    }
+    let mut usage = txn.open_table(USAGE)?;
+    for (user, bytes) in &sums {
+        usage.insert(user.as_str(), *bytes)?;
+    }
+    if !sums.is_empty() {
+        log::info!("store: counted the stored bytes of {} users", sums.len());
     }
     Ok(())
 }

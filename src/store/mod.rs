@@ -23,7 +23,7 @@ mod reopen;
 mod schema;
 
 pub use error::StoreError;
-pub use history::HistoryCursor;
+pub use history::{HistoryCursor, CHUNK_ROWS as HISTORY_CHUNK_ROWS};
 
 use crate::proto::Mode;
 use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -52,6 +52,9 @@ pub struct Snapshot {
     pub peers: BTreeMap<String, Peer>,
     /// Relay numbers and outboxes, per peer server name.
     pub relays: BTreeMap<String, RelayState>,
+    /// Local user name → bytes of stored messages they sent (see
+    /// [`schema::USAGE`]); users without any are absent.
+    pub usage: BTreeMap<String, u64>,
 }
 
 /// What the store holds of the relaying to and from one peer server.
@@ -167,6 +170,11 @@ pub enum Change {
         peer: String,
         number: u64,
     },
+    /// Counts `bytes` more of stored messages against local user `user`.
+    Charge {
+        user: Arc<str>,
+        bytes: u64,
+    },
     /// Stores a Message PDU in a conversation.
     Append {
         conversation: Arc<str>,
@@ -256,6 +264,7 @@ impl Store {
             }
             None => migrate::to_current(&txn, name)?,
         }
+        migrate::add_usage(&txn, name)?;
         migrate::create_tables(&txn, name)?;
         txn.commit()?;
         Ok(store)
@@ -374,6 +383,7 @@ impl Store {
         }
         snap.peers = peers(&txn)?;
         snap.relays = relays(&txn)?;
+        snap.usage = usage(&txn)?;
         snap.next_seq = txn
             .open_table(META)?
             .get(NEXT_SEQ)?
@@ -389,6 +399,11 @@ impl Store {
             let names = users.iter()?.map(|row| Ok(row?.0.value().to_owned()));
             names.collect()
         })
+    }
+
+    /// Bytes of stored messages per local user (see [`schema::USAGE`]).
+    pub fn usage(&self) -> Result<BTreeMap<String, u64>, StoreError> {
+        self.guarded(|| usage(&self.db().begin_read()?))
     }
 
     /// The known peers added with `solec federate add`.
@@ -466,6 +481,7 @@ impl Store {
             name: self.name.clone(),
             appends: Vec::new(),
             relay_out: HashMap::new(),
+            charges: HashMap::new(),
         })
     }
 
@@ -508,6 +524,8 @@ pub struct Batch {
     appends: Vec<Append>,
     /// The next relay number per peer, written once at commit.
     relay_out: HashMap<Arc<str>, u64>,
+    /// Bytes to add to each user's [`USAGE`], written once at commit.
+    charges: HashMap<Arc<str>, u64>,
 }
 
 /// A batch's write transaction: taken by [`Batch::commit`], otherwise
@@ -617,6 +635,10 @@ impl Batch {
                 let mut relay_in = self.txn.open_table(RELAY_IN)?;
                 relay_in.insert(peer.as_str(), *number)?;
             }
+            Change::Charge { user, bytes } => {
+                let charged = self.charges.entry(user.clone()).or_default();
+                *charged = charged.saturating_add(*bytes);
+            }
             Change::Append {
                 conversation,
                 seq,
@@ -656,6 +678,8 @@ impl Batch {
         let address = format!("{name}@{}", self.name);
         let addr = address.as_str();
         self.txn.open_table(USERS)?.remove(name)?;
+        self.txn.open_table(USAGE)?.remove(name)?;
+        self.charges.remove(name);
         {
             let mut contacts = self.txn.open_table(CONTACTS)?;
             let mut contact_of = self.txn.open_table(CONTACT_OF)?;
@@ -676,21 +700,33 @@ impl Batch {
                 modes.remove((channel.as_str(), addr))?;
             }
         }
-        let mut conversations = self.txn.open_table(CONVERSATIONS)?;
-        let mut messages = self.txn.open_table(MESSAGES)?;
-        let mut rises = self.txn.open_table(RISES)?;
-        for conv in prefix(&conversations, addr)? {
-            let c = conv.as_str();
-            let b = c.as_bytes();
-            messages.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
-            rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
-            for side in c.split(' ') {
-                conversations.remove((side, c))?;
+        let mut freed = Freed::new(&self.name);
+        {
+            let mut conversations = self.txn.open_table(CONVERSATIONS)?;
+            let mut messages = self.txn.open_table(MESSAGES)?;
+            let mut rises = self.txn.open_table(RISES)?;
+            for conv in prefix(&conversations, addr)? {
+                let c = conv.as_str();
+                let b = c.as_bytes();
+                messages.retain_in((b, 0)..=(b, u64::MAX), |_, v| {
+                    freed.add(v.2);
+                    false
+                })?;
+                rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
+                for side in c.split(' ') {
+                    conversations.remove((side, c))?;
+                }
             }
         }
-        self.appends
-            .retain(|a| !is_direct_with(&a.conversation, addr));
-        Ok(())
+        self.appends.retain(|a| {
+            let gone = is_direct_with(&a.conversation, addr);
+            if gone {
+                freed.unstored(&a.pdu, &mut self.charges);
+            }
+            !gone
+        });
+        freed.remove(name);
+        freed.apply(&self.txn)
     }
 
     /// Costs in proportion to the channel's own rows: its modes and
@@ -715,12 +751,24 @@ impl Batch {
             }
         }
         let b = channel.as_bytes();
-        let mut messages = self.txn.open_table(MESSAGES)?;
-        messages.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
-        let mut rises = self.txn.open_table(RISES)?;
-        rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
-        self.appends.retain(|a| &*a.conversation != channel);
-        Ok(())
+        let mut freed = Freed::new(&self.name);
+        {
+            let mut messages = self.txn.open_table(MESSAGES)?;
+            messages.retain_in((b, 0)..=(b, u64::MAX), |_, v| {
+                freed.add(v.2);
+                false
+            })?;
+            let mut rises = self.txn.open_table(RISES)?;
+            rises.retain_in((b, 0)..=(b, u64::MAX), |_, _| false)?;
+        }
+        self.appends.retain(|a| {
+            let gone = &*a.conversation == channel;
+            if gone {
+                freed.unstored(&a.pdu, &mut self.charges);
+            }
+            !gone
+        });
+        freed.apply(&self.txn)
     }
 
     /// The message counter as committed.
@@ -735,7 +783,85 @@ impl Batch {
         let path = self.txn.path.clone();
         let txn = self.txn.txn.take().expect("a batch commits once");
         let relay_out = &self.relay_out;
-        guard::guarded(&path, || commit(txn, &self.appends, relay_out, next_seq))
+        guard::guarded(&path, || {
+            add_charges(&txn, &self.charges)?;
+            commit(txn, &self.appends, relay_out, next_seq)
+        })
+    }
+}
+
+/// Adds a batch's charges to [`USAGE`].
+fn add_charges(txn: &WriteTransaction, charges: &HashMap<Arc<str>, u64>) -> Result<(), StoreError> {
+    if charges.is_empty() {
+        return Ok(());
+    }
+    let mut usage = txn.open_table(USAGE)?;
+    for (user, bytes) in charges {
+        let used = usage.get(&**user)?.map_or(0, |v| v.value());
+        usage.insert(&**user, used.saturating_add(*bytes))?;
+    }
+    Ok(())
+}
+
+/// Bytes of deleted messages per local sender, to take off [`USAGE`].
+struct Freed<'a> {
+    server: &'a str,
+    by: HashMap<String, u64>,
+}
+
+impl<'a> Freed<'a> {
+    fn new(server: &'a str) -> Self {
+        Freed {
+            server,
+            by: HashMap::new(),
+        }
+    }
+
+    /// The local user who sent `pdu`, if a local user did.
+    fn sender(&self, pdu: &[u8]) -> Option<String> {
+        let deframer = crate::proto::Deframer::with_max_payload(crate::proto::MAX_PAYLOAD);
+        let Ok(Some((crate::proto::Pdu::Message(m), _))) = deframer.decode(pdu) else {
+            return None;
+        };
+        let (local, server) = m.source_address.split_once('@')?;
+        (server == self.server).then(|| local.to_owned())
+    }
+
+    /// A stored message goes.
+    fn add(&mut self, pdu: &[u8]) {
+        if let Some(user) = self.sender(pdu) {
+            *self.by.entry(user).or_default() += pdu.len() as u64;
+        }
+    }
+
+    /// A message of this batch goes before it was stored: its charge,
+    /// made in this batch, is taken back.
+    fn unstored(&self, pdu: &[u8], charges: &mut HashMap<Arc<str>, u64>) {
+        if let Some(user) = self.sender(pdu) {
+            if let Some(charged) = charges.get_mut(user.as_str()) {
+                *charged = charged.saturating_sub(pdu.len() as u64);
+            }
+        }
+    }
+
+    /// Forgets `user`, whose own count goes whole.
+    fn remove(&mut self, user: &str) {
+        self.by.remove(user);
+    }
+
+    fn apply(self, txn: &WriteTransaction) -> Result<(), StoreError> {
+        if self.by.is_empty() {
+            return Ok(());
+        }
+        let mut usage = txn.open_table(USAGE)?;
+        for (user, bytes) in self.by {
+            let used = usage.get(user.as_str())?.map_or(0, |v| v.value());
+            match used.saturating_sub(bytes) {
+                0 => usage.remove(user.as_str())?,
+                left => usage.insert(user.as_str(), left)?,
+            };
+        }
+        Ok(())
     }
 }
 
@@ -808,6 +934,16 @@ fn peers(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, Peer>, StoreErr
             tls,
         };
         out.insert(k.value().to_owned(), peer);
+    }
+    Ok(out)
+}
+
+/// Every row of [`schema::USAGE`].
+fn usage(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, u64>, StoreError> {
+    let mut out = BTreeMap::new();
+    for row in txn.open_table(USAGE)?.iter()? {
+        let (k, v) = row?;
+        out.insert(k.value().to_owned(), v.value());
     }
     Ok(out)
 }

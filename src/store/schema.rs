@@ -93,6 +93,12 @@ pub const RELAY_OUT: TableDefinition<&str, u64> = TableDefinition::new("relay_ou
 /// message: a retransmitted number at or below it is a duplicate.
 pub const RELAY_IN: TableDefinition<&str, u64> = TableDefinition::new("relay_in");
 
+/// Local user name → bytes of the Message PDUs they sent that are stored
+/// in [`MESSAGES`], for `max_stored_bytes_per_user`. Added within version
+/// 3: a store that lacks it gets it computed from [`MESSAGES`] when opened
+/// (see [`super::migrate::add_usage`]).
+pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+
 /// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 

@@ -158,6 +158,62 @@ fn history_chunks_resume_and_leave_out_later_rows() {
 }
 
 #[test]
+fn a_chunk_looks_at_a_bounded_number_of_rows_and_a_reply_stops_at_its_scan_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let n = 3 * super::history::CHUNK_ROWS;
+    let changes: Vec<Change> = (0..n).map(|s| append("#c@x", s, s, "m")).collect();
+    apply(&store, &changes, n);
+    let one = message("m", 0).len();
+    // An offset past all but the last row: the first chunks add nothing.
+    let mut cursor = HistoryCursor::new("#c@x".into(), 0, n - 1, 10, n);
+    let mut chunks = Vec::new();
+    while !cursor.done() {
+        let mut out = Vec::new();
+        let reader = store.reader().unwrap();
+        reader
+            .history_chunk(&mut cursor, usize::MAX, &mut out, |p, o| {
+                o.extend_from_slice(p)
+            })
+            .unwrap();
+        chunks.push(out.len() / one);
+        assert!(chunks.len() < 10, "the cursor must advance");
+    }
+    assert_eq!(
+        chunks,
+        [0, 0, 1],
+        "each chunk looks at CHUNK_ROWS rows at most"
+    );
+    assert!(!cursor.cut());
+    // The same with a scan limit short of the offset: nothing, and cut.
+    let limit = super::history::CHUNK_ROWS + 5;
+    let mut cursor = HistoryCursor::new("#c@x".into(), 0, n - 1, 10, n).with_scan_limit(limit);
+    let reader = store.reader().unwrap();
+    let mut out = Vec::new();
+    while !cursor.done() {
+        reader
+            .history_chunk(&mut cursor, usize::MAX, &mut out, |p, o| {
+                o.extend_from_slice(p)
+            })
+            .unwrap();
+    }
+    assert!(out.is_empty());
+    assert!(cursor.cut());
+    // A limit the reply fits in does not cut it.
+    let mut cursor = HistoryCursor::new("#c@x".into(), 0, 2, 3, n).with_scan_limit(5);
+    out.clear();
+    while !cursor.done() {
+        reader
+            .history_chunk(&mut cursor, usize::MAX, &mut out, |p, o| {
+                o.extend_from_slice(p)
+            })
+            .unwrap();
+    }
+    assert_eq!(out.len(), 3 * one);
+    assert!(!cursor.cut());
+}
+
+#[test]
 fn deleting_a_user_drops_their_rows_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
@@ -237,6 +293,13 @@ fn a_version_one_store_migrates_whole() {
     assert_eq!(count_pdus(&direct), 3);
     let channel = reader.history("#general@a.example", 0, 0, 9).unwrap();
     assert_eq!(count_pdus(&channel), 1);
+    // Stored bytes per user are counted from the messages, once.
+    let mut want = BTreeMap::new();
+    for pdu in pdus(&direct).into_iter().chain(pdus(&channel)) {
+        *want.entry(local_sender(&pdu)).or_insert(0) += pdu.len() as u64;
+    }
+    assert_eq!(snap.usage, want);
+    assert!(want.len() >= 2, "{want:?}");
     drop((reader, store));
     // Opening again finds version 2 and changes nothing.
     let again = Store::open(&path, "a.example", CACHE).unwrap();
@@ -252,6 +315,35 @@ fn a_version_one_store_migrates_whole() {
         .history("alice@a.example bob@a.example", 0, 0, 9)
         .unwrap();
     assert!(direct.is_empty());
+    // Alice's count goes; bob's loses his half of their conversation.
+    let mut left = BTreeMap::new();
+    for pdu in pdus(&channel) {
+        let sender = local_sender(&pdu);
+        if sender != "alice" {
+            *left.entry(sender).or_insert(0) += pdu.len() as u64;
+        }
+    }
+    assert_eq!(again.usage().unwrap(), left);
+}
+
+/// The PDUs of a History reply.
+fn pdus(mut bytes: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Some((_, used)) = crate::proto::Deframer::default().decode(bytes).unwrap() {
+        out.push(bytes[..used].to_vec());
+        bytes = &bytes[used..];
+    }
+    out
+}
+
+/// The local part of a Message PDU's source address.
+fn local_sender(pdu: &[u8]) -> String {
+    match crate::proto::Deframer::default().decode(pdu).unwrap() {
+        Some((crate::proto::Pdu::Message(m), _)) => {
+            m.source_address.split('@').next().unwrap().into()
+        }
+        other => panic!("not a message: {other:?}"),
+    }
 }
 
 fn count_pdus(mut bytes: &[u8]) -> usize {

@@ -172,6 +172,7 @@ impl Core {
         if !self.dir.has_contact(sender, to) {
             return Err(ErrorType::Unauthorized);
         }
+        self.charge(session, frame.len())?;
         self.enqueue(peer, pdu.clone(), q)?;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -517,10 +518,12 @@ impl Core {
             _ => return Err(ErrorType::Unauthorized),
         }
         let cursor = self.history_cursor(r.requester, r.history)?;
+        let by = self.sessions[&session].user.clone();
         self.effects.push(Effect::History {
             to: session,
             cursor,
             items: true,
+            by,
         });
         Ok(())
     }

@@ -106,9 +106,13 @@ fn a_direct_message_is_stored_then_pushed_to_the_other_sessions() {
     h.open(2, "bob");
     h.open(3, "alice");
     let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+    let Effect::Store(Change::Charge { user, .. }) = &fx[0] else {
+        panic!("store first: {fx:?}");
+    };
+    assert_eq!(&**user, "alice");
     let Effect::Store(Change::Append {
         conversation, seq, ..
-    }) = &fx[0]
+    }) = &fx[1]
     else {
         panic!("store first: {fx:?}");
     };
@@ -681,4 +685,67 @@ fn trusted_sessions_are_not_rate_limited() {
     h.advance(1);
     h.run(Input::Tick);
     assert!(h.core.buckets.is_empty());
+}
+
+#[test]
+fn stored_bytes_are_charged_to_the_sender_up_to_the_quota() {
+    let one = frames(&[message("alice@x", "bob@x", "hi")]).len() as u64;
+    let mut h = Harness::new(Limits {
+        max_stored_bytes_per_user: 2 * one,
+        ..limits()
+    });
+    h.open(1, "alice");
+    h.open(2, "bob");
+    for _ in 0..2 {
+        let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+        assert_eq!(replies(&fx, 1), [Reply::Success]);
+        let charged: Vec<_> = fx
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Store(Change::Charge { user, bytes }) => Some((user.to_string(), *bytes)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(charged, [("alice".to_owned(), one)]);
+    }
+    assert_eq!(h.core.usage("alice"), 2 * one);
+    let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::TooLarge)]);
+    assert!(
+        !fx.iter()
+            .any(|e| matches!(e, Effect::Store(_) | Effect::Push { .. })),
+        "nothing stored or pushed: {fx:?}"
+    );
+    // Bob has his own quota.
+    let fx = h.send(2, &[message("bob@x", "alice@x", "hi")]);
+    assert_eq!(replies(&fx, 2), [Reply::Success]);
+    // What the store counts after a deletion is what the core counts.
+    h.core.set_usage([("alice".to_owned(), one)].into());
+    let fx = h.send(1, &[message("alice@x", "bob@x", "hi")]);
+    assert_eq!(replies(&fx, 1), [Reply::Success]);
+}
+
+#[test]
+fn a_history_offset_past_the_scan_limit_is_refused() {
+    let mut h = Harness::new(Limits {
+        max_history_scan: 10,
+        ..limits()
+    });
+    h.open(1, "alice");
+    let ask = |offset| {
+        Pdu::History(proto::History {
+            channel_address: "bob@x",
+            since: 0,
+            count: 5,
+            offset,
+        })
+    };
+    let fx = h.send(1, &[ask(10)]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::TooLarge)]);
+    let fx = h.send(1, &[ask(9)]);
+    let Some(Effect::History { cursor, by, .. }) = fx.first() else {
+        panic!("a History read: {fx:?}");
+    };
+    assert_eq!(&**by, "alice", "the read takes alice's turn");
+    assert!(!cursor.done());
 }
