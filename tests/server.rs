@@ -645,6 +645,45 @@ fn concurrent_logins_are_bounded_in_memory() {
     assert!(peak < 200 * 1024, "peak RSS {peak} KiB");
 }
 
+/// Connections that have not logged in hold little while they wait, and
+/// give it back when they close: a burst of half-open connections does not
+/// leave the server larger than it was.
+#[test]
+fn half_open_connections_are_small_and_their_memory_comes_back() {
+    let s = Server::start();
+    s.add_user("alice", "pw");
+    // A login first: its threads and their stacks are there before.
+    let _session = s.login("alice", "pw");
+    // Under a default limit of 1024 open files, with room for the rest.
+    let n = 800;
+    let before = s.status_kib("VmRSS:");
+    let mut conns: Vec<Raw> = (0..n).map(|_| s.connect()).collect();
+    for c in &mut conns {
+        // Half a Handshake: the server reads it and waits for the rest.
+        c.send(&handshake(0, 5, 1)[..4]);
+    }
+    // Time for the server to read them all.
+    std::thread::sleep(Duration::from_secs(1));
+    let open = s.status_kib("VmRSS:");
+    let per_conn = (open.saturating_sub(before)) as f64 / n as f64;
+    // A full read buffer each (16 KiB) would be over 16.
+    assert!(per_conn < 8.0, "{per_conn:.1} KiB per half-open connection");
+    drop(conns);
+    // Trimmed within a tick or two of them closing.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = s.status_kib("VmRSS:");
+        if now < before + 2048 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "RSS {before} KiB before, {open} KiB open, {now} KiB after they closed"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// A session that stops reading is dropped once `max_outbound_queue` PDUs
 /// wait for it; the sender and the store are not held back.
 #[test]

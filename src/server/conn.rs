@@ -425,10 +425,26 @@ async fn authenticate<R: Inbound>(
         if session.phase() == Phase::Ready {
             return true;
         }
-        if !matches!(read_more(reader, buf).await, Ok(n) if n > 0) {
+        if !matches!(read_login(reader, buf).await, Ok(n) if n > 0) {
             return false;
         }
     }
+}
+
+/// Bytes read at a time before login. Handshake and a UserAuth are a few
+/// dozen bytes; a connection that has not logged in must not hold a
+/// [`READ_CHUNK`] buffer while it waits, as thousands may.
+pub const LOGIN_READ: usize = 256;
+
+/// [`read_more`] before login: at most [`LOGIN_READ`] bytes, into a
+/// buffer that grows only by what arrives.
+async fn read_login<R: Inbound>(reader: &mut R, buf: &mut Vec<u8>) -> io::Result<usize> {
+    reader.readable().await?;
+    let start = buf.len();
+    buf.resize(start + LOGIN_READ, 0);
+    let res = reader.read(&mut buf[start..]).await;
+    buf.truncate(start + *res.as_ref().unwrap_or(&0));
+    res
 }
 
 /// Runs the accepting end of the link handshake after a server's
