@@ -607,7 +607,17 @@ impl Batch {
             Change::Dequeue { peer, upto } => {
                 let p = peer.as_str();
                 let mut outbox = self.txn.open_table(OUTBOX)?;
-                outbox.retain_in((p, 0)..=(p, *upto), |_, _| false)?;
+                // One `remove` a row, not `retain_in`: redb's retain_in
+                // copies the path to every row it deletes (it iterates the
+                // tree meanwhile), where `remove` edits the pages this
+                // transaction has copied already; the outbox's ack was
+                // most of the sending server's work.
+                let acked = outbox.range((p, 0)..=(p, *upto))?;
+                let numbers = acked.map(|row| Ok(row?.0.value().1));
+                let numbers: Vec<u64> = numbers.collect::<Result<_, StoreError>>()?;
+                for number in numbers {
+                    outbox.remove((p, number))?;
+                }
             }
             Change::DequeueOne { peer, number } => {
                 let mut outbox = self.txn.open_table(OUTBOX)?;
