@@ -430,6 +430,57 @@ fn peers_are_stored_replaced_and_removed() {
     assert_eq!(names, ["b.example"]);
 }
 
+/// An acknowledgement takes that peer's relays up to its number out of
+/// the outbox, across the batches that queued them, and nothing else.
+#[test]
+fn a_dequeue_takes_one_peers_relays_up_to_its_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let enqueue = |peer: &str, number: u64| Change::Enqueue {
+        peer: peer.into(),
+        number,
+        deadline: u64::MAX,
+        pdu: message(&format!("{peer} {number}"), number).into(),
+    };
+    let first: Vec<Change> = (1..=300).map(|n| enqueue("b.example", n)).collect();
+    apply(&store, &first, 0);
+    let c = (1..=3).map(|n| enqueue("c.example", n));
+    let more: Vec<Change> = (301..=400)
+        .map(|n| enqueue("b.example", n))
+        .chain(c)
+        .collect();
+    apply(&store, &more, 0);
+    let dequeue = |upto| Change::Dequeue {
+        peer: "b.example".into(),
+        upto,
+    };
+    let left = |peer: &str| -> Vec<u64> {
+        let rows = store.outbox(peer, 0, usize::MAX, usize::MAX).unwrap();
+        rows.iter().map(|r| r.number).collect()
+    };
+    apply(&store, &[dequeue(250), dequeue(320)], 0);
+    assert_eq!(left("b.example"), (321..=400).collect::<Vec<_>>());
+    assert_eq!(left("c.example"), [1, 2, 3]);
+    // Rows queued earlier in the same batch are in the outbox it reads.
+    let mut same: Vec<Change> = (401..=410).map(|n| enqueue("b.example", n)).collect();
+    same.push(dequeue(405));
+    apply(&store, &same, 0);
+    let kept: Vec<u64> = (406..=410).collect();
+    assert_eq!(left("b.example"), kept);
+    let expire = Change::DequeueOne {
+        peer: "c.example".into(),
+        number: 2,
+    };
+    apply(&store, &[enqueue("c.example", 4), expire], 0);
+    assert_eq!(left("c.example"), [1, 3, 4]);
+    apply(&store, &[dequeue(320), dequeue(u64::MAX)], 0);
+    assert_eq!(left("b.example"), [0u64; 0]);
+    let relays = store.load().unwrap().relays;
+    assert!(relays["b.example"].queued.is_empty());
+    assert_eq!(relays["c.example"].queued.len(), 3);
+    assert_eq!(relays["b.example"].next_out, 411);
+}
+
 /// A store of version 2 (messages without checksums), as that release
 /// wrote it: one channel message.
 fn write_v2_store(path: &Path) {
