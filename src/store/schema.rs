@@ -93,6 +93,18 @@ pub const RELAY_OUT: TableDefinition<&str, u64> = TableDefinition::new("relay_ou
 /// message: a retransmitted number at or below it is a duplicate.
 pub const RELAY_IN: TableDefinition<&str, u64> = TableDefinition::new("relay_in");
 
+/// (local user name, SHA-256 of a session token) → (Unix time it was
+/// issued, Unix time it expires): the session tokens a user may log in
+/// with instead of the password (`docs/protocol.md`, section 8.6). Only the
+/// hash is kept, so the store does not hold anything that logs in. Keyed by
+/// the user first, so a login looks up exactly its own user's row, and
+/// revoking or bounding one user's tokens is a range. Added within version
+/// 3: a store that lacks it gets it, empty, when opened.
+pub const TOKENS: TableDefinition<(&str, &[u8]), (u64, u64)> = TableDefinition::new("tokens");
+
+/// Bytes of a token's hash in [`TOKENS`]: a SHA-256.
+pub const TOKEN_HASH_LEN: usize = 32;
+
 /// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
