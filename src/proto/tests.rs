@@ -196,6 +196,16 @@ fn malformed_inputs() {
     let table: &[(&str, ErrorKind, &str, usize)] = &[
         ("00 0000", ReservedType, "type", 0),
         (
+            "8e 0009 0005 616c696365 0102",
+            Truncated {
+                needed: 32,
+                available: 2,
+            },
+            "token",
+            10,
+        ),
+        ("8c 0001 00", TrailingBytes { count: 1 }, "payload", 3),
+        (
             "02 0000",
             Truncated {
                 needed: 1,
