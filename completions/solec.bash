@@ -463,7 +463,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__bench)
-            opts="-h -V --pairs --messages --size --window --rate --idle --no-baseline --federated --json --temp-dir --help --version"
+            opts="-h -V --pairs --messages --size --window --rate --idle --logins --no-baseline --federated --json --temp-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -490,6 +490,10 @@ _solec() {
                     return 0
                     ;;
                 --idle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --logins)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -625,7 +629,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__join)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -659,7 +663,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__leave)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -693,7 +697,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__channel__subcmd__mode)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version leave member operator ban"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version leave member operator ban"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -741,7 +745,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__add)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -845,7 +849,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__list)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -879,7 +883,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__contact__subcmd__remove)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2303,7 +2307,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__history)
-            opts="-h -V --since --count --offset --json --follow --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --since --count --offset --json --follow --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2559,7 +2563,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__send)
-            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --help --version"
+            opts="-h -V --server --user --password-stdin --password-file --tls --ca --timeout --no-token --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

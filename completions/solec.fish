@@ -137,6 +137,7 @@ complete -c solec -n "__fish_solec_using_subcommand send" -l ca -d 'With --tls, 
 complete -c solec -n "__fish_solec_using_subcommand send" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand send" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand send" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand send" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand send" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand send" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand history" -l since -d 'Only messages sent at or after TIME: RFC 3339 in UTC (2023-11-14T22:13:20Z), a date (2023-11-14, meaning midnight UTC), or Unix seconds' -r
@@ -151,6 +152,7 @@ complete -c solec -n "__fish_solec_using_subcommand history" -l json -d 'Print o
 complete -c solec -n "__fish_solec_using_subcommand history" -l follow -d 'After the history, print new messages as they arrive, until interrupted'
 complete -c solec -n "__fish_solec_using_subcommand history" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand history" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand history" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand history" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand history" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand contact; and not __fish_seen_subcommand_from add remove list help" -s h -l help -d 'Print help'
@@ -166,6 +168,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from add" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
@@ -175,6 +178,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
@@ -184,6 +188,7 @@ complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand contact; and __fish_seen_subcommand_from help" -f -a "add" -d 'Add a user of your server to your contacts'
@@ -204,6 +209,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from join" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
@@ -213,6 +219,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from leave" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l server -d 'Server to connect to, as HOST:PORT (HOST alone means port 7447)' -r
@@ -222,6 +229,7 @@ complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_sub
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l timeout -d 'Give up (exit status 3) when the server sends nothing for SECONDS while a reply is owed; `history --follow` waits for new messages without limit. Connecting and logging in may take this long too, when it is over 10 s (a slow link such as `solec radio`)' -r
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l password-stdin -d 'Read the password from the first line of standard input'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l tls -d 'Connect with TLS; the server\'s certificate must name the host of --server'
+complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -l no-token -d 'Log in with the password only: neither use nor keep a session token'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from mode" -s V -l version -d 'Print version'
 complete -c solec -n "__fish_solec_using_subcommand channel; and __fish_seen_subcommand_from delete" -l data -d 'Data directory holding the store (solec.redb) and the admin socket [default: $XDG_DATA_HOME/solec, else ~/.local/share/solec]' -r -F
@@ -329,6 +337,7 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l size -d 'Bytes of 
 complete -c solec -n "__fish_solec_using_subcommand bench" -l window -d 'Requests each sender keeps unacknowledged (at most 1000: past the server\'s max_outbound_queue of 1024 it stops reading the sender)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l rate -d 'Pace all senders together at R messages per second in total [default: as fast as possible]' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open after the load (0 skips it)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l logins -d 'Also time N password logins and N session-token logins of one user, 16 at a time, each closed at its Success, and print both rates (0 skips it)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l temp-dir -d 'Directory to create the server\'s temporary data directory in; put it on the disk the real server will use, since /tmp may be in memory [default: $TMPDIR, else /tmp]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Skip the in-process relay baseline'
 complete -c solec -n "__fish_solec_using_subcommand bench" -l federated -d 'Also run the load from a.bench to b.bench, two federated servers, and a restart of b.bench (see above)'

@@ -147,6 +147,8 @@ pub enum Expect {
     Contacts,
     /// A Features PDU; or Error from a server without the extension.
     Features,
+    /// A Token PDU; or Error from a server that issues none.
+    Token,
 }
 
 /// One thing the server said.
@@ -163,6 +165,17 @@ pub enum Event {
     Reply(Result<(), ErrorType>),
     /// The final reply to a Features request: what the server turned on.
     Features(u16),
+    /// The final reply to a TokenRequest: the token and when it expires,
+    /// or None when the server issued none.
+    Token(Option<Issued>),
+}
+
+/// A session token the server issued (extension 0x8D).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Issued {
+    pub token: [u8; proto::TOKEN_LEN],
+    /// Unix time from which it no longer logs in.
+    pub expires: u64,
 }
 
 /// The server sent bytes the protocol does not allow here.
@@ -193,9 +206,15 @@ pub fn parse(
         return Ok(None);
     };
     let event = match (pdu, waiting) {
-        (Pdu::Success, Some(w)) if *w != Expect::Features => Event::Reply(Ok(())),
+        (Pdu::Success, Some(w)) if !matches!(w, Expect::Features | Expect::Token) => {
+            Event::Reply(Ok(()))
+        }
         (Pdu::Error(e), Some(_)) => Event::Reply(Err(e.error_type)),
         (Pdu::Features(f), Some(Expect::Features)) => Event::Features(f.flags),
+        (Pdu::Token(t), Some(Expect::Token)) => Event::Token(Some(Issued {
+            token: *t.token,
+            expires: t.expires,
+        })),
         (Pdu::HistoryItem(m), Some(Expect::History { conversation, .. }))
             if history_items && conversation.contains(&Msg::from(m)) =>
         {
@@ -267,7 +286,16 @@ impl Inbox {
         };
         self.used += used;
         let features_refused = self.waiting.front() == Some(&Expect::Features);
+        let token_refused = self.waiting.front() == Some(&Expect::Token);
         match event {
+            // No token: the Error is no reply to any request of the caller's.
+            Event::Reply(_) if token_refused => {
+                self.waiting.pop_front();
+                return Ok(Some(Event::Token(None)));
+            }
+            Event::Token(_) => {
+                self.waiting.pop_front();
+            }
             // A server without the extension: it stays off, and the Error
             // is no reply to any request of the caller's.
             Event::Reply(_) if features_refused => {
@@ -478,13 +506,18 @@ pub struct Login {
     pub server: String,
     /// The full address, `alice@localhost`; sent as the UserAuth username.
     pub user: String,
-    pub password: String,
+    /// None until it is needed, when having it would take a prompt and a
+    /// session token may do instead.
+    pub password: Option<String>,
     /// `Some` for TLS, holding the PEM certificates to trust besides the
     /// system's.
     pub tls: Option<Vec<u8>>,
     /// How long the server may stay silent while a reply is owed (see
     /// [`REPLY_TIMEOUT`]).
     pub reply_timeout: Duration,
+    /// Where the session token for this server and user is kept; None
+    /// when tokens are not used (`--no-token`).
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// Why a client could not go on. Refused requests are not errors here: they
@@ -503,6 +536,9 @@ pub enum ClientError {
     Protocol(String),
     /// The server refused the user name or password (Error 0x01).
     AuthFailed,
+    /// The server refused the session token (Error 0x01): it expired or
+    /// was revoked. The password may still log in.
+    TokenRefused,
     /// The server refused the login with another error.
     LoginRefused(ErrorType),
 }
@@ -521,6 +557,11 @@ impl fmt::Display for ClientError {
                 describe(ErrorType::AuthFailed)
             ),
             ClientError::LoginRefused(e) => write!(f, "login refused: {}", describe(*e)),
+            ClientError::TokenRefused => write!(
+                f,
+                "session token refused: {}",
+                describe(ErrorType::AuthFailed)
+            ),
         }
     }
 }
@@ -575,6 +616,18 @@ pub struct Client {
     keepalive: Duration,
     /// When the probe in flight must have been answered.
     probe_deadline: Option<std::time::Instant>,
+    /// The token the server issued at login, when one was asked for.
+    issued: Option<Issued>,
+}
+
+/// How a [`Client::login`] proves who it is.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    /// UserAuth; with `want_token`, a TokenRequest follows it, and the
+    /// token is in [`Client::issued`] once logged in.
+    Password { password: &'a str, want_token: bool },
+    /// TokenAuth, in place of UserAuth (extension 0x8E).
+    Token(&'a [u8; proto::TOKEN_LEN]),
 }
 
 impl Client {
@@ -582,7 +635,7 @@ impl Client {
     /// all within [`LOGIN_TIMEOUT`] or the login's reply timeout, whichever
     /// is longer: over a slow link (a LoRa radio) a login takes tens of
     /// seconds, and `--timeout` says so.
-    pub async fn login(login: &Login) -> Result<Client, ClientError> {
+    pub async fn login(login: &Login, how: Credential<'_>) -> Result<Client, ClientError> {
         let server = with_port(&login.server);
         let deadline = LOGIN_TIMEOUT.max(login.reply_timeout);
         let too_slow = async {
@@ -592,10 +645,14 @@ impl Client {
                 deadline.as_secs()
             )))
         };
-        Client::login_now(login, &server).or(too_slow).await
+        Client::login_now(login, &server, how).or(too_slow).await
     }
 
-    async fn login_now(login: &Login, server: &str) -> Result<Client, ClientError> {
+    async fn login_now(
+        login: &Login,
+        server: &str,
+        how: Credential<'_>,
+    ) -> Result<Client, ClientError> {
         let mut client = Client {
             io: open(server, login.tls.as_deref()).await?,
             server: server.to_owned(),
@@ -605,6 +662,7 @@ impl Client {
             reply_timeout: login.reply_timeout,
             keepalive: KEEPALIVE,
             probe_deadline: None,
+            issued: None,
         };
         // "No reply is sent to a good Handshake": it expects nothing.
         let handshake = Handshake {
@@ -615,12 +673,27 @@ impl Client {
         Pdu::from(handshake)
             .encode(&mut client.out)
             .expect("a Handshake always encodes");
-        let auth = UserAuth {
-            username: &login.user,
-            password: &login.password,
+        let (auth, want_token) = match how {
+            Credential::Password {
+                password,
+                want_token,
+            } => {
+                let auth = UserAuth {
+                    username: &login.user,
+                    password,
+                };
+                (Pdu::from(auth), want_token)
+            }
+            Credential::Token(token) => {
+                let auth = proto::TokenAuth {
+                    username: &login.user,
+                    token,
+                };
+                (Pdu::from(auth), false)
+            }
         };
         client
-            .queue(&auth.into(), Expect::Reply)
+            .queue(&auth, Expect::Reply)
             .map_err(|_| ClientError::Setup("the user name or password is too long".into()))?;
         // Pipelined behind the login, so it costs no round trip: the
         // server reads it once the login has succeeded.
@@ -630,14 +703,43 @@ impl Client {
         client
             .queue(&Pdu::Features(features), Expect::Features)
             .expect("Features always encodes");
+        if want_token {
+            client
+                .queue(&Pdu::TokenRequest, Expect::Token)
+                .expect("TokenRequest always encodes");
+        }
         client.flush().await?;
         // The Features answer is taken in passing by whatever reads next;
         // a server without the extension answers Error, and it stays off.
         match client.reply().await? {
-            Ok(()) => Ok(client),
-            Err(ErrorType::AuthFailed) => Err(ClientError::AuthFailed),
-            Err(other) => Err(ClientError::LoginRefused(other)),
+            Ok(()) => {}
+            Err(ErrorType::AuthFailed) if matches!(how, Credential::Token(_)) => {
+                return Err(ClientError::TokenRefused)
+            }
+            Err(ErrorType::AuthFailed) => return Err(ClientError::AuthFailed),
+            Err(other) => return Err(ClientError::LoginRefused(other)),
         }
+        if want_token {
+            client.issued = client.token_reply().await?;
+        }
+        Ok(client)
+    }
+
+    /// Reads up to the TokenRequest's answer; pushes before it are kept.
+    async fn token_reply(&mut self) -> Result<Option<Issued>, ClientError> {
+        loop {
+            match self.next_reply_event().await? {
+                Event::Token(t) => return Ok(t),
+                Event::Push(m) => self.pushes.push_back(m),
+                Event::Reply(_) | Event::Item(_) | Event::Contact(_) | Event::Features(_) => {}
+            }
+        }
+    }
+
+    /// The session token the server issued at login, if one was asked
+    /// for and given.
+    pub fn issued(&self) -> Option<&Issued> {
+        self.issued.as_ref()
     }
 
     /// Encodes a request to be written by the next [`Client::flush`]; its
@@ -713,7 +815,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Reply(r) => return Ok(r),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Item(_) | Event::Contact(_) | Event::Features(_) => {}
+                Event::Item(_) | Event::Contact(_) | Event::Features(_) | Event::Token(_) => {}
             }
         }
     }
@@ -759,7 +861,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Item(m) => items.push(m),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Contact(_) | Event::Features(_) => {}
+                Event::Contact(_) | Event::Features(_) | Event::Token(_) => {}
                 Event::Reply(Err(e)) => return Ok(Err(e)),
                 Event::Reply(Ok(())) => return Ok(Ok(items)),
             }
@@ -784,7 +886,7 @@ impl Client {
             match self.next_reply_event().await? {
                 Event::Contact(c) => contacts.push(c),
                 Event::Push(m) => self.pushes.push_back(m),
-                Event::Item(_) | Event::Features(_) => {}
+                Event::Item(_) | Event::Features(_) | Event::Token(_) => {}
                 Event::Reply(r) => return Ok(r.map(|()| contacts)),
             }
         }
@@ -822,7 +924,7 @@ impl Client {
                 Event::Push(m) => return Ok(m),
                 Event::Features(_) => self.probe_deadline = None,
                 // Only reachable if the caller left requests unanswered.
-                Event::Item(_) | Event::Contact(_) | Event::Reply(_) => {}
+                Event::Item(_) | Event::Contact(_) | Event::Reply(_) | Event::Token(_) => {}
             }
         }
     }
@@ -1190,6 +1292,7 @@ mod tests {
             reply_timeout: Duration::from_millis(reply_ms),
             keepalive: Duration::from_millis(keepalive_ms),
             probe_deadline: None,
+            issued: None,
         };
         (client, theirs)
     }

@@ -210,3 +210,22 @@ fn wait_for_entry(parent: &Path, child: &mut std::process::Child) {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `--logins N`: N password logins and N token logins of one user, timed
+/// in the same run, both rates printed.
+#[test]
+fn logins_times_password_and_token_logins() {
+    let temp = TempDir::new();
+    let mut args = vec!["bench", "--pairs", "1", "--messages", "1", "--idle", "0"];
+    args.extend(["--no-baseline", "--logins", "8", "--temp-dir"]);
+    args.push(temp.path().to_str().unwrap());
+    let out = run(&args, b"");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let logins = line(&stdout, "logins");
+    assert!(logins.starts_with("logins: 8 each, "), "{logins}");
+    assert!(
+        logins.contains(" password logins/s, ") && logins.contains(" token logins/s ("),
+        "{logins}"
+    );
+}

@@ -54,6 +54,9 @@ mod bench;
 /// `solec radio`: airtime, the modem emulator, SOLEC end to end over ptys.
 mod radio;
 
+/// Session tokens: issued after a password login, bound to their user, revoked by passwd and del; the client keeps them.
+mod tokens;
+
 /// Failed logins slow their own address: an honest login is not queued behind a flood.
 mod auth_throttle;
 

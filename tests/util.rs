@@ -47,6 +47,10 @@ pub fn solec() -> Command {
     cmd.env_remove("SOLEC_SERVER")
         .env_remove("SOLEC_USER")
         .env_remove("SOLEC_PASSWORD")
+        // Each command logs in with its password, as the tests say, and
+        // nothing is kept in the home directory: tests of session tokens
+        // (tests/tokens.rs) turn them back on with their own state dir.
+        .env("SOLEC_NO_TOKEN", "1")
         .env("NO_COLOR", "1");
     cmd
 }

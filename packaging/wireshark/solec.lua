@@ -49,6 +49,9 @@ local type_names = {
     [0x89] = "RelayAck",
     [0x8A] = "RelayRefused",
     [0x8B] = "RelayHistory",
+    [0x8C] = "TokenRequest",
+    [0x8D] = "Token",
+    [0x8E] = "TokenAuth",
     [0xFF] = "Test",
 }
 
@@ -103,6 +106,10 @@ f.flags = ProtoField.uint16("solec.flags", "flags", base.DEC)
 f.nonce = ProtoField.string("solec.nonce", "nonce")
 f.signature = ProtoField.string("solec.signature", "signature")
 f.requester = ProtoField.string("solec.requester", "requester")
+-- A session token logs its user in, like a password: shown so a capture
+-- of one's own traffic can be checked, as the password is.
+f.token = ProtoField.string("solec.token", "token")
+f.expires = ProtoField.uint64("solec.expires", "expires", base.DEC)
 f.number = ProtoField.uint64("solec.number", "number", base.DEC)
 f.num1 = ProtoField.uint8("solec.num1", "num1", base.DEC)
 f.num2 = ProtoField.uint16("solec.num2", "num2", base.DEC)
@@ -305,6 +312,15 @@ local payloads = {
         c:timestamp(f.since, "since")
         c:fixed(f.count, "count", 8)
         c:fixed(f.offset, "offset", 8)
+    end,
+    [0x8C] = function(c) end,
+    [0x8D] = function(c)
+        c:hex(f.token, "token", 32)
+        c:timestamp(f.expires, "expires")
+    end,
+    [0x8E] = function(c)
+        c:string(f.username, "username")
+        c:hex(f.token, "token", 32)
     end,
     [0x8A] = function(c)
         c:fixed(f.number, "number", 8)

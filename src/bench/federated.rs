@@ -351,6 +351,7 @@ mod tests {
                 rate: None,
             },
             idle: 0,
+            logins: 0,
             baseline: false,
             federated: true,
             temp_parent: std::path::PathBuf::new(),

@@ -16,6 +16,7 @@
 pub mod federated;
 pub mod histogram;
 pub mod load;
+pub mod logins;
 pub mod proxy;
 pub mod relay;
 pub mod report;
@@ -64,6 +65,8 @@ pub struct Config {
     pub load: Spec,
     /// Idle connections to open after the load; 0 skips the phase.
     pub idle: usize,
+    /// Password logins, and as many token logins, to time; 0 skips it.
+    pub logins: usize,
     /// Run the relay baseline.
     pub baseline: bool,
     /// Run the load between two federated servers too.
@@ -93,6 +96,10 @@ pub fn run(config: &Config) -> Result<Report, String> {
         _ => e,
     };
     let (solec, idle) = measure_server(&ex, &server, config, clock).map_err(with_log)?;
+    let logins = match config.logins {
+        0 => None,
+        _ => Some(logins::measure(&ex, &server, config).map_err(with_log)?),
+    };
     let server_warnings = server.warnings.lock().expect("log lock").clone();
     server.stop()?;
     let federated = match config.federated {
@@ -113,6 +120,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
         rate: spec.rate,
         solec,
         idle,
+        logins,
         baseline,
         ratio,
         federated,
@@ -124,7 +132,12 @@ pub fn run(config: &Config) -> Result<Report, String> {
 /// ends of every pair, plus [`SPARE_CONNECTIONS`]. The server's default
 /// (10,000) is below what `--idle` and `--pairs` allow.
 pub fn server_connections(config: &Config) -> usize {
-    config.idle + 2 * config.load.pairs + SPARE_CONNECTIONS
+    let logins = match config.logins {
+        0 => 0,
+        // Closed connections the server may not have seen go yet.
+        _ => 4 * LOGINS_IN_FLIGHT,
+    };
+    config.idle + 2 * config.load.pairs + logins + SPARE_CONNECTIONS
 }
 
 /// The load and idle phases against the spawned server.
@@ -287,6 +300,7 @@ mod tests {
                 rate: None,
             },
             idle,
+            logins: 0,
             baseline: false,
             federated: false,
             temp_parent: PathBuf::new(),

@@ -18,6 +18,8 @@ pub struct Report {
     pub rate: Option<u64>,
     pub solec: Run,
     pub idle: Option<Idle>,
+    /// Password and session-token logins, with `--logins`.
+    pub logins: Option<super::logins::Logins>,
     pub baseline: Option<Run>,
     /// solec divided by baseline.
     pub ratio: Option<Ratio>,
@@ -276,6 +278,13 @@ impl fmt::Display for Report {
                 idle.rss_before_kib,
                 idle.rss_after_kib,
                 idle.connections - idle.warmup
+            )?;
+        }
+        if let Some(l) = &self.logins {
+            writeln!(
+                f,
+                "logins: {} each, {:.0} password logins/s, {:.0} token logins/s ({:.1} x)",
+                l.count, l.password_per_second, l.token_per_second, l.ratio
             )?;
         }
         if let Some(baseline) = &self.baseline {

@@ -119,24 +119,8 @@ pub struct Conn {
 impl Conn {
     /// Connects, sends Handshake and UserAuth, and waits for Success.
     pub async fn login(addr: SocketAddr, user: &str, password: &str) -> Result<Conn, String> {
-        let stream = Async::<TcpStream>::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        // Small frames are the whole point; Nagle would only add delay.
-        stream
-            .get_ref()
-            .set_nodelay(true)
-            .map_err(|e| e.to_string())?;
-        let mut conn = Conn {
-            stream,
-            frames: Frames::default(),
-        };
-        let hello = Pdu::Handshake(Handshake {
-            ver_major: proto::VERSION_MAJOR,
-            ver_minor: proto::VERSION_MINOR,
-            conn_type: ConnType::User,
-        });
-        let mut bytes = hello.to_vec().map_err(|e| e.to_string())?;
+        let mut conn = Conn::connect(addr).await?;
+        let mut bytes = Conn::hello()?;
         let auth = Pdu::UserAuth(UserAuth {
             username: user,
             password,
@@ -146,6 +130,76 @@ impl Conn {
             .await
             .map_err(|e| format!("login as {user}: {e}"))?;
         Ok(conn)
+    }
+
+    /// Logs in with the password, asks for a session token, and returns
+    /// it; the connection is closed.
+    pub async fn issue_token(
+        addr: SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> Result<[u8; proto::TOKEN_LEN], String> {
+        let mut conn = Conn::login(addr, user, password).await?;
+        let mut writer = &conn.stream;
+        let bytes = Pdu::TokenRequest.to_vec().map_err(|e| e.to_string())?;
+        writer
+            .write_all(&bytes)
+            .await
+            .map_err(|e| format!("write failed: {e}"))?;
+        loop {
+            if let Some(frame) = conn.frames.next_frame() {
+                return match Pdu::decode(frame[0], &frame[proto::HEADER_LEN..]) {
+                    Ok(Pdu::Token(t)) => Ok(*t.token),
+                    _ => expect_success(frame)
+                        .and_then(|()| Err("the server sent Success, not a Token".into())),
+                };
+            }
+            conn.frames.fill(&conn.stream).await?;
+        }
+    }
+
+    /// Connects, sends Handshake and TokenAuth, and waits for Success.
+    pub async fn token_login(
+        addr: SocketAddr,
+        user: &str,
+        token: &[u8; proto::TOKEN_LEN],
+    ) -> Result<Conn, String> {
+        let mut conn = Conn::connect(addr).await?;
+        let mut bytes = Conn::hello()?;
+        let auth = Pdu::TokenAuth(proto::TokenAuth {
+            username: user,
+            token,
+        });
+        auth.encode(&mut bytes).map_err(|e| e.to_string())?;
+        conn.call_bytes(&bytes)
+            .await
+            .map_err(|e| format!("token login as {user}: {e}"))?;
+        Ok(conn)
+    }
+
+    async fn connect(addr: SocketAddr) -> Result<Conn, String> {
+        let stream = Async::<TcpStream>::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        // Small frames are the whole point; Nagle would only add delay.
+        stream
+            .get_ref()
+            .set_nodelay(true)
+            .map_err(|e| e.to_string())?;
+        Ok(Conn {
+            stream,
+            frames: Frames::default(),
+        })
+    }
+
+    /// A user Handshake's bytes.
+    fn hello() -> Result<Vec<u8>, String> {
+        let hello = Pdu::Handshake(Handshake {
+            ver_major: proto::VERSION_MAJOR,
+            ver_minor: proto::VERSION_MINOR,
+            conn_type: ConnType::User,
+        });
+        hello.to_vec().map_err(|e| e.to_string())
     }
 
     /// Sends one request and waits for its Success.

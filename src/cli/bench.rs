@@ -78,6 +78,13 @@ pub struct Args {
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub idle: u32,
 
+    /// Also time N password logins and N session-token logins of one user,
+    /// 16 at a time, each closed at its Success, and print both rates (0
+    /// skips it)
+    #[arg(long, value_name = "N", default_value_t = 0,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub logins: u32,
+
     /// Skip the in-process relay baseline
     #[arg(long)]
     pub no_baseline: bool,
@@ -113,6 +120,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
             rate: args.rate,
         },
         idle: args.idle as usize,
+        logins: args.logins as usize,
         baseline: !args.no_baseline,
         federated: args.federated,
         temp_parent: args.temp_dir.unwrap_or_else(std::env::temp_dir),

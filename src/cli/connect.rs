@@ -5,7 +5,7 @@
 //! `channel` flatten [`ConnectArgs`] and use nothing else to connect.
 
 use super::{exit, Failure};
-use crate::client::{self, Client, ClientError, Login};
+use crate::client::{self, Client, ClientError, Credential, Login};
 use crate::proto::{address, Address, ErrorType};
 use std::io::{BufRead as _, IsTerminal as _};
 use std::path::{Path, PathBuf};
@@ -69,6 +69,19 @@ pub struct ConnectArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = client::REPLY_TIMEOUT.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..=MAX_TIMEOUT_SECS))]
     pub timeout: u64,
+
+    /// Log in with the password only: neither use nor keep a session token
+    ///
+    /// Without it, a password login asks the server for a session token and
+    /// keeps it in $XDG_STATE_HOME/solec/tokens/HOST:PORT/ADDRESS (else
+    /// ~/.local/state/solec/...; mode 0600), and later logins to the same
+    /// server as the same user present it instead of the password, which
+    /// saves the server an argon2 check (and you the prompt). A token the
+    /// server refuses (expired, or revoked by a new password) is deleted,
+    /// and the password is used.
+    #[arg(long, env = "SOLEC_NO_TOKEN",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_token: bool,
 }
 
 /// The longest `--timeout`: a day is already more than any reply needs.
@@ -84,12 +97,27 @@ impl ConnectArgs {
             (true, None) => Some(Vec::new()),
             (true, Some(path)) => Some(read(path)?),
         };
+        let token_file = match self.no_token {
+            true => None,
+            false => super::tokens::path_for(&client::with_port(&self.server), &self.user),
+        };
+        let has_token = token_file
+            .as_deref()
+            .is_some_and(|p| super::tokens::load(p, crate::time::now()).is_some());
+        // With a token, a password that would take a prompt waits until
+        // the token is refused, if it ever is.
+        let password = match self.given_password()? {
+            Some(password) => Some(password),
+            None if has_token => None,
+            None => Some(prompt_password(&self.user)?),
+        };
         Ok(Login {
             server: self.server.clone(),
             user: self.user.clone(),
-            password: self.password()?,
+            password,
             tls,
             reply_timeout: std::time::Duration::from_secs(self.timeout),
+            token_file,
         })
     }
 
@@ -131,37 +159,43 @@ impl ConnectArgs {
         }
     }
 
-    fn password(&self) -> Result<String, Failure> {
+    /// The password from the options or the environment, without a
+    /// prompt; None if none of them gives one.
+    fn given_password(&self) -> Result<Option<String>, Failure> {
         if self.password_stdin {
             let mut line = String::new();
             if std::io::stdin().lock().read_line(&mut line)? == 0 {
                 return Err(usage("--password-stdin: standard input is empty"));
             }
-            return Ok(first_line(&line).to_owned());
+            return Ok(Some(first_line(&line).to_owned()));
         }
         if let Some(path) = &self.password_file {
             let bytes = read(path)?;
             let text = String::from_utf8(bytes)
                 .map_err(|_| usage(format!("{}: not UTF-8", path.display())))?;
-            return Ok(first_line(&text).to_owned());
+            return Ok(Some(first_line(&text).to_owned()));
         }
         match std::env::var(PASSWORD_ENV) {
-            Ok(password) if !password.is_empty() => return Ok(password),
+            Ok(password) if !password.is_empty() => Ok(Some(password)),
             Err(std::env::VarError::NotUnicode(_)) => {
-                return Err(usage(format!("{PASSWORD_ENV} is not UTF-8")))
+                Err(usage(format!("{PASSWORD_ENV} is not UTF-8")))
             }
-            _ => {}
+            _ => Ok(None),
         }
-        // rpassword asks on /dev/tty, so a terminal on either side will do.
-        if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
-            return Err(usage(format!(
-                "no password: use --password-stdin, --password-file or {PASSWORD_ENV} \
-                 (there is no terminal to ask on)"
-            )));
-        }
-        rpassword::prompt_password(format!("Password for {}: ", self.user))
-            .map_err(|e| usage(format!("cannot read the password: {e}")))
     }
+}
+
+/// Asks for `user`'s password on the terminal.
+fn prompt_password(user: &str) -> Result<String, Failure> {
+    // rpassword asks on /dev/tty, so a terminal on either side will do.
+    if !std::io::stdin().is_terminal() && !std::io::stderr().is_terminal() {
+        return Err(usage(format!(
+            "no password: use --password-stdin, --password-file or {PASSWORD_ENV} \
+             (there is no terminal to ask on)"
+        )));
+    }
+    rpassword::prompt_password(format!("Password for {user}: "))
+        .map_err(|e| usage(format!("cannot read the password: {e}")))
 }
 
 /// The first line of `text`, without its line ending (`\n` or `\r\n`):
@@ -180,15 +214,47 @@ fn usage(message: impl Into<String>) -> Failure {
 
 /// Connects and logs in, as a command would: failures carry their exit code.
 pub async fn connect(login: &Login) -> Result<Client, Failure> {
-    Client::login(login)
-        .await
-        .map_err(|e| login_failure(login, e))
+    log_in(login).await.map_err(|e| login_failure(login, e))
+}
+
+/// Logs in with the kept session token if there is one, else (or if the
+/// server refuses it) with the password, then asking for a new token.
+pub async fn log_in(login: &Login) -> Result<Client, ClientError> {
+    let file = login.token_file.as_deref();
+    let kept = file.and_then(|p| super::tokens::load(p, crate::time::now()));
+    if let (Some(path), Some(token)) = (file, kept) {
+        match Client::login(login, Credential::Token(&token)).await {
+            // Expired, revoked, or a server that does not know TokenAuth
+            // (it refuses it as out of order): the password may still do.
+            Err(ClientError::TokenRefused)
+            | Err(ClientError::LoginRefused(ErrorType::BadRequest)) => super::tokens::remove(path),
+            done => return done,
+        }
+    }
+    let password = match &login.password {
+        Some(p) => p.clone(),
+        None => prompt_password(&login.user).map_err(|f| ClientError::Setup(f.message))?,
+    };
+    let how = Credential::Password {
+        password: &password,
+        want_token: file.is_some(),
+    };
+    let client = Client::login(login, how).await?;
+    if let (Some(path), Some(issued)) = (file, client.issued()) {
+        if let Err(e) = super::tokens::save(path, issued) {
+            eprintln!(
+                "solec: cannot keep the session token in {}: {e}",
+                path.display()
+            );
+        }
+    }
+    Ok(client)
 }
 
 /// The exit code and message for a failed login: a refusal names the user.
 pub fn login_failure(login: &Login, e: ClientError) -> Failure {
     match e {
-        ClientError::AuthFailed | ClientError::LoginRefused(_) => {
+        ClientError::AuthFailed | ClientError::TokenRefused | ClientError::LoginRefused(_) => {
             let failure = failure(e);
             Failure::new(failure.code, format!("{}: {}", login.user, failure.message))
         }
@@ -221,7 +287,7 @@ pub fn failure(e: ClientError) -> Failure {
         | ClientError::Closed(_)
         | ClientError::Timeout(_)
         | ClientError::Protocol(_) => exit::CONNECT,
-        ClientError::AuthFailed => exit::AUTH,
+        ClientError::AuthFailed | ClientError::TokenRefused => exit::AUTH,
         ClientError::LoginRefused(_) => exit::REFUSED,
     };
     Failure::new(code, e.to_string())

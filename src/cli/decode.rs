@@ -147,7 +147,7 @@ enum Value<'a> {
 fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
     use Value::*;
     match *pdu {
-        Pdu::Success | Pdu::ContactList => vec![],
+        Pdu::Success | Pdu::ContactList | Pdu::TokenRequest => vec![],
         Pdu::Error(e) => vec![(
             "error_type",
             Enum(e.error_type.into(), e.error_type.describe()),
@@ -165,6 +165,8 @@ fn fields<'a>(pdu: &Pdu<'a>) -> Vec<(&'static str, Value<'a>)> {
         Pdu::LinkNonce(n) => vec![("nonce", Bytes(n.nonce))],
         Pdu::LinkProof(p) => vec![("signature", Bytes(p.signature))],
         Pdu::RelayFrom(r) | Pdu::RelayAck(r) => vec![("number", Unsigned(r.number))],
+        Pdu::Token(t) => vec![("token", Bytes(t.token)), ("expires", Time(t.expires))],
+        Pdu::TokenAuth(t) => vec![("username", Str(t.username)), ("token", Bytes(t.token))],
         Pdu::RelayHistory(r) => vec![
             ("requester", Str(r.requester)),
             ("channel_address", Str(r.history.channel_address)),

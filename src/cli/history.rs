@@ -220,7 +220,7 @@ async fn reconnect(
         eprintln!("solec: {why}; reconnecting in {} s", wait.as_secs());
         smol::Timer::after(wait).await;
         wait = (wait * 2).min(RECONNECT_MAX);
-        let mut client = match Client::login(login).await {
+        let mut client = match connect::log_in(login).await {
             Ok(client) => client,
             Err(e) if retryable(&e) => {
                 why = e;

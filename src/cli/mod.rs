@@ -24,6 +24,7 @@ pub mod send;
 pub mod serve;
 pub mod store;
 mod text;
+mod tokens;
 pub mod user;
 
 /// solec: a federated, low-bandwidth chat system speaking SOLEC.

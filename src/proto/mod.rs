@@ -23,8 +23,8 @@ pub use frame::Deframer;
 pub use pdu::{
     code, error_frame, feature, type_name, ConnType, Contact, Error, ErrorType, Features,
     Handshake, History, LinkNonce, LinkProof, Message, Mode, Pdu, Relay, RelayHistory,
-    RelayRefused, ServerAuth, Test, UserAuth, UserMode, HEADER_LEN, MAX_PAYLOAD, NONCE_LEN,
-    SIGNATURE_LEN, SUCCESS_PDU,
+    RelayRefused, ServerAuth, Test, Token, TokenAuth, UserAuth, UserMode, HEADER_LEN, MAX_PAYLOAD,
+    NONCE_LEN, SIGNATURE_LEN, SUCCESS_PDU, TOKEN_LEN,
 };
 
 /// The port SOLEC servers listen on unless told otherwise; clients and

@@ -56,6 +56,14 @@ pub mod code {
     /// Extension: a History request a server forwards, for one of its
     /// users, to the home server of a channel.
     pub const RELAY_HISTORY: u8 = 0x8B;
+    /// Extension: a logged-in user asks for a session token, to log in
+    /// with later instead of the password.
+    pub const TOKEN_REQUEST: u8 = 0x8C;
+    /// Extension: the server's answer to a TokenRequest: the token and
+    /// when it expires.
+    pub const TOKEN: u8 = 0x8D;
+    /// Extension: logs in with a session token, in place of UserAuth.
+    pub const TOKEN_AUTH: u8 = 0x8E;
     pub const TEST: u8 = 0xFF;
 }
 
@@ -271,6 +279,26 @@ pub struct RelayHistory<'a> {
     pub history: History<'a>,
 }
 
+/// Bytes in a session token ([`Token`], [`TokenAuth`]): 256 bits from
+/// the OS generator.
+pub const TOKEN_LEN: usize = 32;
+
+/// 0x8D Token (extension): a session token for the logged-in user, good
+/// until Unix time `expires`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token<'a> {
+    pub token: &'a [u8; TOKEN_LEN],
+    pub expires: u64,
+}
+
+/// 0x8E TokenAuth (extension): logs `username` in with a token it was
+/// given, in place of a UserAuth.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenAuth<'a> {
+    pub username: &'a str,
+    pub token: &'a [u8; TOKEN_LEN],
+}
+
 /// 0xFF Test.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Test {
@@ -303,6 +331,9 @@ pub enum Pdu<'a> {
     RelayAck(Relay),
     RelayRefused(RelayRefused),
     RelayHistory(RelayHistory<'a>),
+    TokenRequest,
+    Token(Token<'a>),
+    TokenAuth(TokenAuth<'a>),
     Test(Test),
     /// A type this crate does not know, with its raw payload.
     Unknown {
@@ -398,6 +429,15 @@ impl<'a> Pdu<'a> {
                     offset: r.i64("offset")?,
                 },
             }),
+            code::TOKEN_REQUEST => Pdu::TokenRequest,
+            code::TOKEN => Pdu::Token(Token {
+                token: r.array_ref("token")?,
+                expires: r.u64("expires")?,
+            }),
+            code::TOKEN_AUTH => Pdu::TokenAuth(TokenAuth {
+                username: r.string("username")?,
+                token: r.array_ref("token")?,
+            }),
             code::TEST => Pdu::Test(Test {
                 num1: r.u8("num1")?,
                 num2: r.u16("num2")?,
@@ -433,6 +473,9 @@ impl<'a> Pdu<'a> {
             Pdu::RelayAck(_) => code::RELAY_ACK,
             Pdu::RelayRefused(_) => code::RELAY_REFUSED,
             Pdu::RelayHistory(_) => code::RELAY_HISTORY,
+            Pdu::TokenRequest => code::TOKEN_REQUEST,
+            Pdu::Token(_) => code::TOKEN,
+            Pdu::TokenAuth(_) => code::TOKEN_AUTH,
             Pdu::Test(_) => code::TEST,
             Pdu::Unknown { code, .. } => *code,
         }
@@ -471,7 +514,7 @@ impl<'a> Pdu<'a> {
 
     fn encode_payload(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {
-            Pdu::Success | Pdu::ContactList => {}
+            Pdu::Success | Pdu::ContactList | Pdu::TokenRequest => {}
             Pdu::Error(e) => out.put_u8(e.error_type.into()),
             Pdu::Handshake(h) => {
                 out.put_u8(h.ver_major);
@@ -521,6 +564,14 @@ impl<'a> Pdu<'a> {
                 out.put_u64(r.number);
                 out.put_u8(r.error_type.into());
             }
+            Pdu::Token(t) => {
+                out.extend_from_slice(t.token);
+                out.put_u64(t.expires);
+            }
+            Pdu::TokenAuth(t) => {
+                out.put_str(t.username)?;
+                out.extend_from_slice(t.token);
+            }
             Pdu::Test(t) => {
                 out.put_u8(t.num1);
                 out.put_u16(t.num2);
@@ -557,6 +608,9 @@ pub fn type_name(code: u8) -> &'static str {
         code::RELAY_ACK => "RelayAck",
         code::RELAY_REFUSED => "RelayRefused",
         code::RELAY_HISTORY => "RelayHistory",
+        code::TOKEN_REQUEST => "TokenRequest",
+        code::TOKEN => "Token",
+        code::TOKEN_AUTH => "TokenAuth",
         code::TEST => "Test",
         _ => "Unknown",
     }
@@ -584,6 +638,8 @@ into_pdu! {
     LinkNonce<'a> => LinkNonce,
     LinkProof<'a> => LinkProof,
     RelayRefused => RelayRefused,
+    Token<'a> => Token,
+    TokenAuth<'a> => TokenAuth,
     Test => Test,
 }
 

@@ -117,6 +117,21 @@ pub(crate) fn vectors() -> Vec<(&'static str, Pdu<'static>)> {
                 },
             }),
         ),
+        ("8c 0000", Pdu::TokenRequest),
+        (
+            "8d 0028 5f2e8c1d9a4b7e3f60d1c2b3a4958677 8899aabbccddeeff0011223344556677 0000000065f6b880",
+            Pdu::Token(Token {
+                token: leak(hex::decode("5f2e8c1d9a4b7e3f60d1c2b3a49586778899aabbccddeeff0011223344556677").unwrap()),
+                expires: 0x65f6b880,
+            }),
+        ),
+        (
+            "8e 0027 0005 616c696365 5f2e8c1d9a4b7e3f60d1c2b3a4958677 8899aabbccddeeff0011223344556677",
+            Pdu::TokenAuth(TokenAuth {
+                username: "alice",
+                token: leak(hex::decode("5f2e8c1d9a4b7e3f60d1c2b3a49586778899aabbccddeeff0011223344556677").unwrap()),
+            }),
+        ),
         (
             "ff 000f 01 0002 00000003 0000000000000004",
             Pdu::Test(Test {
@@ -180,6 +195,16 @@ fn malformed_inputs() {
     use ErrorKind::*;
     let table: &[(&str, ErrorKind, &str, usize)] = &[
         ("00 0000", ReservedType, "type", 0),
+        (
+            "8e 0009 0005 616c696365 0102",
+            Truncated {
+                needed: 32,
+                available: 2,
+            },
+            "token",
+            10,
+        ),
+        ("8c 0001 00", TrailingBytes { count: 1 }, "payload", 3),
         (
             "02 0000",
             Truncated {
@@ -345,6 +370,9 @@ enum Owned {
     RelayAck(u64),
     RelayRefused(u64, u8),
     RelayHistory(String, String, u64, i64, i64),
+    TokenRequest,
+    Token([u8; 32], u64),
+    TokenAuth(String, [u8; 32]),
     Test(u8, u16, u32, u64),
     Unknown(u8, Vec<u8>),
 }
@@ -411,6 +439,15 @@ impl Owned {
                     offset: *o,
                 },
             }),
+            Owned::TokenRequest => Pdu::TokenRequest,
+            Owned::Token(t, e) => Pdu::Token(Token {
+                token: t,
+                expires: *e,
+            }),
+            Owned::TokenAuth(u, t) => Pdu::TokenAuth(TokenAuth {
+                username: u,
+                token: t,
+            }),
             Owned::Test(a, b, c, d) => Pdu::Test(Test {
                 num1: *a,
                 num2: *b,
@@ -427,7 +464,7 @@ impl Owned {
 
 fn owned() -> impl Strategy<Value = Owned> {
     let s = || ".{0,40}";
-    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x8b).contains(c));
+    let unknown_code = (0x09u8..=0xfe).prop_filter("known", |c| !(0x80..=0x8e).contains(c));
     prop_oneof![
         Just(Owned::Success),
         any::<u8>().prop_map(Owned::Error),
@@ -451,6 +488,9 @@ fn owned() -> impl Strategy<Value = Owned> {
         any::<(u64, u8)>().prop_map(|(n, e)| Owned::RelayRefused(n, e)),
         (s(), s(), any::<u64>(), any::<i64>(), any::<i64>())
             .prop_map(|(r, c, s, n, o)| Owned::RelayHistory(r, c, s, n, o)),
+        Just(Owned::TokenRequest),
+        any::<([u8; 32], u64)>().prop_map(|(t, e)| Owned::Token(t, e)),
+        (s(), any::<[u8; 32]>()).prop_map(|(u, t)| Owned::TokenAuth(u, t)),
         any::<(u8, u16, u32, u64)>().prop_map(|(a, b, c, d)| Owned::Test(a, b, c, d)),
         (unknown_code, proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(c, p)| Owned::Unknown(c, p)),

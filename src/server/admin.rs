@@ -378,7 +378,12 @@ pub fn apply_offline(store: &Store, command: Admin) -> AdminReply {
             if !exists(&name)? {
                 return Err(format!("no user {name}"));
             }
-            Change::PutUser { name, hash }
+            // As the server does: the old password's tokens go with it,
+            // in the same transaction.
+            let revoke = Change::DeleteTokens { user: name.clone() };
+            let changes = [Change::PutUser { name, hash }, revoke];
+            store.apply_now_all(&changes).map_err(failed)?;
+            return Ok(AdminAnswer::Done);
         }
         Admin::Del { name } => {
             if !exists(&name)? {

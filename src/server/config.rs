@@ -110,6 +110,9 @@ pub struct FileConfig {
     pub max_outbox_messages: Option<usize>,
     /// Longest wait, in seconds, between attempts to reach a peer server.
     pub link_backoff_max_secs: Option<u64>,
+    /// Seconds a session token logs in for after it is issued; 0 issues
+    /// none.
+    pub token_lifetime_secs: Option<u64>,
     /// Largest argon2 memory cost (KiB) of a password hash the server
     /// takes or checks; at least the one `solec user` hashes with.
     pub max_argon2_memory_kib: Option<u32>,
@@ -177,6 +180,8 @@ pub struct Limits {
     pub outbox_lifetime: Duration,
     pub max_outbox_messages: usize,
     pub link_backoff_max: Duration,
+    /// Zero: TokenRequest is refused, and no token is issued.
+    pub token_lifetime: Duration,
     pub max_argon2_memory_kib: u32,
     pub max_argon2_passes: u32,
     pub max_argon2_lanes: u32,
@@ -227,6 +232,9 @@ impl Default for Limits {
             // About 40 bytes of memory each, plus its row in the store.
             max_outbox_messages: 100_000,
             link_backoff_max: Duration::from_secs(60),
+            // A laptop that reconnects daily logs in with its password
+            // about once a month.
+            token_lifetime: Duration::from_secs(30 * 24 * 3600),
             // What `solec user` hashes with: a hash made elsewhere with
             // more memory would let each login attempt take that much.
             max_argon2_memory_kib: passwords::MEMORY_KIB,
@@ -335,6 +343,9 @@ impl Config {
                 link_backoff_max: file
                     .link_backoff_max_secs
                     .map_or(d.link_backoff_max, Duration::from_secs),
+                token_lifetime: file
+                    .token_lifetime_secs
+                    .map_or(d.token_lifetime, Duration::from_secs),
                 max_argon2_memory_kib: file
                     .max_argon2_memory_kib
                     .unwrap_or(d.max_argon2_memory_kib),

@@ -388,10 +388,18 @@ async fn authenticate<R: Inbound>(
                 Action::Nothing => Action::Nothing,
                 Action::Refuse(e) => Action::Refuse(e),
                 Action::Close => Action::Close,
-                Action::Verify { username, password } => {
-                    let (u, p) = (username.to_owned(), password.to_owned());
+                Action::Verify { .. } | Action::VerifyToken { .. } => {
+                    let (u, secret) = match action {
+                        Action::VerifyToken { username, token } => {
+                            (username.to_owned(), Secret::Token(*token))
+                        }
+                        Action::Verify { username, password } => {
+                            (username.to_owned(), Secret::Password(password.to_owned()))
+                        }
+                        _ => unreachable!("matched above"),
+                    };
                     // The hub is gone only when the server stops.
-                    let Ok(user) = check_password(login, u, p, shared).await else {
+                    let Ok(user) = check_login(login, u, secret, shared).await else {
                         return false;
                     };
                     let action = session.on_verified(user.is_some());
@@ -535,16 +543,25 @@ async fn peer_key(name: String, shared: &Shared) -> Option<Option<[u8; 32]>> {
 /// The hub has stopped: the server is shutting down.
 struct HubGone;
 
-/// The user's canonical name when `password` is right. Unknown users are
-/// checked against a fixed hash so both failures take the same time.
+/// What a login presents: a UserAuth's password, or a TokenAuth's token.
+enum Secret {
+    Password(String),
+    Token([u8; proto::TOKEN_LEN]),
+}
+
+/// The user's canonical name when the password or token is right. Unknown
+/// users' passwords are checked against a fixed hash so both failures take
+/// the same time.
 ///
 /// The throttle decides first, before anything costs CPU: the attempt
 /// waits out its address's and account's failures, or is refused
-/// unchecked when that would take past its deadline.
-async fn check_password(
+/// unchecked when that would take past its deadline. Tokens go through it
+/// like passwords (a wrong token is a failed login), but not through the
+/// argon2 pool: a token costs one SHA-256 and a lookup.
+async fn check_login(
     login: Login,
     username: String,
-    password: String,
+    secret: Secret,
     shared: &Shared,
 ) -> Result<Option<String>, HubGone> {
     let now = Instant::now();
@@ -574,9 +591,30 @@ async fn check_password(
         username: &username,
         ok: false,
     };
-    let user = verify(username.clone(), password, class, shared).await?;
+    let user = match secret {
+        Secret::Password(password) => verify(username.clone(), password, class, shared).await?,
+        Secret::Token(token) => verify_token(username.clone(), &token, shared).await?,
+    };
     attempt.ok = user.is_some();
     Ok(user)
+}
+
+/// Asks the hub whether `token` is a live token of `username`. Only its
+/// hash leaves this task.
+async fn verify_token(
+    username: String,
+    token: &[u8; proto::TOKEN_LEN],
+    shared: &Shared,
+) -> Result<Option<String>, HubGone> {
+    let (tx, rx) = smol::channel::bounded(1);
+    let check = super::hub::TokenCheck {
+        username,
+        hash: super::tokens::hash(token),
+        reply: tx,
+    };
+    let event = Event::TokenLogin(Box::new(check));
+    shared.hub.send(event).await.map_err(|_| HubGone)?;
+    rx.recv().await.map_err(|_| HubGone)
 }
 
 /// A login attempt the throttle let through, told of when dropped.

@@ -13,6 +13,7 @@ use super::config::Limits;
 use super::federation::{identity, PeerStatus};
 use super::rate::Bucket;
 use super::state::{Directory, Route};
+use super::tokens::{self, Tokens};
 use crate::proto::{self, feature, Deframer, ErrorType, Pdu};
 use crate::store::{Change, HistoryCursor, Peer, Snapshot};
 pub use relay::LinkWork;
@@ -295,6 +296,12 @@ pub struct Core {
     buckets: HashMap<Arc<str>, Bucket>,
     /// Bytes of stored messages each local user sent (those with any).
     usage: HashMap<Arc<str>, u64>,
+    /// Session tokens of the users, and when expired ones are next swept.
+    tokens: Tokens,
+    next_token_sweep: u64,
+    /// Fills a new token's bytes: the OS generator. A function the driver
+    /// could replace, so the core itself does no IO.
+    random: fn(&mut [u8]) -> Result<(), getrandom::Error>,
     effects: Vec<Effect>,
 }
 
@@ -315,6 +322,9 @@ impl Core {
             unix: 0,
             buckets: HashMap::new(),
             usage: HashMap::new(),
+            tokens: Tokens::default(),
+            next_token_sweep: 0,
+            random: getrandom::getrandom,
             effects: Vec::new(),
         };
         core.reload(snap);
@@ -344,6 +354,7 @@ impl Core {
     /// holds (at start, and after a batch failed to commit); sessions,
     /// configured peers and link history stay.
     pub fn reload(&mut self, mut snap: Snapshot) {
+        self.tokens = Tokens::new(std::mem::take(&mut snap.tokens));
         self.peers.retain(|_, p| p.configured);
         for (name, peer) in &snap.peers {
             if let Some(known) = self.peers.get(name) {
@@ -404,6 +415,14 @@ impl Core {
     }
 
     /// Sessions open now.
+    /// The canonical name of `username` if `hash` is the hash of one of
+    /// their tokens, live at the Unix time last set.
+    pub fn token_login(&self, username: &str, hash: &[u8; 32]) -> Option<String> {
+        let (name, _) = self.dir.lookup(username)?;
+        let ok = self.tokens.check(name, hash, self.unix);
+        ok.then(|| name.to_owned())
+    }
+
     pub fn session_count(&self) -> usize {
         self.sessions.len()
     }
@@ -430,6 +449,7 @@ impl Core {
                 self.expire(now);
                 self.forget_full_buckets(now);
                 self.expire_relays();
+                self.sweep_tokens();
             }
             Input::Relayed {
                 peer,
@@ -718,6 +738,7 @@ impl Core {
             }
             Pdu::ContactList => Ok(Some(Answer::Reply(self.contact_list(&address)))),
             Pdu::Features(f) => Ok(Some(Answer::Reply(self.features(session, f.flags)))),
+            Pdu::TokenRequest => self.issue_token(session).map(|r| Some(Answer::Reply(r))),
             _ => Err(ErrorType::Unsupported),
         }
     }
@@ -881,6 +902,46 @@ impl Core {
         Reply::Bytes(pdu.to_vec().expect("two bytes fit"))
     }
 
+    /// A new session token for the session's user, answered as a Token
+    /// PDU once its hash is durably stored. Refused (0x82) when the config
+    /// issues none.
+    fn issue_token(&mut self, session: SessionId) -> Result<Reply, ErrorType> {
+        let lifetime = self.limits.token_lifetime.as_secs();
+        if lifetime == 0 {
+            return Err(ErrorType::Unsupported);
+        }
+        let mut token = [0u8; proto::TOKEN_LEN];
+        if let Err(e) = (self.random)(&mut token) {
+            log::error!("no randomness for a session token: {e}");
+            return Err(ErrorType::ServerError);
+        }
+        let expires = self.unix.saturating_add(lifetime);
+        let stored = crate::store::StoredToken {
+            hash: tokens::hash(&token),
+            issued: self.unix,
+            expires,
+        };
+        let user = self.sessions[&session].user.clone();
+        let changes = self.tokens.issue(&user, stored);
+        self.store(changes);
+        let pdu = Pdu::Token(proto::Token {
+            token: &token,
+            expires,
+        });
+        Ok(Reply::Bytes(pdu.to_vec().expect("a token fits a PDU")))
+    }
+
+    /// Frees the rows of expired tokens, at most once per
+    /// [`tokens::SWEEP_EVERY_SECS`].
+    fn sweep_tokens(&mut self) {
+        if self.unix < self.next_token_sweep {
+            return;
+        }
+        self.next_token_sweep = self.unix.saturating_add(tokens::SWEEP_EVERY_SECS);
+        let changes = self.tokens.sweep(self.unix);
+        self.store(changes);
+    }
+
     fn admin(&mut self, command: Admin) -> AdminReply {
         match command {
             Admin::List => Ok(AdminAnswer::Users(self.dir.user_names())),
@@ -961,8 +1022,10 @@ impl Core {
                     return Err(format!("no user {name}"));
                 }
                 let change = self.dir.put_user(&name, &hash);
-                self.store([change]);
-                // Whoever knew the old password is logged out.
+                let revoked = self.tokens.revoke(&name);
+                self.store([change, revoked]);
+                // Whoever knew the old password is logged out, and the
+                // tokens it got them no longer log in.
                 self.close_user(&name);
                 Ok(AdminAnswer::Done)
             }
@@ -972,6 +1035,8 @@ impl Core {
                     .delete_user(&name)
                     .ok_or_else(|| format!("no user {name}"))?;
                 self.store(changes);
+                // Their rows go with the user's (Change::DeleteUser).
+                self.tokens.revoke(&name);
                 self.close_user(&name);
                 Ok(AdminAnswer::Done)
             }

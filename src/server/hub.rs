@@ -50,6 +50,9 @@ pub enum Event {
         username: String,
         reply: smol::channel::Sender<Option<(String, String)>>,
     },
+    /// Is this a live session token of this user? Boxed: the hash would
+    /// make every event larger.
+    TokenLogin(Box<TokenCheck>),
     /// The connection authenticated as `user`: send it Success and pushes.
     Attach {
         conn: ConnId,
@@ -96,6 +99,15 @@ pub enum Event {
     Reload(Box<Limits>),
     /// Flush, close every session, and stop.
     Shutdown,
+}
+
+/// A TokenAuth to check: the canonical user name comes back if `hash` is
+/// a live token of `username`'s.
+pub struct TokenCheck {
+    pub username: String,
+    /// SHA-256 of the token presented.
+    pub hash: [u8; 32],
+    pub reply: smol::channel::Sender<Option<String>>,
 }
 
 // Every connection task holds room for an event in each send it can wait
@@ -234,6 +246,10 @@ impl Hub {
         match event {
             Event::Lookup { username, reply } => {
                 let _ = reply.try_send(self.core.lookup(&username));
+            }
+            Event::TokenLogin(check) => {
+                let found = self.core.token_login(&check.username, &check.hash);
+                let _ = check.reply.try_send(found);
             }
             Event::Attach {
                 conn,

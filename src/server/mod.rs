@@ -25,6 +25,7 @@ pub mod session;
 pub mod state;
 pub mod throttle;
 mod tls;
+pub mod tokens;
 
 use crate::store::Store;
 use config::Config;

@@ -134,6 +134,7 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         outbox_lifetime: _,
         max_outbox_messages: _,
         link_backoff_max: _,
+        token_lifetime: _,
         max_argon2_memory_kib: _,
         max_argon2_passes: _,
         max_argon2_lanes: _,
@@ -178,6 +179,7 @@ fn changes(old: &Limits, new: &Limits) -> Vec<String> {
         outbox_lifetime,
         max_outbox_messages,
         link_backoff_max,
+        token_lifetime,
         max_argon2_memory_kib,
         max_argon2_passes,
         max_argon2_lanes

@@ -6,16 +6,17 @@
 //! Handshake with `conn_type` 0x02 hands the connection to the link
 //! handshake ([`super::federation::link::Acceptor`]).
 
-use crate::proto::{ConnType, ErrorType, Pdu, VERSION_MAJOR};
+use crate::proto::{ConnType, ErrorType, Pdu, TOKEN_LEN, VERSION_MAJOR};
 
 /// Where a connection is in the client sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
     /// Waiting for Handshake.
     Handshake,
-    /// Handshake accepted; waiting for UserAuth.
+    /// Handshake accepted; waiting for UserAuth or TokenAuth.
     Auth,
-    /// UserAuth received; the password is being checked.
+    /// UserAuth or TokenAuth received; the password or token is being
+    /// checked.
     Verifying,
     /// Authenticated: requests go to the hub.
     Ready,
@@ -34,6 +35,12 @@ pub enum Action<'a> {
     Verify {
         username: &'a str,
         password: &'a str,
+    },
+    /// Check this session token (extension 0x8E, in place of UserAuth),
+    /// then call [`Session::on_verified`].
+    VerifyToken {
+        username: &'a str,
+        token: &'a [u8; TOKEN_LEN],
     },
     /// Send this Error, then close.
     Refuse(ErrorType),
@@ -73,6 +80,13 @@ impl Session {
                 Action::Verify {
                     username: a.username,
                     password: a.password,
+                }
+            }
+            (Phase::Auth, Pdu::TokenAuth(t)) => {
+                self.phase = Phase::Verifying;
+                Action::VerifyToken {
+                    username: t.username,
+                    token: t.token,
                 }
             }
             _ => self.refuse(ErrorType::BadRequest),
@@ -154,6 +168,28 @@ mod tests {
         assert_eq!(s.phase(), Phase::Verifying);
         assert_eq!(s.on_verified(true), Action::Nothing);
         assert_eq!(s.phase(), Phase::Ready);
+    }
+
+    #[test]
+    fn a_token_takes_the_place_of_the_password() {
+        let token = [7u8; TOKEN_LEN];
+        let auth = Pdu::TokenAuth(crate::proto::TokenAuth {
+            username: "alice",
+            token: &token,
+        });
+        let mut s = Session::default();
+        // Before the Handshake, a TokenAuth is out of order like UserAuth.
+        assert_eq!(s.on_pdu(&auth), Action::Refuse(ErrorType::BadRequest));
+        let mut s = Session::default();
+        s.on_pdu(&hello(0, 1));
+        assert_eq!(
+            s.on_pdu(&auth),
+            Action::VerifyToken {
+                username: "alice",
+                token: &token
+            }
+        );
+        assert_eq!(s.on_verified(false), Action::Refuse(ErrorType::AuthFailed));
     }
 
     #[test]

@@ -158,6 +158,7 @@ fn walk(db: &Database, report: &mut Report) -> Result<(), StoreError> {
     conversations(&txn, report, &seen)?;
     peers(&txn, report)?;
     outboxes(&txn, report)?;
+    tokens(&txn, report)?;
     unknown_tables(&txn, report)?;
     Ok(())
 }
@@ -435,6 +436,29 @@ fn outboxes(txn: &ReadTransaction, report: &mut Report) -> Result<(), StoreError
     Ok(())
 }
 
+/// Every token row names a user and holds a 32-byte hash; a store written
+/// before tokens existed has no table, which is no damage.
+fn tokens(txn: &ReadTransaction, report: &mut Report) -> Result<(), StoreError> {
+    let tokens = match txn.open_table(TOKENS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    let users = txn.open_table(USERS)?;
+    for row in tokens.iter()? {
+        let (k, _) = row?;
+        let (user, hash) = k.value();
+        if hash.len() != TOKEN_HASH_LEN {
+            report.problem(format!("a token of {user:?}: the hash is not 32 bytes"));
+        }
+        if users.get(user)?.is_none() {
+            report.problem(format!("a token of {user:?}, who is not a user"));
+        }
+    }
+    report.counts.push(("session tokens", tokens.len()?));
+    Ok(())
+}
+
 /// A table no release of this build writes is noted, not judged.
 fn unknown_tables(txn: &ReadTransaction, report: &mut Report) -> Result<(), StoreError> {
     let known = [
@@ -452,6 +476,7 @@ fn unknown_tables(txn: &ReadTransaction, report: &mut Report) -> Result<(), Stor
         RELAY_OUT.name(),
         RELAY_IN.name(),
         USAGE.name(),
+        TOKENS.name(),
         META.name(),
         SETTINGS.name(),
     ];

@@ -31,6 +31,7 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
     txn.open_table(RELAY_OUT)?;
     txn.open_table(RELAY_IN)?;
     txn.open_table(USAGE)?;
+    txn.open_table(TOKENS)?;
     let mut meta = txn.open_table(META)?;
     if meta.get(SCHEMA_VERSION)?.is_none() {
         meta.insert(SCHEMA_VERSION, VERSION)?;

@@ -55,6 +55,19 @@ pub struct Snapshot {
     /// Local user name → bytes of stored messages they sent (see
     /// [`schema::USAGE`]); users without any are absent.
     pub usage: BTreeMap<String, u64>,
+    /// Session tokens, per local user name, oldest issued first.
+    pub tokens: BTreeMap<String, Vec<StoredToken>>,
+}
+
+/// One session token as the store keeps it: its hash, never the token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredToken {
+    /// SHA-256 of the token.
+    pub hash: [u8; 32],
+    /// Unix time it was issued.
+    pub issued: u64,
+    /// Unix time from which it no longer logs in.
+    pub expires: u64,
 }
 
 /// What the store holds of the relaying to and from one peer server.
@@ -174,6 +187,21 @@ pub enum Change {
     Charge {
         user: Arc<str>,
         bytes: u64,
+    },
+    /// Records a session token of local user `user`.
+    PutToken {
+        user: String,
+        token: StoredToken,
+    },
+    /// Removes one session token (expired, or the user's oldest over the
+    /// bound).
+    DeleteToken {
+        user: String,
+        hash: [u8; 32],
+    },
+    /// Removes every session token of `user` (a new password).
+    DeleteTokens {
+        user: String,
     },
     /// Stores a Message PDU in a conversation.
     Append {
@@ -384,6 +412,7 @@ impl Store {
         snap.peers = peers(&txn)?;
         snap.relays = relays(&txn)?;
         snap.usage = usage(&txn)?;
+        snap.tokens = tokens(&txn)?;
         snap.next_seq = txn
             .open_table(META)?
             .get(NEXT_SEQ)?
@@ -460,8 +489,15 @@ impl Store {
 
     /// Applies one change in its own transaction.
     pub fn apply_now(&self, change: &Change) -> Result<(), StoreError> {
+        self.apply_now_all(std::slice::from_ref(change))
+    }
+
+    /// Applies `changes` together in one transaction of their own.
+    pub fn apply_now_all(&self, changes: &[Change]) -> Result<(), StoreError> {
         let mut batch = self.batch()?;
-        batch.apply(change)?;
+        for change in changes {
+            batch.apply(change)?;
+        }
         let next_seq = batch.next_seq()?;
         batch.commit(next_seq)
     }
@@ -660,6 +696,16 @@ impl Batch {
                 let mut outbox = self.txn.open_table(OUTBOX)?;
                 outbox.remove((peer.as_str(), *number))?;
             }
+            Change::PutToken { user, token } => {
+                let mut tokens = self.txn.open_table(TOKENS)?;
+                let key = (user.as_str(), &token.hash[..]);
+                tokens.insert(key, (token.issued, token.expires))?;
+            }
+            Change::DeleteToken { user, hash } => {
+                let mut tokens = self.txn.open_table(TOKENS)?;
+                tokens.remove((user.as_str(), &hash[..]))?;
+            }
+            Change::DeleteTokens { user } => self.delete_tokens(user)?,
             Change::Received { peer, number } => {
                 let mut relay_in = self.txn.open_table(RELAY_IN)?;
                 relay_in.insert(peer.as_str(), *number)?;
@@ -701,6 +747,14 @@ impl Batch {
         Ok(())
     }
 
+    /// Removes every token row of `user`: one range of [`TOKENS`].
+    fn delete_tokens(&mut self, user: &str) -> Result<(), StoreError> {
+        let mut tokens = self.txn.open_table(TOKENS)?;
+        let (lo, hi): (&[u8], &[u8]) = (&[], &[0xff; TOKEN_HASH_LEN + 1]);
+        tokens.retain_in((user, lo)..=(user, hi), |_, _| false)?;
+        Ok(())
+    }
+
     /// Costs in proportion to the user's own rows: every table that holds
     /// them has an index keyed by the user.
     fn delete_user(&mut self, name: &str) -> Result<(), StoreError> {
@@ -709,6 +763,7 @@ impl Batch {
         self.txn.open_table(USERS)?.remove(name)?;
         self.txn.open_table(USAGE)?.remove(name)?;
         self.charges.remove(name);
+        self.delete_tokens(name)?;
         {
             let mut contacts = self.txn.open_table(CONTACTS)?;
             let mut contact_of = self.txn.open_table(CONTACT_OF)?;
@@ -986,6 +1041,31 @@ fn usage(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, u64>, StoreErro
     for row in txn.open_table(USAGE)?.iter()? {
         let (k, v) = row?;
         out.insert(k.value().to_owned(), v.value());
+    }
+    Ok(out)
+}
+
+/// Every session token, per user, oldest issued first. A row whose hash is
+/// not 32 bytes (only a damaged file has one) is left out: it matches no
+/// token.
+fn tokens(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, Vec<StoredToken>>, StoreError> {
+    let mut out: BTreeMap<String, Vec<StoredToken>> = BTreeMap::new();
+    for row in txn.open_table(TOKENS)?.iter()? {
+        let (k, v) = row?;
+        let (user, hash) = k.value();
+        let (issued, expires) = v.value();
+        let Ok(hash) = <[u8; 32]>::try_from(hash) else {
+            continue;
+        };
+        let token = StoredToken {
+            hash,
+            issued,
+            expires,
+        };
+        out.entry(user.to_owned()).or_default().push(token);
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|t| t.issued);
     }
     Ok(out)
 }

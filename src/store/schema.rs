@@ -98,6 +98,17 @@ pub const RELAY_IN: TableDefinition<&str, u64> = TableDefinition::new("relay_in"
 /// 3: a store that lacks it gets it computed from [`MESSAGES`] when opened
 /// (see [`super::migrate::add_usage`]).
 pub const USAGE: TableDefinition<&str, u64> = TableDefinition::new("usage");
+/// (local user name, SHA-256 of a session token) → (Unix time it was
+/// issued, Unix time it expires): the session tokens a user may log in
+/// with instead of the password (`docs/protocol.md`, section 8.6). Only the
+/// hash is kept, so the store does not hold anything that logs in. Keyed by
+/// the user first, so a login looks up exactly its own user's row, and
+/// revoking or bounding one user's tokens is a range. Added within version
+/// 3: a store that lacks it gets it, empty, when opened.
+pub const TOKENS: TableDefinition<(&str, &[u8]), (u64, u64)> = TableDefinition::new("tokens");
+
+/// Bytes of a token's hash in [`TOKENS`]: a SHA-256.
+pub const TOKEN_HASH_LEN: usize = 32;
 
 /// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");

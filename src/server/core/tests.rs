@@ -749,3 +749,79 @@ fn a_history_offset_past_the_scan_limit_is_refused() {
     assert_eq!(&**by, "alice", "the read takes alice's turn");
     assert!(!cursor.done());
 }
+
+/// The token a Token reply carries, and its expiry.
+fn issued(effects: &[Effect], session: SessionId) -> ([u8; 32], u64) {
+    let replies = replies(effects, session);
+    let [Reply::Bytes(b)] = &replies[..] else {
+        panic!("not one reply: {replies:?}");
+    };
+    match Pdu::decode(b[0], &b[3..]) {
+        Ok(Pdu::Token(t)) => (*t.token, t.expires),
+        other => panic!("not a Token: {other:?}"),
+    }
+}
+
+#[test]
+fn a_token_is_stored_before_it_is_given_and_logs_in_only_its_user() {
+    let mut h = Harness::new(limits());
+    h.core.set_unix_time(1000);
+    h.open(1, "alice");
+    let fx = h.send(1, &[Pdu::TokenRequest]);
+    // The hash goes to the store, in the batch the reply waits for.
+    let stored = fx.iter().find_map(|e| match e {
+        Effect::Store(Change::PutToken { user, token }) => Some((user.clone(), *token)),
+        _ => None,
+    });
+    let (token, expires) = issued(&fx, 1);
+    let hash = tokens::hash(&token);
+    let (user, row) = stored.expect("a PutToken");
+    assert_eq!(
+        (user.as_str(), row.hash, row.expires),
+        ("alice", hash, expires)
+    );
+    assert_eq!(expires, 1000 + limits().token_lifetime.as_secs());
+    assert_ne!(row.hash, token, "the store keeps the hash, not the token");
+    assert_eq!(h.core.token_login("alice", &hash).as_deref(), Some("alice"));
+    assert_eq!(
+        h.core.token_login("alice@x", &hash).as_deref(),
+        Some("alice")
+    );
+    assert_eq!(h.core.token_login("bob", &hash), None);
+    // Expired: refused at once, and the next sweep frees its row.
+    h.core.set_unix_time(expires);
+    assert_eq!(h.core.token_login("alice", &hash), None);
+    let fx = h.run(Input::Tick);
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Store(Change::DeleteToken { user, .. }) if user == "alice")));
+}
+
+#[test]
+fn passwd_revokes_tokens_and_no_lifetime_issues_none() {
+    let mut h = Harness::new(limits());
+    h.core.set_unix_time(1000);
+    h.open(1, "alice");
+    let (token, _) = issued(&h.send(1, &[Pdu::TokenRequest]), 1);
+    let hash = crate::server::passwords::DECOY_HASH.clone();
+    let (fx, answer) = admin(
+        &mut h,
+        Admin::Passwd {
+            name: "alice".into(),
+            hash,
+        },
+    );
+    assert!(answer.is_ok());
+    assert!(fx
+        .iter()
+        .any(|e| matches!(e, Effect::Store(Change::DeleteTokens { user }) if user == "alice")));
+    assert_eq!(h.core.token_login("alice", &tokens::hash(&token)), None);
+    let mut h = Harness::new(Limits {
+        token_lifetime: Duration::ZERO,
+        ..limits()
+    });
+    h.open(1, "alice");
+    let fx = h.send(1, &[Pdu::TokenRequest]);
+    assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::Unsupported)]);
+    assert!(!fx.iter().any(|e| matches!(e, Effect::Store(_))));
+}
