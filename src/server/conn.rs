@@ -389,14 +389,8 @@ async fn authenticate<R: Inbound>(
                 Action::Refuse(e) => Action::Refuse(e),
                 Action::Close => Action::Close,
                 Action::Verify { .. } | Action::VerifyToken { .. } => {
-                    let (u, secret) = match action {
-                        Action::VerifyToken { username, token } => {
-                            (username.to_owned(), Secret::Token(*token))
-                        }
-                        Action::Verify { username, password } => {
-                            (username.to_owned(), Secret::Password(password.to_owned()))
-                        }
-                        _ => unreachable!("matched above"),
+                    let Some((u, secret)) = Secret::of(&action) else {
+                        return false;
                     };
                     // The hub is gone only when the server stops.
                     let Ok(user) = check_login(login, u, secret, shared).await else {
@@ -547,6 +541,22 @@ struct HubGone;
 enum Secret {
     Password(String),
     Token([u8; proto::TOKEN_LEN]),
+}
+
+impl Secret {
+    /// The user name and secret a login action asks to check; None for
+    /// any other action.
+    fn of(action: &Action<'_>) -> Option<(String, Secret)> {
+        match action {
+            Action::Verify { username, password } => {
+                Some((username.to_string(), Secret::Password(password.to_string())))
+            }
+            Action::VerifyToken { username, token } => {
+                Some((username.to_string(), Secret::Token(**token)))
+            }
+            _ => None,
+        }
+    }
 }
 
 /// The user's canonical name when the password or token is right. Unknown
