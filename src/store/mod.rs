@@ -516,6 +516,7 @@ impl Store {
             txn,
             name: self.name.clone(),
             appends: Vec::new(),
+            enqueued: Vec::new(),
             relay_out: HashMap::new(),
             charges: HashMap::new(),
         })
@@ -558,6 +559,10 @@ pub struct Batch {
     name: String,
     /// Messages to insert at commit, with their tables opened once.
     appends: Vec<Append>,
+    /// Outbox rows to insert with the outbox opened once, at commit or
+    /// before a change that reads the outbox: opening a table for every
+    /// relay was a tenth of the sending server's store work.
+    enqueued: Vec<Enqueued>,
     /// The next relay number per peer, written once at commit.
     relay_out: HashMap<Arc<str>, u64>,
     /// Bytes to add to each user's [`USAGE`], written once at commit.
@@ -593,6 +598,14 @@ impl Drop for Txn {
             }
         }
     }
+}
+
+/// An outbox row waiting in a [`Batch`] for its insert.
+struct Enqueued {
+    peer: Arc<str>,
+    number: u64,
+    deadline: u64,
+    pdu: Arc<[u8]>,
 }
 
 /// A message waiting in a [`Batch`] for its commit.
@@ -653,13 +666,18 @@ impl Batch {
                 deadline,
                 pdu,
             } => {
-                let mut outbox = self.txn.open_table(OUTBOX)?;
-                outbox.insert((&**peer, *number), (*deadline, &pdu[..]))?;
+                self.enqueued.push(Enqueued {
+                    peer: peer.clone(),
+                    number: *number,
+                    deadline: *deadline,
+                    pdu: pdu.clone(),
+                });
                 let next = self.relay_out.entry(peer.clone()).or_default();
                 *next = (*next).max(number + 1);
             }
             Change::Dequeue { peer, upto } => {
                 let p = peer.as_str();
+                insert_enqueued(&self.txn, &mut self.enqueued)?;
                 let mut outbox = self.txn.open_table(OUTBOX)?;
                 // One `remove` a row, not `retain_in`: redb's retain_in
                 // copies the path to every row it deletes (it iterates the
@@ -674,6 +692,7 @@ impl Batch {
                 }
             }
             Change::DequeueOne { peer, number } => {
+                insert_enqueued(&self.txn, &mut self.enqueued)?;
                 let mut outbox = self.txn.open_table(OUTBOX)?;
                 outbox.remove((peer.as_str(), *number))?;
             }
@@ -850,6 +869,7 @@ impl Batch {
         let relay_out = &self.relay_out;
         guard::guarded(&path, || {
             add_charges(&txn, &self.charges)?;
+            insert_enqueued(&txn, &mut self.enqueued)?;
             commit(txn, &self.appends, relay_out, next_seq)
         })
     }
@@ -928,6 +948,18 @@ impl<'a> Freed<'a> {
         }
         Ok(())
     }
+}
+
+/// Inserts the outbox rows of a batch that wait, with one open table.
+fn insert_enqueued(txn: &WriteTransaction, rows: &mut Vec<Enqueued>) -> Result<(), StoreError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut outbox = txn.open_table(OUTBOX)?;
+    for r in rows.drain(..) {
+        outbox.insert((&*r.peer, r.number), (r.deadline, &r.pdu[..]))?;
+    }
+    Ok(())
 }
 
 /// Inserts the appends of a batch, saves the counter and commits.

@@ -461,12 +461,24 @@ fn a_dequeue_takes_one_peers_relays_up_to_its_number() {
     apply(&store, &[dequeue(250), dequeue(320)], 0);
     assert_eq!(left("b.example"), (321..=400).collect::<Vec<_>>());
     assert_eq!(left("c.example"), [1, 2, 3]);
+    // Rows queued earlier in the same batch are in the outbox it reads.
+    let mut same: Vec<Change> = (401..=410).map(|n| enqueue("b.example", n)).collect();
+    same.push(dequeue(405));
+    apply(&store, &same, 0);
+    let kept: Vec<u64> = (406..=410).collect();
+    assert_eq!(left("b.example"), kept);
+    let expire = Change::DequeueOne {
+        peer: "c.example".into(),
+        number: 2,
+    };
+    apply(&store, &[enqueue("c.example", 4), expire], 0);
+    assert_eq!(left("c.example"), [1, 3, 4]);
     apply(&store, &[dequeue(320), dequeue(u64::MAX)], 0);
     assert_eq!(left("b.example"), [0u64; 0]);
     let relays = store.load().unwrap().relays;
     assert!(relays["b.example"].queued.is_empty());
     assert_eq!(relays["c.example"].queued.len(), 3);
-    assert_eq!(relays["b.example"].next_out, 401);
+    assert_eq!(relays["b.example"].next_out, 411);
 }
 
 /// A store of version 2 (messages without checksums), as that release
