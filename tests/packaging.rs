@@ -193,8 +193,9 @@ fn serve_tells_systemd_it_is_ready_once_it_listens() {
         std::str::from_utf8(&notice[..n]),
         Ok("READY=1\nSTATUS=serving localhost\n")
     );
-    // The listener was logged before the notice was sent.
-    let addr = rx.try_recv().expect("listening before ready");
+    // The listener is logged before the notice is sent, so the line is
+    // in the pipe by now; the reader thread may not have read it yet.
+    let addr = rx.recv_timeout(TIMEOUT).expect("listening logged");
     let mut raw = Raw::connect(addr.parse().unwrap());
     // A Handshake of another major version is closed without a reply.
     raw.send(&handshake(1, 0, 1));
