@@ -463,7 +463,7 @@ _solec() {
             return 0
             ;;
         solec__subcmd__bench)
-            opts="-h -V --pairs --messages --size --window --rate --idle --logins --no-baseline --federated --json --temp-dir --help --version"
+            opts="-h -V --pairs --messages --size --window --rate --idle --logins --floor-appends --no-baseline --federated --json --temp-dir --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -494,6 +494,10 @@ _solec() {
                     return 0
                     ;;
                 --logins)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --floor-appends)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

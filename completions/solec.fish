@@ -336,8 +336,9 @@ complete -c solec -n "__fish_solec_using_subcommand bench" -l messages -d 'Messa
 complete -c solec -n "__fish_solec_using_subcommand bench" -l size -d 'Bytes of message_content per message (at least 24: the stamp)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l window -d 'Requests each sender keeps unacknowledged (at most 1000: past the server\'s max_outbound_queue of 1024 it stops reading the sender)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l rate -d 'Pace all senders together at R messages per second in total [default: as fast as possible]' -r
-complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open after the load (0 skips it)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l idle -d 'Idle authenticated connections to open, and close, before the load (0 skips it)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l logins -d 'Also time N password logins and N session-token logins of one user, 16 at a time, each closed at its Success, and print both rates (0 skips it)' -r
+complete -c solec -n "__fish_solec_using_subcommand bench" -l floor-appends -d 'Appends, each followed by fdatasync, timed for the floor (fewer if 2 s run out first; 0 skips it)' -r
 complete -c solec -n "__fish_solec_using_subcommand bench" -l temp-dir -d 'Directory to create the server\'s temporary data directory in; put it on the disk the real server will use, since /tmp may be in memory [default: $TMPDIR, else /tmp]' -r -F
 complete -c solec -n "__fish_solec_using_subcommand bench" -l no-baseline -d 'Skip the in-process relay baseline'
 complete -c solec -n "__fish_solec_using_subcommand bench" -l federated -d 'Also run the load from a.bench to b.bench, two federated servers, and a restart of b.bench (see above)'

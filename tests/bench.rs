@@ -8,18 +8,11 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// 2 pairs x 50 messages, 10 idle connections, in `temp`.
+/// 2 pairs x 50 messages, 10 idle connections, a floor of 50 appends, in
+/// `temp`.
 fn tiny(temp: &TempDir, extra: &[&str]) -> std::process::Output {
-    let mut args = vec![
-        "bench",
-        "--pairs",
-        "2",
-        "--messages",
-        "50",
-        "--idle",
-        "10",
-        "--temp-dir",
-    ];
+    let mut args = vec!["bench", "--pairs", "2", "--messages", "50", "--idle", "10"];
+    args.extend(["--floor-appends", "50", "--temp-dir"]);
     args.push(temp.path().to_str().unwrap());
     args.extend(extra);
     run(&args, b"")
@@ -32,6 +25,37 @@ fn line<'a>(stdout: &'a str, key: &str) -> &'a str {
         .lines()
         .find(|l| l.starts_with(&prefix))
         .unwrap_or_else(|| panic!("no `{key}:` line in\n{stdout}"))
+}
+
+/// The numbers of `line`, in order: in `p50 0.123 ms, p99 ...` the 0.123s.
+fn numbers(line: &str) -> Vec<f64> {
+    let words: Vec<&str> = line.split([' ', ',', '(']).collect();
+    words
+        .windows(2)
+        .filter(|w| w[1] == "ms" || w[1] == "x")
+        .map(|w| w[0].parse().unwrap_or_else(|_| panic!("{line}")))
+        .collect()
+}
+
+/// The fdatasync floor's lines: p50 <= p99 <= max, all above zero, and
+/// solec's p99 set against the floor's.
+fn assert_floor(stdout: &str, temp: &TempDir) {
+    let floor = line(stdout, "fdatasync floor");
+    let on = format!(" ms (50 appends of 128 bytes on {})", temp.path().display());
+    assert!(floor.starts_with("fdatasync floor: p50 "), "{floor}");
+    assert!(floor.ends_with(&on), "{floor}");
+    let [p50, p99, max] = numbers(floor)[..] else {
+        panic!("{floor}")
+    };
+    assert!(0.0 < max && p50 <= p99 && p99 <= max, "{floor}");
+    let solec_p99 = numbers(line(stdout, "solec latency"))[1];
+    let less = line(stdout, "solec p99 - floor p99");
+    assert!(less.ends_with(" ms"), "{less}");
+    let less = numbers(less)[0];
+    assert!((less - (solec_p99 - p99)).abs() <= 0.0016, "{stdout}");
+    let over = line(stdout, "solec p99 / floor p99");
+    assert!(over.ends_with(" x"), "{over}");
+    assert!(numbers(over)[0] > 0.0, "{over}");
 }
 
 /// Nothing left in the temp parent and no process still naming it.
@@ -75,6 +99,7 @@ fn a_tiny_load_arrives_complete() {
     assert!(line(&stdout, "idle").starts_with("idle: 10 authenticated connections, "));
     assert!(line(&stdout, "server cpu").ends_with(" µs per delivered message"));
     assert!(line(&stdout, "solec/baseline").contains(" x throughput, "));
+    assert_floor(&stdout, &temp);
     assert_clean(&temp);
 }
 
@@ -96,6 +121,19 @@ fn json_report_paced() {
     assert!(report["solec"]["server_cpu_us_per_message"].is_number());
     assert_eq!(report["idle"]["connections"], 10);
     assert!(report["baseline"].is_null(), "{report}");
+    let floor = &report["fdatasync_floor"];
+    assert_eq!(floor["appends"], 50, "{report}");
+    assert_eq!(floor["record_bytes"], 128);
+    assert_eq!(floor["dir"], temp.path().to_str().unwrap());
+    let us = |v: &serde_json::Value| v.as_f64().unwrap_or_else(|| panic!("{report}"));
+    let lat = &floor["latency_us"];
+    let (p50, p99, max) = (us(&lat["p50"]), us(&lat["p99"]), us(&lat["max"]));
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{floor}");
+    let solec_p99 = us(&report["solec"]["latency_us"]["p99"]);
+    let less = us(&floor["solec_p99_minus_floor_p99_us"]);
+    assert!((less - (solec_p99 - p99)).abs() < 1e-6, "{report}");
+    let over = us(&floor["solec_p99_over_floor_p99"]);
+    assert!((over - solec_p99 / p99).abs() < 1e-6, "{report}");
     assert_clean(&temp);
 }
 
@@ -106,7 +144,8 @@ fn json_report_paced() {
 fn a_tiny_federated_load_arrives_complete() {
     let temp = TempDir::new();
     let mut args = vec!["bench", "--pairs", "2", "--messages", "20"];
-    args.extend(["--idle", "0", "--no-baseline", "--federated", "--temp-dir"]);
+    args.extend(["--idle", "0", "--no-baseline", "--federated"]);
+    args.extend(["--floor-appends", "0", "--temp-dir"]);
     args.push(temp.path().to_str().unwrap());
     let out = run(&args, b"");
     assert_eq!(out.status.code(), Some(0), "{out:?}");
@@ -151,6 +190,8 @@ fn a_tiny_federated_load_arrives_complete() {
         "{restart}"
     );
     assert!(restart.contains(", first message delivered "), "{restart}");
+    // --floor-appends 0 skips the floor.
+    assert!(!stdout.contains("floor"), "{stdout}");
     assert_clean(&temp);
 }
 

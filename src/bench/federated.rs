@@ -352,6 +352,7 @@ mod tests {
             },
             idle: 0,
             logins: 0,
+            floor_appends: 0,
             baseline: false,
             federated: true,
             temp_parent: std::path::PathBuf::new(),

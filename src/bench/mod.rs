@@ -3,17 +3,19 @@
 //! The run, in order: start a private `solec serve` ([`server`]), create
 //! its users, open idle authenticated connections and read its memory from
 //! /proc, close them; log in the sender/receiver pairs and drive the load
-//! through it ([`load`]) while reading its CPU time; stop it; then drive
-//! the same load between two [`federated`] servers when asked; then drive
-//! the same load through the in-process [`relay`] as a baseline for this
-//! machine. Figures come back as a [`report::Report`]; printing is the
-//! command's business.
+//! through it ([`load`]) while reading its CPU time; time the [`floor`],
+//! appends each followed by `fdatasync` on its store's disk, right after;
+//! stop it; then drive the same load between two [`federated`] servers
+//! when asked; then drive the same load through the in-process [`relay`]
+//! as a baseline for this machine. Figures come back as a
+//! [`report::Report`]; printing is the command's business.
 //!
 //! - [`wire`]: the bench's lean SOLEC client and the message stamp.
 //! - [`histogram`]: constant-memory latency quantiles.
 //! - [`proxy`]: the byte-counting proxy on the federated servers' link.
 
 pub mod federated;
+pub mod floor;
 pub mod histogram;
 pub mod load;
 pub mod logins;
@@ -25,7 +27,7 @@ pub mod wire;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use load::{bounded, interruptible, Ends, Outcome, Spec};
-use report::{Idle, Ratio, Report, Run};
+use report::{Floor, Idle, Ratio, Report, Run};
 use server::{Sizing, Spawned};
 use smol::LocalExecutor;
 use std::path::PathBuf;
@@ -67,6 +69,8 @@ pub struct Config {
     pub idle: usize,
     /// Password logins, and as many token logins, to time; 0 skips it.
     pub logins: usize,
+    /// fdatasync'd appends to time for the floor; 0 skips it.
+    pub floor_appends: u64,
     /// Run the relay baseline.
     pub baseline: bool,
     /// Run the load between two federated servers too.
@@ -96,6 +100,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
         _ => e,
     };
     let (solec, idle) = measure_server(&ex, &server, config, clock).map_err(with_log)?;
+    let fdatasync_floor = measure_floor(&server, config, &solec)?;
     let logins = match config.logins {
         0 => None,
         _ => Some(logins::measure(&ex, &server, config).map_err(with_log)?),
@@ -119,6 +124,7 @@ pub fn run(config: &Config) -> Result<Report, String> {
         window: spec.window,
         rate: spec.rate,
         solec,
+        fdatasync_floor,
         idle,
         logins,
         baseline,
@@ -163,6 +169,21 @@ fn measure_server(
     let (outcome, cpu) = measure_load(ex, &ends, config, clock, &[server])?;
     let run = Run::new(&config.load, &outcome, cpu.first().copied());
     Ok((run, idle))
+}
+
+/// The floor in the server's data directory, on the disk of its store,
+/// right after the load: close to it in time, and with the server idle.
+fn measure_floor(server: &Spawned, config: &Config, solec: &Run) -> Result<Option<Floor>, String> {
+    if config.floor_appends == 0 {
+        return Ok(None);
+    }
+    let timings = floor::measure(
+        server.dir(),
+        config.floor_appends,
+        floor::MAX_TIME,
+        &config.stop,
+    )?;
+    Ok(Some(Floor::new(&timings, &config.temp_parent, solec)))
 }
 
 fn measure_baseline(ex: &LocalExecutor<'_>, config: &Config, clock: Clock) -> Result<Run, String> {
@@ -301,6 +322,7 @@ mod tests {
             },
             idle,
             logins: 0,
+            floor_appends: 0,
             baseline: false,
             federated: false,
             temp_parent: PathBuf::new(),

@@ -3,6 +3,8 @@
 //! Lines start with a stable key (`solec missing: 0`) so scripts can grep
 //! them; `--json` carries the same figures with units in the field names.
 
+use super::floor::Timings;
+use super::histogram::Histogram;
 use super::load::{Outcome, Spec};
 use serde::Serialize;
 use std::fmt;
@@ -17,6 +19,8 @@ pub struct Report {
     /// Messages per second over all senders; null when unpaced.
     pub rate: Option<u64>,
     pub solec: Run,
+    /// Timed right after solec's load; null with `--floor-appends 0`.
+    pub fdatasync_floor: Option<Floor>,
     pub idle: Option<Idle>,
     /// Password and session-token logins, with `--logins`.
     pub logins: Option<super::logins::Logins>,
@@ -51,6 +55,73 @@ pub struct Latency {
     pub p50: f64,
     pub p99: f64,
     pub max: f64,
+}
+
+impl Latency {
+    /// Percentiles of nanosecond values, in microseconds.
+    fn of(h: &Histogram) -> Latency {
+        let us = |ns: u64| ns as f64 / 1e3;
+        Latency {
+            p50: us(h.quantile(0.5)),
+            p99: us(h.quantile(0.99)),
+            max: us(h.max()),
+        }
+    }
+}
+
+/// Appends of a small record, each followed by `fdatasync`, on the disk
+/// of the server's store: the least a durable Success can cost there.
+#[derive(Debug, Serialize)]
+pub struct Floor {
+    /// The directory the server's data directory was created in.
+    pub dir: String,
+    pub appends: u64,
+    pub record_bytes: usize,
+    /// One append's write and `fdatasync`.
+    pub latency_us: Latency,
+    /// solec's p99 less the floor's: what the server adds to the flush.
+    pub solec_p99_minus_floor_p99_us: f64,
+    /// solec's p99 divided by the floor's.
+    pub solec_p99_over_floor_p99: f64,
+}
+
+impl Floor {
+    pub fn new(t: &Timings, dir: &std::path::Path, solec: &Run) -> Floor {
+        let latency_us = Latency::of(&t.latency);
+        let p99 = solec.latency_us.p99;
+        Floor {
+            dir: dir.display().to_string(),
+            appends: t.appends,
+            record_bytes: super::floor::RECORD_BYTES,
+            solec_p99_minus_floor_p99_us: p99 - latency_us.p99,
+            solec_p99_over_floor_p99: p99 / latency_us.p99.max(0.001),
+            latency_us,
+        }
+    }
+
+    fn lines(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let l = &self.latency_us;
+        writeln!(
+            f,
+            "fdatasync floor: p50 {} ms, p99 {} ms, max {} ms ({} appends of {} bytes on {})",
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max),
+            self.appends,
+            self.record_bytes,
+            self.dir
+        )?;
+        writeln!(
+            f,
+            "solec p99 - floor p99: {} ms",
+            ms(self.solec_p99_minus_floor_p99_us)
+        )?;
+        writeln!(
+            f,
+            "solec p99 / floor p99: {:.2} x",
+            self.solec_p99_over_floor_p99
+        )
+    }
 }
 
 /// Server memory for idle authenticated connections.
@@ -181,19 +252,13 @@ impl Run {
         let delivered = o.tally.distinct;
         let ns = o.last_delivery_ns.saturating_sub(o.first_send_ns).max(1);
         let seconds = ns as f64 / 1e9;
-        let us = |ns: u64| ns as f64 / 1e3;
-        let lat = &o.tally.latency;
         Run {
             delivered,
             missing: spec.pairs as u64 * spec.messages - delivered,
             duplicates: o.tally.duplicates,
             seconds,
             messages_per_second: delivered as f64 / seconds,
-            latency_us: Latency {
-                p50: us(lat.quantile(0.5)),
-                p99: us(lat.quantile(0.99)),
-                max: us(lat.max()),
-            },
+            latency_us: Latency::of(&o.tally.latency),
             server_cpu_us_per_message: cpu_us.map(|c| c as f64 / delivered.max(1) as f64),
             stalled: o.stalled,
         }
@@ -267,6 +332,9 @@ impl fmt::Display for Report {
         self.solec.lines(f, "solec")?;
         if let Some(cpu) = self.solec.server_cpu_us_per_message {
             writeln!(f, "server cpu: {cpu:.2} µs per delivered message")?;
+        }
+        if let Some(floor) = &self.fdatasync_floor {
+            floor.lines(f)?;
         }
         if let Some(idle) = &self.idle {
             writeln!(

@@ -153,6 +153,11 @@ impl Spawned {
         rx
     }
 
+    /// Its data directory, under the parent it was started in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub fn log_tail(&self) -> String {
         let tail = self.tail.lock().expect("log lock");
         tail.iter().cloned().collect::<Vec<_>>().join("\n")

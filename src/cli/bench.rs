@@ -1,7 +1,7 @@
 //! `solec bench`: the flags, then [`crate::bench`] does the work.
 
 use super::{exit, Failure};
-use crate::bench::{self, load::Spec, wire::STAMP_LEN};
+use crate::bench::{self, floor, load::Spec, wire::STAMP_LEN};
 use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -14,18 +14,29 @@ use std::sync::Arc;
 /// directory and creates its users. Its config raises max_connections, and
 /// max_sessions_per_user (the idle connections are one user's), to what the
 /// run opens (IDLE + 2 x PAIRS, plus a margin), since the defaults would
-/// refuse the larger runs these flags allow. PAIRS senders
+/// refuse the larger runs these flags allow. First IDLE connections log in
+/// and sit idle, the growth of the server's resident memory per connection
+/// is reported, and they close. Then PAIRS senders
 /// each send MESSAGES messages to their own receiver (the two are each
 /// other's contacts), keeping WINDOW requests in flight, as fast as
 /// possible or at --rate; every message carries its sequence number and
 /// send time. Reported: delivered messages per second, latency
 /// percentiles, missing and duplicated messages, and the server's CPU time
 /// per delivered message.
-/// Then IDLE connections log in and sit idle, and the growth of the
-/// server's resident memory per connection is reported. The server is then
-/// stopped and its directory removed. Last, the same load runs through a
-/// trivial in-process relay that stores nothing, as a baseline for this
-/// machine, and the ratios solec/baseline are printed.
+///
+/// Right after the load, with the server idle, the fdatasync floor is
+/// timed on the disk of its store: in the server's data directory, N
+/// appends (--floor-appends; fewer if 2 s run out) of a 128-byte record,
+/// about one Message PDU, each followed by fdatasync, to a scratch file
+/// removed after. Reported: `fdatasync floor: p50 A ms, p99 B ms, max C
+/// ms (N appends of 128 bytes on DIR)`, each append's write and flush;
+/// `solec p99 - floor p99: D ms`, what the server adds to the flush every
+/// durable Success waits for, to set against the p99 of a server that
+/// stores nothing; and `solec p99 / floor p99: E x`.
+///
+/// The server is then stopped and its directory removed. Last, the same
+/// load runs through a trivial in-process relay that stores nothing, as a
+/// baseline for this machine, and the ratios solec/baseline are printed.
 ///
 /// With --federated, the same load also runs between two private servers,
 /// a.bench and b.bench, after the single one: each is made a known peer of
@@ -73,7 +84,8 @@ pub struct Args {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub rate: Option<u64>,
 
-    /// Idle authenticated connections to open after the load (0 skips it)
+    /// Idle authenticated connections to open, and close, before the load (0
+    /// skips it)
     #[arg(long, value_name = "N", default_value_t = 2000,
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub idle: u32,
@@ -84,6 +96,12 @@ pub struct Args {
     #[arg(long, value_name = "N", default_value_t = 0,
           value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub logins: u32,
+
+    /// Appends, each followed by fdatasync, timed for the floor (fewer if
+    /// 2 s run out first; 0 skips it)
+    #[arg(long, value_name = "N", default_value_t = floor::DEFAULT_APPENDS,
+          value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub floor_appends: u64,
 
     /// Skip the in-process relay baseline
     #[arg(long)]
@@ -121,6 +139,7 @@ pub fn run(args: Args) -> Result<(), Failure> {
         },
         idle: args.idle as usize,
         logins: args.logins as usize,
+        floor_appends: args.floor_appends,
         baseline: !args.no_baseline,
         federated: args.federated,
         temp_parent: args.temp_dir.unwrap_or_else(std::env::temp_dir),
