@@ -179,6 +179,88 @@ fn a_full_disk_refuses_writes_shows_no_uncommitted_change_and_recovers() {
     assert!(log.contains("the store commits again"), "{log}");
 }
 
+#[test]
+fn senders_at_once_on_a_full_disk_get_success_for_exactly_what_is_stored() {
+    let dir = TempDir::new();
+    let _tmpfs = match Tmpfs::mount(dir.path()) {
+        Ok(t) => t,
+        Err(why) if std::env::var_os("SOLEC_REQUIRE_TMPFS").is_some() => {
+            panic!("SOLEC_REQUIRE_TMPFS is set but {why}")
+        }
+        Err(why) => {
+            eprintln!("skipping the disk-full test: {why}");
+            return;
+        }
+    };
+    let filler = dir.join("filler");
+    let s = Server::start_with(dir, &[]);
+    const SENDERS: [&str; 4] = ["alice", "carol", "dave", "erin"];
+    s.add_user("bob", "pw");
+    let sessions: Vec<Raw> = SENDERS
+        .iter()
+        .map(|name| user_with_contacts(&s, name, &["bob@localhost"]))
+        .collect();
+    let mut bob = s.login("bob", "pw");
+    for name in SENDERS {
+        bob.send(&contact_add(&format!("{name}@localhost")));
+        bob.expect(&SUCCESS);
+    }
+    drop(bob);
+    fill(&filler);
+    // Four sessions keep 16 Messages in flight each, so batches are being
+    // built while others commit, until each has seen the disk refuse one.
+    let acked: Vec<Vec<String>> = std::thread::scope(|scope| {
+        let senders: Vec<_> = sessions
+            .into_iter()
+            .zip(SENDERS)
+            .map(|(mut c, name)| {
+                scope.spawn(move || {
+                    let mut acked = Vec::new();
+                    let mut refused = false;
+                    for round in 0..400 {
+                        let texts: Vec<String> = (0..16)
+                            .map(|i| format!("{name}{} {}", round * 16 + i, "x".repeat(900)))
+                            .collect();
+                        let from = format!("{name}@localhost");
+                        let bytes: Vec<u8> = texts
+                            .iter()
+                            .flat_map(|t| message(&from, "bob@localhost", 1_700_000_000, t))
+                            .collect();
+                        c.send(&bytes);
+                        for text in texts {
+                            let reply = c.read_pdu();
+                            if reply == SUCCESS {
+                                acked.push(text);
+                            } else {
+                                assert_bytes!(reply, error(0x83));
+                                refused = true;
+                            }
+                        }
+                        if refused {
+                            break;
+                        }
+                    }
+                    assert!(refused, "{name}: the disk never filled");
+                    acked
+                })
+            })
+            .collect();
+        senders.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    // Each sender's conversation holds exactly its acknowledged messages,
+    // in order: nothing refused was stored, nothing acknowledged was lost.
+    let mut bob = s.login("bob", "pw");
+    for (name, acked) in SENDERS.iter().zip(&acked) {
+        let got = history_of_all(&mut bob, &format!("{name}@localhost"));
+        assert_eq!(got.len(), acked.len(), "{name}");
+        assert!(
+            got == *acked,
+            "{name}: history differs from what was acknowledged"
+        );
+    }
+    assert!(s.log_text().contains("commit failed"));
+}
+
 /// A tiny xorshift: the kill moments vary from run to run, and the seed
 /// is printed so a failure can be replayed.
 struct Moments(u64);
