@@ -20,6 +20,7 @@ mod outbox;
 pub mod passwords;
 pub mod rate;
 mod reload;
+mod reply;
 mod scans;
 pub mod session;
 pub mod state;
@@ -358,7 +359,11 @@ impl smol::io::AsyncWrite for Tcp {
 }
 
 impl Inbound for Tcp {
+    /// Through the socket's one read waker, not `Async::readable`: that
+    /// keeps a list of wakers per socket, grown on first use and kept, a
+    /// hundred bytes for every idle connection. Only this connection's
+    /// reader waits for its socket to be readable.
     async fn readable(&mut self) -> std::io::Result<()> {
-        self.0.readable().await
+        std::future::poll_fn(|cx| self.0.poll_readable(cx)).await
     }
 }
