@@ -144,7 +144,7 @@ pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
         future::pending::<()>().await
     };
     write_loop(id, rx, writer, shared).or(reading).await;
-    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+    to_hub(&shared.hub, Event::Detach { conn: id }).await;
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
@@ -170,7 +170,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
                 return;
             }
         }
-        if rx.resume_due(low_water) && shared.hub.send(Event::Resume { conn: id }).await.is_err() {
+        if rx.resume_due(low_water) && !to_hub(&shared.hub, Event::Resume { conn: id }).await {
             return;
         }
     }
@@ -362,7 +362,7 @@ async fn read_loop<R: Inbound>(login: Login, mut reader: R, out: Outbox, shared:
     } else {
         let _ = out.try_send(Out::Close);
     }
-    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+    to_hub(&shared.hub, Event::Detach { conn: id }).await;
 }
 
 fn refuse(out: &Outbox, e: ErrorType) {
@@ -707,17 +707,12 @@ async fn forward<R: Inbound>(
                 true => std::mem::take(buf),
                 false => buf.drain(..whole).collect(),
             };
-            if shared
-                .hub
-                .send(Event::Frames { conn: id, bytes })
-                .await
-                .is_err()
-            {
+            if !to_hub(&shared.hub, Event::Frames { conn: id, bytes }).await {
                 return;
             }
         }
         if malformed {
-            let _ = shared.hub.send(Event::Malformed { conn: id }).await;
+            to_hub(&shared.hub, Event::Malformed { conn: id }).await;
             return;
         }
         if buf.is_empty() {
@@ -747,6 +742,41 @@ async fn forward<R: Inbound>(
                 log::debug!("conn {id}: read failed: {e}");
                 return;
             }
+        }
+    }
+}
+
+/// Sends `event` to the hub: at once while its queue has room, as it
+/// nearly always has, else through a boxed wait. False once the hub is
+/// gone.
+///
+/// Not `hub.send(event).await`: a task holds room for that future, the
+/// event inside it, at each place it may wait, and every idle connection
+/// is such a task. This one is two words.
+fn to_hub(hub: &smol::channel::Sender<Event>, event: Event) -> ToHub<'_> {
+    match hub.try_send(event) {
+        Ok(()) => ToHub::Done(true),
+        Err(smol::channel::TrySendError::Closed(_)) => ToHub::Done(false),
+        Err(smol::channel::TrySendError::Full(event)) => ToHub::Waiting(Box::pin(hub.send(event))),
+    }
+}
+
+/// See [`to_hub`].
+enum ToHub<'a> {
+    Done(bool),
+    Waiting(std::pin::Pin<Box<smol::channel::Send<'a, Event>>>),
+}
+
+impl Future for ToHub<'_> {
+    type Output = bool;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        match self.get_mut() {
+            ToHub::Done(sent) => std::task::Poll::Ready(*sent),
+            ToHub::Waiting(send) => send.as_mut().poll(cx).map(|r| r.is_ok()),
         }
     }
 }
