@@ -684,6 +684,46 @@ fn half_open_connections_are_small_and_their_memory_comes_back() {
     }
 }
 
+/// Logged-in idle sessions are small, also after a crowd logged in at once:
+/// the garbage of the logins (replies, waits for the password-check pool)
+/// does not stay resident between the sessions that outlive it.
+#[test]
+fn idle_sessions_stay_small_after_a_crowd_of_logins() {
+    // Under a default limit of 1024 open files, with room for the rest.
+    let (warmup, n, in_flight) = (32, 480, 16);
+    let s = Server::start_with_config(&format!("(max_sessions_per_user: {})", warmup + n));
+    s.add_user("alice", "pw");
+    // `count` logins, `in_flight` of them under way at any time.
+    let log_in = |count: usize, sessions: &mut Vec<Raw>| {
+        let mut pending = std::collections::VecDeque::new();
+        for started in 0..count + in_flight {
+            if started >= in_flight {
+                let mut c: Raw = pending.pop_front().unwrap();
+                c.expect(&SUCCESS);
+                sessions.push(c);
+            }
+            if started < count {
+                let mut c = s.connect();
+                c.send(&[handshake(0, 5, 1), user_auth("alice", "pw")].concat());
+                pending.push_back(c);
+            }
+        }
+    };
+    // The checking threads and the tables are there before the count.
+    let mut sessions = Vec::new();
+    log_in(warmup, &mut sessions);
+    std::thread::sleep(Duration::from_millis(200));
+    let before = s.status_kib("VmRSS:");
+    log_in(n, &mut sessions);
+    std::thread::sleep(Duration::from_millis(500));
+    let after = s.status_kib("VmRSS:");
+    let per_session = after.saturating_sub(before) as f64 / n as f64;
+    // About 1.7 KiB each; a kilobyte more when each login left a hole of
+    // its replies and waits behind.
+    assert!(per_session < 2.2, "{per_session:.2} KiB per idle session");
+    drop(sessions);
+}
+
 /// A session that stops reading is dropped once `max_outbound_queue` PDUs
 /// wait for it; the sender and the store are not held back.
 #[test]

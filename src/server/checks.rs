@@ -6,7 +6,9 @@
 //! Its lock is a std mutex held for a queue operation, never across an
 //! `.await`. A waiter that gives up (its login deadline passed) leaves a
 //! closed sender behind, skipped when a slot frees and swept when a queue
-//! grows, so the queues stay bounded by the logins waiting now.
+//! grows, so the queues stay bounded by the logins waiting now. A waiter
+//! costs one small [`super::reply`] slot, not an async channel: see there
+//! why that matters to the memory of every session.
 
 use super::throttle::Class;
 use std::collections::VecDeque;
@@ -26,7 +28,7 @@ pub struct Pool {
 struct State {
     free: usize,
     /// Clean, then suspect.
-    queues: [VecDeque<smol::channel::Sender<Permit>>; 2],
+    queues: [VecDeque<super::reply::Sender<Permit>>; 2],
 }
 
 /// A slot in the pool, given back when dropped.
@@ -70,7 +72,7 @@ impl Pool {
                     pool: Some(self.clone()),
                 };
             }
-            let (tx, rx) = smol::channel::bounded(1);
+            let (tx, rx) = super::reply::channel();
             let queue = &mut s.queues[class as usize];
             queue.push_back(tx);
             if queue.len() % SWEEP_EVERY == 0 {
@@ -86,8 +88,9 @@ impl Pool {
 
     /// Hands a freed slot to the first waiter still there, clean first.
     ///
-    /// The lock is let go before the waiter's sender is dropped: dropping
-    /// it may drop a permit its receiver never took, which comes back here.
+    /// The lock is let go before the permit is sent: a receiver that gives
+    /// up at that moment drops the permit it never took, which comes back
+    /// here.
     fn release(self: &Arc<Self>) {
         loop {
             let waiter = {
@@ -103,10 +106,10 @@ impl Pool {
             let permit = Permit {
                 pool: Some(self.clone()),
             };
-            match waiter.try_send(permit) {
+            match waiter.send(permit) {
                 Ok(()) => return,
                 // It gave up: disarm this permit and try the next.
-                Err(e) => drop(e.into_inner().pool.take()),
+                Err(mut permit) => drop(permit.pool.take()),
             }
         }
     }

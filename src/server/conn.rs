@@ -144,7 +144,7 @@ pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
         future::pending::<()>().await
     };
     write_loop(id, rx, writer, shared).or(reading).await;
-    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+    to_hub(&shared.hub, Event::Detach { conn: id }).await;
 }
 
 async fn write_loop<W: AsyncWrite + Unpin>(
@@ -156,52 +156,64 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     let timeout = shared.limits().write_timeout;
     let low_water = shared.limits().reply_budget / 2;
     while let Some(first) = rx.recv().await {
-        let mut buf = Vec::new();
-        let mut next = Some(first);
-        let mut close = false;
-        let mut written = Ok(());
-        while let Some(out) = next.take() {
-            match out {
-                Out::Shared(bytes) => buf.extend_from_slice(&bytes),
-                Out::Static(bytes) => buf.extend_from_slice(bytes),
-                Out::History(history) => {
-                    // Boxed: an idle connection's task must not carry room
-                    // for a History stream's state.
-                    let history = write_history(&mut w, &mut buf, *history, timeout);
-                    written = Box::pin(history).await;
+        // Boxed: an idle connection waits in `recv`, and its task should
+        // not carry room for a write in progress (its timer, the chunking)
+        // for good. One allocation per batch, not per item.
+        match Box::pin(write_batch(first, &rx, &mut w, timeout)).await {
+            Ok(false) => {}
+            Ok(true) => break,
+            Err(e) => {
+                match e.kind() {
+                    io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
+                    _ => log::debug!("closing a connection: {e}"),
                 }
-                Out::Stream(chunks) => {
-                    written = Box::pin(write_stream(&mut w, &mut buf, chunks, timeout)).await;
-                }
-                Out::Owned(bytes) if buf.is_empty() => buf = bytes,
-                Out::Owned(bytes) => buf.extend_from_slice(&bytes),
-                Out::Close => {
-                    close = true;
-                    break;
-                }
-            }
-            if written.is_ok() && buf.len() < WRITE_BATCH {
-                next = rx.try_recv();
+                return;
             }
         }
-        if written.is_ok() {
-            written = write_or_give_up(&mut w, &buf, timeout).await;
-        }
-        if let Err(e) = written {
-            match e.kind() {
-                io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
-                _ => log::debug!("closing a connection: {e}"),
-            }
-            return;
-        }
-        if close {
-            break;
-        }
-        if rx.resume_due(low_water) && shared.hub.send(Event::Resume { conn: id }).await.is_err() {
+        if rx.resume_due(low_water) && !to_hub(&shared.hub, Event::Resume { conn: id }).await {
             return;
         }
     }
     let _ = w.close().await;
+}
+
+/// Gathers `first` and what else is queued, up to [`WRITE_BATCH`] bytes,
+/// and writes it; true if the batch ended with a Close.
+async fn write_batch<W: AsyncWrite + Unpin>(
+    first: Out,
+    rx: &super::outbox::Inbox,
+    w: &mut W,
+    timeout: Duration,
+) -> io::Result<bool> {
+    let mut buf = Vec::new();
+    let mut next = Some(first);
+    let mut close = false;
+    while let Some(out) = next.take() {
+        match out {
+            Out::Shared(bytes) => buf.extend_from_slice(&bytes),
+            Out::Static(bytes) => buf.extend_from_slice(bytes),
+            Out::History(history) => {
+                // Boxed: a batch of small replies must not carry room for
+                // a History stream's state.
+                let history = write_history(w, &mut buf, *history, timeout);
+                Box::pin(history).await?;
+            }
+            Out::Stream(chunks) => {
+                Box::pin(write_stream(w, &mut buf, chunks, timeout)).await?;
+            }
+            Out::Owned(bytes) if buf.is_empty() => buf = bytes,
+            Out::Owned(bytes) => buf.extend_from_slice(&bytes),
+            Out::Close => {
+                close = true;
+                break;
+            }
+        }
+        if buf.len() < WRITE_BATCH {
+            next = rx.try_recv();
+        }
+    }
+    write_or_give_up(w, &buf, timeout).await?;
+    Ok(close)
 }
 
 /// Whose turn it is to read History chunks, server-wide.
@@ -350,7 +362,7 @@ async fn read_loop<R: Inbound>(login: Login, mut reader: R, out: Outbox, shared:
     } else {
         let _ = out.try_send(Out::Close);
     }
-    let _ = shared.hub.send(Event::Detach { conn: id }).await;
+    to_hub(&shared.hub, Event::Detach { conn: id }).await;
 }
 
 fn refuse(out: &Outbox, e: ErrorType) {
@@ -616,7 +628,7 @@ async fn verify_token(
     token: &[u8; proto::TOKEN_LEN],
     shared: &Shared,
 ) -> Result<Option<String>, HubGone> {
-    let (tx, rx) = smol::channel::bounded(1);
+    let (tx, rx) = super::reply::channel();
     let check = super::hub::TokenCheck {
         username,
         hash: super::tokens::hash(token),
@@ -649,7 +661,7 @@ async fn verify(
     class: Class,
     shared: &Shared,
 ) -> Result<Option<String>, HubGone> {
-    let (tx, rx) = smol::channel::bounded(1);
+    let (tx, rx) = super::reply::channel();
     let lookup = Event::Lookup {
         username,
         reply: tx,
@@ -695,17 +707,12 @@ async fn forward<R: Inbound>(
                 true => std::mem::take(buf),
                 false => buf.drain(..whole).collect(),
             };
-            if shared
-                .hub
-                .send(Event::Frames { conn: id, bytes })
-                .await
-                .is_err()
-            {
+            if !to_hub(&shared.hub, Event::Frames { conn: id, bytes }).await {
                 return;
             }
         }
         if malformed {
-            let _ = shared.hub.send(Event::Malformed { conn: id }).await;
+            to_hub(&shared.hub, Event::Malformed { conn: id }).await;
             return;
         }
         if buf.is_empty() {
@@ -735,6 +742,41 @@ async fn forward<R: Inbound>(
                 log::debug!("conn {id}: read failed: {e}");
                 return;
             }
+        }
+    }
+}
+
+/// Sends `event` to the hub: at once while its queue has room, as it
+/// nearly always has, else through a boxed wait. False once the hub is
+/// gone.
+///
+/// Not `hub.send(event).await`: a task holds room for that future, the
+/// event inside it, at each place it may wait, and every idle connection
+/// is such a task. This one is two words.
+fn to_hub(hub: &smol::channel::Sender<Event>, event: Event) -> ToHub<'_> {
+    match hub.try_send(event) {
+        Ok(()) => ToHub::Done(true),
+        Err(smol::channel::TrySendError::Closed(_)) => ToHub::Done(false),
+        Err(smol::channel::TrySendError::Full(event)) => ToHub::Waiting(Box::pin(hub.send(event))),
+    }
+}
+
+/// See [`to_hub`].
+enum ToHub<'a> {
+    Done(bool),
+    Waiting(std::pin::Pin<Box<smol::channel::Send<'a, Event>>>),
+}
+
+impl Future for ToHub<'_> {
+    type Output = bool;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<bool> {
+        match self.get_mut() {
+            ToHub::Done(sent) => std::task::Poll::Ready(*sent),
+            ToHub::Waiting(send) => send.as_mut().poll(cx).map(|r| r.is_ok()),
         }
     }
 }

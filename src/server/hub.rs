@@ -49,7 +49,7 @@ pub enum Event {
     /// Fetch the canonical name and hash of a user about to log in.
     Lookup {
         username: String,
-        reply: smol::channel::Sender<Option<(String, String)>>,
+        reply: super::reply::Sender<Option<(String, String)>>,
     },
     /// Is this a live session token of this user? Boxed: the hash would
     /// make every event larger.
@@ -108,7 +108,7 @@ pub struct TokenCheck {
     pub username: String,
     /// SHA-256 of the token presented.
     pub hash: [u8; 32],
-    pub reply: smol::channel::Sender<Option<String>>,
+    pub reply: super::reply::Sender<Option<String>>,
 }
 
 // Every connection task holds room for an event in each send it can wait
@@ -484,11 +484,11 @@ impl Hub {
         let now = Instant::now();
         match event {
             Event::Lookup { username, reply } => {
-                let _ = reply.try_send(self.core.lookup(&username));
+                let _ = reply.send(self.core.lookup(&username));
             }
             Event::TokenLogin(check) => {
                 let found = self.core.token_login(&check.username, &check.hash);
-                let _ = check.reply.try_send(found);
+                let _ = check.reply.send(found);
             }
             Event::Attach {
                 conn,

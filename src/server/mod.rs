@@ -20,6 +20,7 @@ mod outbox;
 pub mod passwords;
 pub mod rate;
 mod reload;
+mod reply;
 mod scans;
 pub mod session;
 pub mod state;
@@ -242,17 +243,19 @@ async fn accept_loop(
         let tls = tls
             .as_ref()
             .and_then(|a| a.read().unwrap_or_else(|e| e.into_inner()).clone());
+        // The task keeps what it captures for good: `live` holds the
+        // peer's address already.
         smol::spawn(async move {
-            let shared = &live.0;
+            let (shared, ip) = (&live.0, live.1);
             match tls {
                 None => {
                     let stream = Arc::new(stream);
                     let tcp = (Tcp(stream.clone()), Tcp(stream));
-                    conn::serve(tcp.0, tcp.1, peer.ip(), deadline, shared).await
+                    conn::serve(tcp.0, tcp.1, ip, deadline, shared).await
                 }
                 // Boxed so plain connections do not carry room for TLS state.
                 Some(acceptor) => {
-                    Box::pin(tls::serve(acceptor, stream, peer.ip(), deadline, shared)).await
+                    Box::pin(tls::serve(acceptor, stream, ip, deadline, shared)).await
                 }
             }
         })
@@ -358,7 +361,11 @@ impl smol::io::AsyncWrite for Tcp {
 }
 
 impl Inbound for Tcp {
+    /// Through the socket's one read waker, not `Async::readable`: that
+    /// keeps a list of wakers per socket, grown on first use and kept, a
+    /// hundred bytes for every idle connection. Only this connection's
+    /// reader waits for its socket to be readable.
     async fn readable(&mut self) -> std::io::Result<()> {
-        self.0.readable().await
+        std::future::poll_fn(|cx| self.0.poll_readable(cx)).await
     }
 }
