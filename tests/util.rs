@@ -435,6 +435,34 @@ impl Raw {
         }
     }
 
+    /// The PDUs that arrive until nothing has come for `wait` (at most
+    /// 1,000 of them).
+    pub fn pdus_until_silent(&mut self, wait: Duration) -> Vec<Vec<u8>> {
+        let mut got = Vec::new();
+        while got.len() < 1000 {
+            self.stream.set_read_timeout(Some(wait)).unwrap();
+            let mut first = [0u8; 1];
+            let read = self.stream.read(&mut first);
+            self.stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+            match read {
+                Ok(0) => panic!("connection closed, expected it open"),
+                Ok(_) => {
+                    let mut pdu = first.to_vec();
+                    pdu.extend(self.read_exact(2));
+                    let len = u16::from_be_bytes([pdu[1], pdu[2]]) as usize;
+                    pdu.extend(self.read_exact(len));
+                    got.push(pdu);
+                }
+                Err(e) => {
+                    let quiet = [std::io::ErrorKind::WouldBlock, std::io::ErrorKind::TimedOut];
+                    assert!(quiet.contains(&e.kind()), "{e}");
+                    return got;
+                }
+            }
+        }
+        panic!("more than 1,000 PDUs without a pause of {wait:?}")
+    }
+
     /// Asserts nothing arrives within `wait`.
     pub fn expect_silence(&mut self, wait: Duration) {
         self.stream.set_read_timeout(Some(wait)).unwrap();
