@@ -5,8 +5,7 @@
 //! every store change the core decided on to one redb write transaction,
 //! commits once, and only then releases the replies and pushes. So a
 //! Success always means "durably stored", and one commit pays for many
-//! messages. The commit runs on a store thread while the hub decides the
-//! next batch; batches commit one at a time, in order. A failed commit releases nothing: every reply of the batch
+//! messages. A failed commit releases nothing: every reply of the batch
 //! becomes Error 0x83, its pushes are dropped, the store is reopened if
 //! redb gave up on it (read-only while the disk stays full), and the core
 //! is reloaded from what is durable.
@@ -18,7 +17,7 @@
 
 use super::config::Limits;
 pub use super::core::{Admin, AdminAnswer, AdminReply, SessionId as ConnId};
-use super::core::{Core, Effect, IdMap, Input, LinkWork, Reply};
+use super::core::{Core, Effect, IdMap, Input, Reply};
 use super::federation::relay;
 pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
@@ -150,42 +149,6 @@ pub struct Hub {
     /// Failed commits since the store last worked, and when it was last
     /// reopened and the failure last logged.
     faults: Faults,
-    /// The batch committing on the store thread, if one is.
-    in_flight: Option<InFlight>,
-    /// An effects list kept for the next batch, so each batch does not
-    /// grow a fresh one.
-    spare: Vec<Effect>,
-}
-
-/// A batch handed to the store thread: what the hub needs once its
-/// commit is done. See [`Hub::run`].
-struct InFlight {
-    /// Reply bytes the batch holds for each session, still counted
-    /// against the session's budget.
-    bytes: IdMap<usize>,
-    /// Sessions gone in the batch, whose outboxes go after its release.
-    detached: Vec<ConnId>,
-    /// Sessions that logged in by the batch's end, fragile until it is
-    /// released.
-    logged_in: Vec<ConnId>,
-}
-
-/// A batch for the store thread to commit.
-struct Job {
-    effects: Vec<Effect>,
-    next_seq: u64,
-}
-
-/// A batch the store thread has committed, or failed to.
-struct Done {
-    effects: Vec<Effect>,
-    result: Result<(), StoreError>,
-}
-
-/// What the hub waits for.
-enum Next {
-    Event(Result<Event, smol::channel::RecvError>),
-    Done(Result<Done, smol::channel::RecvError>),
 }
 
 /// See [`Hub::abandon`].
@@ -223,8 +186,6 @@ impl Hub {
             woken: Vec::new(),
             fragile: IdMap::default(),
             faults: Faults::default(),
-            in_flight: None,
-            spare: Vec::new(),
         })
     }
 
@@ -261,86 +222,6 @@ impl Hub {
         self.core.wake_all();
         self.collect();
         self.flush();
-        let (jobs, done, thread) = match self.store_thread() {
-            Ok(pipe) => pipe,
-            Err(e) => {
-                log::warn!("cannot start the store thread, committing on the hub's: {e}");
-                self.run_alone(events);
-                return self.store;
-            }
-        };
-        // Events handled into the batch being built.
-        let mut handled = 0;
-        loop {
-            let next = if self.in_flight.is_none() {
-                if handled == 0 {
-                    Next::Event(events.recv_blocking())
-                } else {
-                    match events.try_recv() {
-                        Ok(event) => Next::Event(Ok(event)),
-                        // Nothing more waiting: the batch goes now.
-                        Err(_) => {
-                            self.cut(&jobs);
-                            handled = 0;
-                            continue;
-                        }
-                    }
-                }
-            } else if handled >= MAX_BATCH_EVENTS {
-                Next::Done(done.recv_blocking())
-            } else {
-                use smol::future::FutureExt as _;
-                let finished = async { Next::Done(done.recv().await) };
-                let event = async { Next::Event(events.recv().await) };
-                smol::block_on(finished.or(event))
-            };
-            match next {
-                Next::Done(Ok(batch)) => {
-                    self.finish(batch);
-                    if handled > 0 {
-                        self.cut(&jobs);
-                        handled = 0;
-                    }
-                }
-                // The store thread is gone (it panicked): stop as on Shutdown.
-                Next::Done(Err(_)) => {
-                    log::error!("the store thread stopped; the server stops");
-                    self.in_flight = None;
-                    self.close_all();
-                    break;
-                }
-                Next::Event(Ok(event)) => {
-                    self.core.set_unix_time(crate::time::now());
-                    let stop = self.handle(event);
-                    handled += 1;
-                    if stop {
-                        self.drain(&done);
-                        self.flush();
-                        self.close_all();
-                        break;
-                    }
-                    if handled >= MAX_BATCH_EVENTS && self.in_flight.is_none() {
-                        self.cut(&jobs);
-                        handled = 0;
-                    }
-                }
-                Next::Event(Err(_)) => {
-                    self.drain(&done);
-                    self.flush();
-                    break;
-                }
-            }
-        }
-        // The store thread ends with its queue; the caller closes the
-        // store after it.
-        drop(jobs);
-        drop(done);
-        let _ = thread.join();
-        self.store
-    }
-
-    /// The loop without a store thread: each batch commits on the hub's.
-    fn run_alone(&mut self, events: smol::channel::Receiver<Event>) {
         while let Ok(first) = events.recv_blocking() {
             self.core.set_unix_time(crate::time::now());
             let mut stop = self.handle(first);
@@ -356,127 +237,7 @@ impl Hub {
                 break;
             }
         }
-    }
-
-    /// Starts the thread that commits batches, so the hub decides the next
-    /// batch while the store writes and syncs the last: the store's work
-    /// was two thirds of a relaying server's hub. Batches still commit one
-    /// at a time and in order, and each is released only after its commit,
-    /// so a Success still means "durably stored".
-    fn store_thread(
-        &self,
-    ) -> std::io::Result<(
-        std::sync::mpsc::Sender<Job>,
-        smol::channel::Receiver<Done>,
-        std::thread::JoinHandle<()>,
-    )> {
-        let (jobs, todo) = std::sync::mpsc::channel::<Job>();
-        let (finished, done) = smol::channel::bounded::<Done>(1);
-        let store = self.store.clone();
-        let thread = std::thread::Builder::new()
-            .name("solec-store".into())
-            .spawn(move || {
-                while let Ok(job) = todo.recv() {
-                    let result = commit_changes(&store, &job.effects, job.next_seq);
-                    let done = Done {
-                        effects: job.effects,
-                        result,
-                    };
-                    if finished.send_blocking(done).is_err() {
-                        break;
-                    }
-                }
-            })?;
-        Ok((jobs, done, thread))
-    }
-
-    /// Ends the batch being built. One without store changes, or one that
-    /// changes what users have stored (the store counts that, and the
-    /// core's counts are reloaded after it), is released here; the rest go
-    /// to the store thread.
-    fn cut(&mut self, jobs: &std::sync::mpsc::Sender<Job>) {
-        let store_thread = self.effects.iter().any(|e| matches!(e, Effect::Store(_)))
-            && !self.effects.iter().any(frees_messages);
-        if !store_thread {
-            self.flush();
-            return;
-        }
-        if !self.store.writable() && self.reopen_due() {
-            self.reopen();
-        }
-        let next = std::mem::take(&mut self.spare);
-        let effects = std::mem::replace(&mut self.effects, next);
-        let logged_in = self
-            .fragile
-            .iter()
-            .filter(|(_, peer)| !**peer)
-            .map(|(conn, _)| *conn)
-            .collect();
-        self.in_flight = Some(InFlight {
-            bytes: std::mem::take(&mut self.pending_bytes),
-            detached: std::mem::take(&mut self.detached),
-            logged_in,
-        });
-        let job = Job {
-            effects,
-            next_seq: self.core.next_seq(),
-        };
-        if let Err(std::sync::mpsc::SendError(job)) = jobs.send(job) {
-            // The store thread is gone; the Done channel tells the loop.
-            let e = StoreError::Corrupt("the store thread stopped".into());
-            self.abandon(job.effects, e);
-        }
-    }
-
-    /// Waits for the batch on the store thread, if any, and releases it.
-    fn drain(&mut self, done: &smol::channel::Receiver<Done>) {
-        if self.in_flight.is_some() {
-            match done.recv_blocking() {
-                Ok(batch) => self.finish(batch),
-                Err(_) => self.in_flight = None,
-            }
-        }
-    }
-
-    /// The store thread is done with the batch in flight: release it, or,
-    /// if its commit failed, abandon it together with the batch built
-    /// meanwhile, whose decisions assumed it.
-    fn finish(&mut self, batch: Done) {
-        let Some(flight) = self.in_flight.take() else {
-            return;
-        };
-        let Done {
-            mut effects,
-            result,
-        } = batch;
-        match result {
-            Ok(()) => {
-                self.committed(&effects);
-                effects.drain(..).for_each(|e| self.release(e));
-                for conn in flight.logged_in {
-                    if self.fragile.get(&conn) == Some(&false) {
-                        self.fragile.remove(&conn);
-                    }
-                }
-            }
-            Err(e) => {
-                effects.append(&mut self.effects);
-                self.pending_bytes.clear();
-                self.abandon(effects, e);
-                effects = Vec::new();
-                self.fragile.retain(|_, peer| *peer);
-                for conn in std::mem::take(&mut self.detached) {
-                    self.outboxes.remove(&conn);
-                }
-            }
-        }
-        effects.clear();
-        effects.shrink_to(EFFECTS_KEPT);
-        self.spare = effects;
-        for conn in flight.detached {
-            self.outboxes.remove(&conn);
-        }
-        self.links();
+        self.store
     }
 
     /// Returns true on Shutdown.
@@ -580,10 +341,7 @@ impl Hub {
         let Some(out) = self.outboxes.get(&conn) else {
             return;
         };
-        let in_flight = self.in_flight.as_ref().and_then(|f| f.bytes.get(&conn));
-        let queued = out.queued_bytes()
-            + self.pending_bytes.get(&conn).copied().unwrap_or(0)
-            + in_flight.copied().unwrap_or(0);
+        let queued = out.queued_bytes() + self.pending_bytes.get(&conn).copied().unwrap_or(0);
         let room = self.limits.reply_budget.saturating_sub(queued);
         let used = self.core.frames(now, conn, &bytes, room);
         if used < bytes.len() {
@@ -612,13 +370,23 @@ impl Hub {
     }
 
     /// Commits the batch's changes, then releases the output it held back.
-    /// Commits the batch on this thread and releases it.
     fn flush(&mut self) {
         self.pending_bytes.clear();
         let mut effects = std::mem::take(&mut self.effects);
         match self.commit(&effects) {
             Ok(()) => {
-                self.committed(&effects);
+                if self.faults.failed > 0 && effects.iter().any(|e| matches!(e, Effect::Store(_))) {
+                    let n = self.faults.failed;
+                    log::warn!("the store commits again, after {n} failed commit(s)");
+                    self.faults = Faults::default();
+                }
+                if effects.iter().any(frees_messages) {
+                    // Only the store knows whose messages went.
+                    match self.store.usage() {
+                        Ok(usage) => self.core.set_usage(usage),
+                        Err(e) => log::error!("reading stored bytes per user failed: {e}"),
+                    }
+                }
                 effects.drain(..).for_each(|e| self.release(e));
             }
             Err(e) => self.abandon(std::mem::take(&mut effects), e),
@@ -636,22 +404,6 @@ impl Hub {
         self.links();
     }
 
-    /// What follows a commit that worked, before its release.
-    fn committed(&mut self, effects: &[Effect]) {
-        if self.faults.failed > 0 && effects.iter().any(|e| matches!(e, Effect::Store(_))) {
-            let n = self.faults.failed;
-            log::warn!("the store commits again, after {n} failed commit(s)");
-            self.faults = Faults::default();
-        }
-        if effects.iter().any(frees_messages) {
-            // Only the store knows whose messages went.
-            match self.store.usage() {
-                Ok(usage) => self.core.set_usage(usage),
-                Err(e) => log::error!("reading stored bytes per user failed: {e}"),
-            }
-        }
-    }
-
     /// Tells the link of each peer whose outbox changed what to do now,
     /// starting it if it is needed and not running.
     fn links(&mut self) {
@@ -659,7 +411,7 @@ impl Hub {
         woken.sort_unstable();
         woken.dedup();
         for peer in woken {
-            match self.link_work(&peer) {
+            match self.core.link_work(&peer) {
                 None => {
                     self.links.remove(&*peer);
                 }
@@ -677,34 +429,23 @@ impl Hub {
         }
     }
 
-    /// What the link to `peer` is to do, as far as the store has it: the
-    /// relays of the batch being built (numbered by the core while the
-    /// batch before it committed) are not in the store yet, and a link
-    /// takes a row missing below `upto` for one given up, so `upto` stops
-    /// at the first of them.
-    fn link_work(&self, peer: &str) -> Option<LinkWork> {
-        let mut work = self.core.link_work(peer)?;
-        for effect in &self.effects {
-            if let Effect::Store(Change::Enqueue {
-                peer: p, number, ..
-            }) = effect
-            {
-                if &**p == peer {
-                    work.upto = work.upto.min(*number);
-                }
-            }
-        }
-        Some(work)
-    }
-
     fn commit(&mut self, effects: &[Effect]) -> Result<(), StoreError> {
-        if !effects.iter().any(|e| matches!(e, Effect::Store(_))) {
+        let mut changes = effects.iter().filter_map(|e| match e {
+            Effect::Store(change) => Some(change),
+            _ => None,
+        });
+        let Some(first) = changes.next() else {
             return Ok(());
-        }
+        };
         if !self.store.writable() && self.reopen_due() {
             self.reopen();
         }
-        commit_changes(&self.store, effects, self.core.next_seq())
+        let mut batch = self.store.batch()?;
+        batch.apply(first)?;
+        for change in changes {
+            batch.apply(change)?;
+        }
+        batch.commit(self.core.next_seq())
     }
 
     fn release(&mut self, effect: Effect) {
@@ -778,7 +519,7 @@ impl Hub {
     /// The link task of `peer`, started if it is not running.
     fn link(&mut self, peer: &str) -> Option<&relay::Handle> {
         if !self.links.contains_key(peer) {
-            let work = self.link_work(peer)?;
+            let work = self.core.link_work(peer)?;
             let ctx = self.relaying.as_ref()?;
             let link = relay::Handle::spawn(ctx.clone(), peer.to_owned(), work);
             self.links.insert(peer.to_owned(), link);
@@ -896,24 +637,6 @@ impl Hub {
             let _ = out.try_send(Out::Close);
         }
     }
-}
-
-/// Applies the store changes among `effects` in one write transaction and
-/// commits it.
-fn commit_changes(store: &Store, effects: &[Effect], next_seq: u64) -> Result<(), StoreError> {
-    let mut changes = effects.iter().filter_map(|e| match e {
-        Effect::Store(change) => Some(change),
-        _ => None,
-    });
-    let Some(first) = changes.next() else {
-        return Ok(());
-    };
-    let mut batch = store.batch()?;
-    batch.apply(first)?;
-    for change in changes {
-        batch.apply(change)?;
-    }
-    batch.commit(next_seq)
 }
 
 /// Whether `effect` deletes stored messages, which changes their senders'
