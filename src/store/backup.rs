@@ -109,7 +109,7 @@ fn write_copy(src: &ReadTransaction, file: File) -> Result<Copied, StoreError> {
     let mut copied = Copied::default();
     let known = copy_tables!(src, &dst, copied;
         USERS, CONTACTS, CONTACT_OF, MODES, MEMBERSHIPS, CHANNELS, RISES,
-        CONVERSATIONS, PEERS, OUTBOX, RELAY_OUT, RELAY_IN, USAGE, TOKENS, META, SETTINGS,
+        CONVERSATIONS, PEERS, OUTBOX_RUNS, RELAY_OUT, RELAY_IN, USAGE, TOKENS, META, SETTINGS,
     );
     let (messages, damaged) = copy_messages(src, &dst)?;
     copied.tables += 1;

@@ -408,31 +408,42 @@ fn peers(txn: &ReadTransaction, report: &mut Report) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Every outbox row is a Message or a UserMode, numbered below its peer's
-/// next relay number.
+/// Every outbox run parses, and each of its relays is a Message or a
+/// UserMode, numbered below its peer's next relay number.
 fn outboxes(txn: &ReadTransaction, report: &mut Report) -> Result<(), StoreError> {
-    let outbox = txn.open_table(OUTBOX)?;
+    let outbox = txn.open_table(OUTBOX_RUNS)?;
     let relay_out = txn.open_table(RELAY_OUT)?;
     let deframer = crate::proto::Deframer::with_max_payload(crate::proto::MAX_PAYLOAD);
+    let mut queued = 0;
     for row in outbox.iter()? {
         let (k, v) = row?;
-        let (peer, number) = k.value();
-        let (_, pdu) = v.value();
-        match deframer.decode(pdu) {
-            Ok(Some((crate::proto::Pdu::Message(_) | crate::proto::Pdu::UserMode(_), n)))
-                if n == pdu.len() => {}
-            _ => report.problem(format!(
-                "outbox of {peer}: relay {number} is not a Message or UserMode"
-            )),
-        }
+        let (peer, first) = k.value();
+        let relays = match super::runs::parse(peer, first, v.value()) {
+            Ok(relays) => relays,
+            Err(e) => {
+                report.problem(e.to_string());
+                continue;
+            }
+        };
         let next = relay_out.get(peer)?.map_or(0, |v| v.value());
-        if number >= next {
-            report.problem(format!(
-                "outbox of {peer}: relay {number} is not below the next number {next}"
-            ));
+        for relay in relays {
+            let (number, pdu) = (relay.number, relay.pdu);
+            queued += 1;
+            match deframer.decode(pdu) {
+                Ok(Some((crate::proto::Pdu::Message(_) | crate::proto::Pdu::UserMode(_), n)))
+                    if n == pdu.len() => {}
+                _ => report.problem(format!(
+                    "outbox of {peer}: relay {number} is not a Message or UserMode"
+                )),
+            }
+            if number >= next {
+                report.problem(format!(
+                    "outbox of {peer}: relay {number} is not below the next number {next}"
+                ));
+            }
         }
     }
-    report.counts.push(("relays queued", outbox.len()?));
+    report.counts.push(("relays queued", queued));
     Ok(())
 }
 
@@ -472,7 +483,7 @@ fn unknown_tables(txn: &ReadTransaction, report: &mut Report) -> Result<(), Stor
         RISES.name(),
         CONVERSATIONS.name(),
         PEERS.name(),
-        OUTBOX.name(),
+        OUTBOX_RUNS.name(),
         RELAY_OUT.name(),
         RELAY_IN.name(),
         USAGE.name(),

@@ -4,11 +4,13 @@
 //! contacts and modes by local names, channels by their name without `#`,
 //! and direct conversations by the two local names. Version 2 writes full
 //! addresses and adds the indexes of [`super::schema`]. Version 3 adds a
-//! checksum to every message. A migration runs in the caller's one write
-//! transaction: it commits whole or not at all. A version 1 store goes
-//! through version 2 on its way, in that same transaction.
+//! checksum to every message; version 4 keeps the outbox in runs. A
+//! migration runs in the caller's one write transaction: it commits whole
+//! or not at all. An older store goes through every version after its own
+//! on its way, in that same transaction.
 
 use super::record::checksum;
+use super::runs::{self, Relay};
 use super::schema::*;
 use super::{direct_key, StoreError};
 use crate::proto::{Deframer, Pdu};
@@ -27,7 +29,7 @@ pub fn create_tables(txn: &WriteTransaction, name: &str) -> Result<(), StoreErro
     txn.open_table(RISES)?;
     txn.open_table(CONVERSATIONS)?;
     txn.open_table(PEERS)?;
-    txn.open_table(OUTBOX)?;
+    txn.open_table(OUTBOX_RUNS)?;
     txn.open_table(RELAY_OUT)?;
     txn.open_table(RELAY_IN)?;
     txn.open_table(USAGE)?;
@@ -99,7 +101,58 @@ pub(super) const V2_MESSAGES: TableDefinition<MessageKey, V2Message> =
 /// current schema, writing addresses for server `name`.
 pub fn to_current(txn: &WriteTransaction, name: &str) -> Result<(), StoreError> {
     v1_to_v2(txn, name)?;
-    v2_to_v3(txn)
+    v2_to_v3(txn)?;
+    v3_to_v4(txn)
+}
+
+/// Version 3's outbox: (peer, relay number) → (deadline, PDU), a row per
+/// relay.
+pub(super) const V3_OUTBOX: TableDefinition<(&str, u64), (u64, &[u8])> =
+    TableDefinition::new("outbox");
+
+/// Version 3 to 4: the outbox's rows become runs (see
+/// [`super::runs`]), consecutive relays of a peer together.
+pub fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut moved = 0usize;
+    if txn.list_tables()?.any(|t| t.name() == V3_OUTBOX.name()) {
+        let old = txn.open_table(V3_OUTBOX)?;
+        // Rows come in key order: each peer's relays in rising order. A
+        // run is written per at most `RUN_MAX_RELAYS` rows, so memory
+        // stays bounded whatever the outbox holds.
+        let mut pending: Vec<(String, u64, u64, Vec<u8>)> = Vec::new();
+        let flush = |pending: &mut Vec<(String, u64, u64, Vec<u8>)>| {
+            if let Some((peer, ..)) = pending.first() {
+                let peer = peer.clone();
+                let relays = pending.iter().map(|(_, number, deadline, pdu)| Relay {
+                    number: *number,
+                    deadline: *deadline,
+                    pdu,
+                });
+                runs::insert(txn, &peer, relays)?;
+            }
+            pending.clear();
+            Ok::<_, StoreError>(())
+        };
+        for row in old.iter()? {
+            let (k, v) = row?;
+            let (peer, number) = k.value();
+            let (deadline, pdu) = v.value();
+            let other = pending.first().is_some_and(|(p, ..)| p != peer);
+            if other || pending.len() >= runs::RUN_MAX_RELAYS {
+                flush(&mut pending)?;
+            }
+            pending.push((peer.to_owned(), number, deadline, pdu.to_vec()));
+            moved += 1;
+        }
+        flush(&mut pending)?;
+        drop(old);
+        txn.delete_table(V3_OUTBOX)?;
+    }
+    txn.open_table(META)?.insert(SCHEMA_VERSION, VERSION)?;
+    if moved > 0 {
+        log::info!("store migrated to schema {VERSION}: {moved} queued relays kept");
+    }
+    Ok(())
 }
 
 /// Version 2 to 3: every message gains its checksum. Rows are moved one
@@ -119,9 +172,9 @@ pub fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
         }
     }
     txn.delete_table(V2_MESSAGES)?;
-    txn.open_table(META)?.insert(SCHEMA_VERSION, VERSION)?;
+    txn.open_table(META)?.insert(SCHEMA_VERSION, 3)?;
     if moved > 0 {
-        log::info!("store migrated to schema {VERSION}: {moved} messages checksummed");
+        log::info!("store migrated to schema 3: {moved} messages checksummed");
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ mod migrate;
 mod readonly;
 mod record;
 mod reopen;
+mod runs;
 mod schema;
 
 pub use error::StoreError;
@@ -280,9 +281,14 @@ impl Store {
         let txn = store.db().begin_write()?;
         match found {
             Some(SCHEMA) => store.check_name(&txn)?,
+            Some(3) => {
+                store.check_name(&txn)?;
+                migrate::v3_to_v4(&txn)?;
+            }
             Some(2) => {
                 store.check_name(&txn)?;
                 migrate::v2_to_v3(&txn)?;
+                migrate::v3_to_v4(&txn)?;
             }
             Some(found) => {
                 return Err(StoreError::UnknownSchema {
@@ -450,23 +456,8 @@ impl Store {
         max_bytes: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let txn = self.db().begin_read()?;
-        let table = txn.open_table(OUTBOX)?;
-        let mut out = Vec::new();
-        let mut bytes = 0;
-        for row in table.range((peer, from)..=(peer, u64::MAX))? {
-            let (k, v) = row?;
-            let (deadline, pdu) = v.value();
-            bytes += pdu.len();
-            out.push(Outgoing {
-                number: k.value().1,
-                deadline,
-                pdu: pdu.to_vec(),
-            });
-            if out.len() >= max || bytes >= max_bytes {
-                break;
-            }
-        }
-        Ok(out)
+        let table = txn.open_table(OUTBOX_RUNS)?;
+        runs::read(&table, peer, from, max, max_bytes)
     }
 
     /// Whether a local user exists.
@@ -676,25 +667,12 @@ impl Batch {
                 *next = (*next).max(number + 1);
             }
             Change::Dequeue { peer, upto } => {
-                let p = peer.as_str();
                 insert_enqueued(&self.txn, &mut self.enqueued)?;
-                let mut outbox = self.txn.open_table(OUTBOX)?;
-                // One `remove` a row, not `retain_in`: redb's retain_in
-                // copies the path to every row it deletes (it iterates the
-                // tree meanwhile), where `remove` edits the pages this
-                // transaction has copied already; the outbox's ack was
-                // most of the sending server's work.
-                let acked = outbox.range((p, 0)..=(p, *upto))?;
-                let numbers = acked.map(|row| Ok(row?.0.value().1));
-                let numbers: Vec<u64> = numbers.collect::<Result<_, StoreError>>()?;
-                for number in numbers {
-                    outbox.remove((p, number))?;
-                }
+                runs::remove_upto(&self.txn, peer, *upto)?;
             }
             Change::DequeueOne { peer, number } => {
                 insert_enqueued(&self.txn, &mut self.enqueued)?;
-                let mut outbox = self.txn.open_table(OUTBOX)?;
-                outbox.remove((peer.as_str(), *number))?;
+                runs::remove_one(&self.txn, peer, *number)?;
             }
             Change::PutToken { user, token } => {
                 let mut tokens = self.txn.open_table(TOKENS)?;
@@ -950,15 +928,20 @@ impl<'a> Freed<'a> {
     }
 }
 
-/// Inserts the outbox rows of a batch that wait, with one open table.
+/// Inserts the relays of a batch that wait, as one run per peer (or a
+/// few, see [`runs::RUN_MAX_RELAYS`]).
 fn insert_enqueued(txn: &WriteTransaction, rows: &mut Vec<Enqueued>) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+    // Stable: each peer's relays keep their rising numbers.
+    rows.sort_by(|a, b| a.peer.cmp(&b.peer));
+    for same in rows.chunk_by(|a, b| a.peer == b.peer) {
+        let relays = same.iter().map(|r| runs::Relay {
+            number: r.number,
+            deadline: r.deadline,
+            pdu: &r.pdu,
+        });
+        runs::insert(txn, &same[0].peer, relays)?;
     }
-    let mut outbox = txn.open_table(OUTBOX)?;
-    for r in rows.drain(..) {
-        outbox.insert((&*r.peer, r.number), (r.deadline, &r.pdu[..]))?;
-    }
+    rows.clear();
     Ok(())
 }
 
@@ -1083,31 +1066,33 @@ fn relays(txn: &redb::ReadTransaction) -> Result<BTreeMap<String, RelayState>, S
         out.entry(k.value().to_owned()).or_default().last_in = v.value();
     }
     let deframer = crate::proto::Deframer::with_max_payload(crate::proto::MAX_PAYLOAD);
-    for row in txn.open_table(OUTBOX)?.iter()? {
+    for row in txn.open_table(OUTBOX_RUNS)?.iter()? {
         let (k, v) = row?;
-        let (peer, number) = k.value();
-        let (deadline, pdu) = v.value();
-        let corrupt = || StoreError::Corrupt(format!("outbox of {peer}: relay {number}"));
-        let queued = match deframer.decode(pdu) {
-            Ok(Some((crate::proto::Pdu::Message(m), _))) => Queued {
-                number,
-                deadline,
-                source: m.source_address.to_owned(),
-                target: m.target_address.to_owned(),
-                send_time: m.send_time,
-                mode: None,
-            },
-            Ok(Some((crate::proto::Pdu::UserMode(u), _))) => Queued {
-                number,
-                deadline,
-                source: u.user_address.to_owned(),
-                target: u.channel_address.to_owned(),
-                send_time: 0,
-                mode: Some(u.mode),
-            },
-            _ => return Err(corrupt()),
-        };
-        out.entry(peer.to_owned()).or_default().queued.push(queued);
+        let (peer, first) = k.value();
+        let queued = &mut out.entry(peer.to_owned()).or_default().queued;
+        for relay in runs::parse(peer, first, v.value())? {
+            let number = relay.number;
+            let corrupt = || StoreError::Corrupt(format!("outbox of {peer}: relay {number}"));
+            queued.push(match deframer.decode(relay.pdu) {
+                Ok(Some((crate::proto::Pdu::Message(m), _))) => Queued {
+                    number,
+                    deadline: relay.deadline,
+                    source: m.source_address.to_owned(),
+                    target: m.target_address.to_owned(),
+                    send_time: m.send_time,
+                    mode: None,
+                },
+                Ok(Some((crate::proto::Pdu::UserMode(u), _))) => Queued {
+                    number,
+                    deadline: relay.deadline,
+                    source: u.user_address.to_owned(),
+                    target: u.channel_address.to_owned(),
+                    send_time: 0,
+                    mode: Some(u.mode),
+                },
+                _ => return Err(corrupt()),
+            });
+        }
     }
     for relay in out.values_mut() {
         relay.next_out = relay.next_out.max(1);

@@ -9,8 +9,9 @@
 use redb::TableDefinition;
 
 /// The schema this build reads and writes. Version 3 stores a checksum
-/// beside each message (see [`MESSAGES`]).
-pub const VERSION: u64 = 3;
+/// beside each message (see [`MESSAGES`]); version 4 keeps the outbox in
+/// runs (see [`OUTBOX_RUNS`]).
+pub const VERSION: u64 = 4;
 
 /// Local user name → argon2id PHC string.
 pub const USERS: TableDefinition<&str, &str> = TableDefinition::new("users");
@@ -78,11 +79,16 @@ pub const CONVERSATIONS: TableDefinition<(&str, &str), ()> = TableDefinition::ne
 /// within version 2: a store that lacks it gets it, empty, when opened.
 pub const PEERS: TableDefinition<&str, (&str, &[u8], bool)> = TableDefinition::new("peers");
 
-/// (peer server name, relay number) → (Unix time its lifetime ends, the
-/// Message PDU): messages for a peer server, kept until the peer has
-/// acknowledged or refused them or their lifetime has ended. Added within
-/// version 2, like [`RELAY_OUT`] and [`RELAY_IN`].
-pub const OUTBOX: TableDefinition<(&str, u64), (u64, &[u8])> = TableDefinition::new("outbox");
+/// (peer server name, number of the run's first relay) → a run of that
+/// peer's relays: messages and mode changes for a peer server, kept until
+/// the peer has acknowledged or refused them or their lifetime has ended.
+///
+/// A run is one or more relays with rising numbers, each as its number
+/// (u64 little-endian), the Unix time its lifetime ends (u64 LE), the
+/// PDU's length (u32 LE) and the PDU (see [`super::runs`]). Runs of a
+/// peer do not overlap. Version 3 kept a row per relay in `outbox`; see
+/// [`super::migrate::v3_to_v4`].
+pub const OUTBOX_RUNS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("outbox_runs");
 
 /// Peer server name → the relay number the next message for it takes.
 /// Numbers only grow, so a number is never given to two messages.

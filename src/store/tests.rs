@@ -481,6 +481,108 @@ fn a_dequeue_takes_one_peers_relays_up_to_its_number() {
     assert_eq!(relays["b.example"].next_out, 411);
 }
 
+/// A store of version 3, as that release wrote it: an outbox of a row per
+/// relay, 300 for b.example and 2 for c.example, whose next numbers are
+/// 301 and 3.
+fn write_v3_store(path: &Path) {
+    {
+        let store = Store::open(path, "x", CACHE).unwrap();
+        drop(store);
+    }
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        txn.delete_table(OUTBOX_RUNS).unwrap();
+        let mut old = txn.open_table(migrate::V3_OUTBOX).unwrap();
+        let mut next = txn.open_table(RELAY_OUT).unwrap();
+        for (peer, count) in [("b.example", 300), ("c.example", 2)] {
+            for n in 1..=count {
+                let pdu = message(&format!("{peer} {n}"), n);
+                old.insert((peer, n), (n + 1000, &pdu[..])).unwrap();
+            }
+            next.insert(peer, count + 1).unwrap();
+        }
+        txn.open_table(META)
+            .unwrap()
+            .insert(SCHEMA_VERSION, 3)
+            .unwrap();
+    }
+    txn.commit().unwrap();
+}
+
+#[test]
+fn a_version_three_outbox_becomes_runs_and_keeps_every_relay() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    write_v3_store(&path);
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    let rows = store
+        .outbox("b.example", 0, usize::MAX, usize::MAX)
+        .unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, (1..=300).collect::<Vec<_>>());
+    assert_eq!(rows[41].deadline, 1042);
+    assert_eq!(rows[41].pdu, message("b.example 42", 42));
+    let relays = store.load().unwrap().relays;
+    assert_eq!(relays["c.example"].queued.len(), 2);
+    assert_eq!(relays["b.example"].next_out, 301);
+    // More than one run: the migration bounds a run as a batch does.
+    let txn = store.db().begin_read().unwrap();
+    let runs = txn.open_table(OUTBOX_RUNS).unwrap().len().unwrap();
+    assert!(runs >= 3, "{runs} runs");
+    assert!(!txn
+        .list_tables()
+        .unwrap()
+        .any(|t| redb::TableHandle::name(&t) == "outbox"));
+    drop((txn, store));
+    let report = check::check(&path).unwrap();
+    assert!(report.clean(), "{report}");
+    assert_eq!(report.schema, Some(SCHEMA));
+    assert!(report.counts.contains(&("relays queued", 302)), "{report}");
+}
+
+/// Reading from a number in the middle of a run starts at that number,
+/// and a partial acknowledgement keeps the rest of the run.
+#[test]
+fn the_outbox_reads_and_dequeues_inside_a_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let enqueue = |number: u64| Change::Enqueue {
+        peer: "b.example".into(),
+        number,
+        deadline: u64::MAX,
+        pdu: message(&format!("{number}"), number).into(),
+    };
+    apply(&store, &(1..=10).map(enqueue).collect::<Vec<_>>(), 0);
+    let from = |n, max| -> Vec<u64> {
+        let rows = store.outbox("b.example", n, max, usize::MAX).unwrap();
+        rows.iter().map(|r| r.number).collect()
+    };
+    assert_eq!(from(4, 3), [4, 5, 6]);
+    assert_eq!(from(10, 9), [10]);
+    assert_eq!(from(11, 9), [0u64; 0]);
+    let dequeue = Change::Dequeue {
+        peer: "b.example".into(),
+        upto: 6,
+    };
+    apply(&store, &[dequeue], 0);
+    assert_eq!(from(0, 99), [7, 8, 9, 10]);
+    let expire = Change::DequeueOne {
+        peer: "b.example".into(),
+        number: 7,
+    };
+    apply(&store, &[expire], 0);
+    assert_eq!(from(0, 99), [8, 9, 10]);
+    assert_eq!(from(8, 1), [8]);
+    // A relay that is not there: nothing changes.
+    let absent = Change::DequeueOne {
+        peer: "b.example".into(),
+        number: 7,
+    };
+    apply(&store, &[absent], 0);
+    assert_eq!(from(0, 99), [8, 9, 10]);
+}
+
 /// A store of version 2 (messages without checksums), as that release
 /// wrote it: one channel message.
 fn write_v2_store(path: &Path) {
@@ -518,7 +620,7 @@ fn a_version_two_store_gains_checksums() {
     drop(store);
     let report = check::check(&path).unwrap();
     assert!(report.clean(), "{report}");
-    assert_eq!(report.schema, Some(3));
+    assert_eq!(report.schema, Some(SCHEMA));
     assert!(report.counts.contains(&("messages", 1)), "{report}");
 }
 
