@@ -129,52 +129,69 @@ pub trait Inbound: AsyncRead + Unpin {
 
 /// Serves one connection from `peer` until it closes. It must be logged
 /// in by `deadline`, counted from when it was accepted.
-pub async fn serve<R: Inbound, W: AsyncWrite + Unpin>(
+///
+/// This and the loops below are plain functions that return an `async
+/// move` block rather than `async fn`s: an `async fn` keeps each argument
+/// twice in its future (as passed and as its local), and every idle
+/// connection is a task made of these futures.
+pub fn serve<'a, R: Inbound + 'a, W: AsyncWrite + Unpin + 'a>(
     reader: R,
     writer: W,
     peer: IpAddr,
     deadline: Instant,
-    shared: &Shared,
-) {
+    shared: &'a Shared,
+) -> impl Future<Output = ()> + 'a {
     let id = shared.next_id.fetch_add(1, Ordering::Relaxed);
     let (tx, rx) = super::outbox::new();
-    let reading = async {
-        read_loop(Login { id, peer, deadline }, reader, tx, shared).await;
-        // Let the writer drain what the hub still queues, then end it.
-        future::pending::<()>().await
-    };
-    write_loop(id, rx, writer, shared).or(reading).await;
-    to_hub(&shared.hub, Event::Detach { conn: id }).await;
+    // Not an async block around `.await`s of these two: awaiting a future
+    // an async block holds moves it, and its room would be taken twice.
+    // The reader never ends (it waits once it is done); the writer ends
+    // the connection.
+    write_loop(id, rx, writer, shared).or(read_loop(
+        Login { id, peer, deadline },
+        reader,
+        tx,
+        shared,
+    ))
 }
 
-async fn write_loop<W: AsyncWrite + Unpin>(
+/// Writes what the hub queues until the connection closes, then detaches
+/// it.
+fn write_loop<'a, W: AsyncWrite + Unpin + 'a>(
     id: ConnId,
     rx: super::outbox::Inbox,
     mut w: W,
-    shared: &Shared,
-) {
+    shared: &'a Shared,
+) -> impl Future<Output = ()> + 'a {
     let timeout = shared.limits().write_timeout;
     let low_water = shared.limits().reply_budget / 2;
-    while let Some(first) = rx.recv().await {
-        // Boxed: an idle connection waits in `recv`, and its task should
-        // not carry room for a write in progress (its timer, the chunking)
-        // for good. One allocation per batch, not per item.
-        match Box::pin(write_batch(first, &rx, &mut w, timeout)).await {
-            Ok(false) => {}
-            Ok(true) => break,
-            Err(e) => {
-                match e.kind() {
-                    io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
-                    _ => log::debug!("closing a connection: {e}"),
+    async move {
+        'writing: {
+            while let Some(first) = rx.recv().await {
+                // Boxed: an idle connection waits in `recv`, and its task
+                // should not carry room for a write in progress (its
+                // timer, the chunking) for good. One allocation per batch,
+                // not per item.
+                match Box::pin(write_batch(first, &rx, &mut w, timeout)).await {
+                    Ok(false) => {}
+                    Ok(true) => break,
+                    Err(e) => {
+                        match e.kind() {
+                            io::ErrorKind::TimedOut => log::warn!("closing a connection: {e}"),
+                            _ => log::debug!("closing a connection: {e}"),
+                        }
+                        break 'writing;
+                    }
                 }
-                return;
+                let resume = rx.resume_due(low_water);
+                if resume && !to_hub(&shared.hub, Event::Resume { conn: id }).await {
+                    break 'writing;
+                }
             }
+            let _ = w.close().await;
         }
-        if rx.resume_due(low_water) && !to_hub(&shared.hub, Event::Resume { conn: id }).await {
-            return;
-        }
+        to_hub(&shared.hub, Event::Detach { conn: id }).await;
     }
-    let _ = w.close().await;
 }
 
 /// Gathers `first` and what else is queued, up to [`WRITE_BATCH`] bytes,
@@ -334,35 +351,49 @@ struct Login {
     deadline: Instant,
 }
 
-/// Reads until EOF, error, timeout or a refusal; always detaches.
-async fn read_loop<R: Inbound>(login: Login, mut reader: R, out: Outbox, shared: &Shared) {
-    let Login { id, deadline, .. } = login;
-    let mut buf = Vec::new();
-    // Set once the connection turns out to be a server's: its handshake
-    // running out of time is then a failed proof, Error 0x03.
-    let linking = AtomicBool::new(false);
-    let login = authenticate(login, &mut reader, &mut buf, &out, shared, &linking);
-    let expired = async {
-        Timer::at(deadline).await;
-        false
-    };
-    let stopping = async {
-        // The server drops the sender when it stops.
-        let _ = shared.stopping.recv().await;
-        false
-    };
-    // Boxed: the login's state is large and short-lived, and an idle
-    // session should not carry room for it in its task for good.
-    let logged_in = Box::pin(login.or(expired).or(stopping)).await;
-    if logged_in {
-        forward(id, &mut reader, &mut buf, &out, shared).await;
-    } else if linking.load(Ordering::Relaxed) && Instant::now() >= deadline {
-        log::info!("conn {id}: a server's link handshake timed out");
-        refuse(&out, ErrorType::Unauthorized);
-    } else {
-        let _ = out.try_send(Out::Close);
+/// Reads until EOF, error, timeout or a refusal; always detaches, then
+/// waits for good, so that the writer drains what the hub still queues.
+#[allow(clippy::manual_async_fn)] // an async fn keeps its arguments twice: see `serve`
+fn read_loop<'a, R: Inbound + 'a>(
+    login: Login,
+    mut reader: R,
+    out: Outbox,
+    shared: &'a Shared,
+) -> impl Future<Output = ()> + 'a {
+    async move {
+        let Login { id, deadline, .. } = login;
+        let mut buf = Vec::new();
+        // Set once the connection turns out to be a server's: its
+        // handshake running out of time is then a failed proof, Error 0x03.
+        let linking = AtomicBool::new(false);
+        let login = authenticate(login, &mut reader, &mut buf, &out, shared, &linking);
+        let expired = async {
+            Timer::at(deadline).await;
+            false
+        };
+        let stopping = async {
+            // The server drops the sender when it stops.
+            let _ = shared.stopping.recv().await;
+            false
+        };
+        // Boxed: the login's state is large and short-lived, and an idle
+        // session should not carry room for it in its task for good.
+        let logged_in = Box::pin(login.or(expired).or(stopping)).await;
+        if logged_in {
+            forward(id, &mut reader, &mut buf, &out, shared).await;
+        } else if linking.load(Ordering::Relaxed) && Instant::now() >= deadline {
+            log::info!("conn {id}: a server's link handshake timed out");
+            refuse(&out, ErrorType::Unauthorized);
+        } else {
+            let _ = out.try_send(Out::Close);
+        }
+        to_hub(&shared.hub, Event::Detach { conn: id }).await;
+        // The writer ends once every sender of its queue is gone, this
+        // one too; the socket's read half goes with it.
+        drop(out);
+        drop(reader);
+        future::pending::<()>().await
     }
-    to_hub(&shared.hub, Event::Detach { conn: id }).await;
 }
 
 fn refuse(out: &Outbox, e: ErrorType) {
@@ -690,57 +721,60 @@ async fn verify(
 }
 
 /// After authentication: hand every whole frame to the hub, in order.
-async fn forward<R: Inbound>(
+#[allow(clippy::manual_async_fn)] // an async fn keeps its arguments twice: see `serve`
+fn forward<'a, R: Inbound>(
     id: ConnId,
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    out: &Outbox,
-    shared: &Shared,
-) {
-    let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
-    loop {
-        let (whole, malformed) = whole_frames(&deframer, buf);
-        if whole > 0 {
-            // The usual case, no partial frame left: hand over the buffer
-            // itself instead of copying it.
-            let bytes = match whole == buf.len() {
-                true => std::mem::take(buf),
-                false => buf.drain(..whole).collect(),
-            };
-            if !to_hub(&shared.hub, Event::Frames { conn: id, bytes }).await {
-                return;
-            }
-        }
-        if malformed {
-            to_hub(&shared.hub, Event::Malformed { conn: id }).await;
-            return;
-        }
-        if buf.is_empty() {
-            // Idle: hold no memory until the peer speaks again.
-            *buf = Vec::new();
-        }
-        // A client that sends requests without reading the replies is not
-        // read from until it catches up, nor while the hub holds requests
-        // of it back, so its replies and its input stay bounded.
-        // Only the two numbers wait with the connection, not all limits.
-        let (queue, budget) = {
-            let limits = shared.limits();
-            (limits.max_outbound_queue, limits.reply_budget)
-        };
-        if !out.wait_for_room(queue, budget).await {
-            return;
-        }
-        match read_more(reader, buf).await {
-            Ok(0) => {
-                if !buf.is_empty() {
-                    log::debug!("conn {id}: closed inside a PDU ({} bytes)", buf.len());
+    reader: &'a mut R,
+    buf: &'a mut Vec<u8>,
+    out: &'a Outbox,
+    shared: &'a Shared,
+) -> impl Future<Output = ()> + 'a {
+    async move {
+        let deframer = Deframer::with_max_payload(shared.limits().max_pdu_bytes);
+        loop {
+            let (whole, malformed) = whole_frames(&deframer, buf);
+            if whole > 0 {
+                // The usual case, no partial frame left: hand over the buffer
+                // itself instead of copying it.
+                let bytes = match whole == buf.len() {
+                    true => std::mem::take(buf),
+                    false => buf.drain(..whole).collect(),
+                };
+                if !to_hub(&shared.hub, Event::Frames { conn: id, bytes }).await {
+                    return;
                 }
+            }
+            if malformed {
+                to_hub(&shared.hub, Event::Malformed { conn: id }).await;
                 return;
             }
-            Ok(_) => {}
-            Err(e) => {
-                log::debug!("conn {id}: read failed: {e}");
+            if buf.is_empty() {
+                // Idle: hold no memory until the peer speaks again.
+                *buf = Vec::new();
+            }
+            // A client that sends requests without reading the replies is not
+            // read from until it catches up, nor while the hub holds requests
+            // of it back, so its replies and its input stay bounded.
+            // Only the two numbers wait with the connection, not all limits.
+            let (queue, budget) = {
+                let limits = shared.limits();
+                (limits.max_outbound_queue, limits.reply_budget)
+            };
+            if !out.wait_for_room(queue, budget).await {
                 return;
+            }
+            match read_more(reader, buf).await {
+                Ok(0) => {
+                    if !buf.is_empty() {
+                        log::debug!("conn {id}: closed inside a PDU ({} bytes)", buf.len());
+                    }
+                    return;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    log::debug!("conn {id}: read failed: {e}");
+                    return;
+                }
             }
         }
     }
