@@ -361,14 +361,13 @@ fn read_loop<'a, R: Inbound + 'a>(
     shared: &'a Shared,
 ) -> impl Future<Output = ()> + 'a {
     async move {
-        let Login { id, deadline, .. } = login;
         let mut buf = Vec::new();
         // Set once the connection turns out to be a server's: its
         // handshake running out of time is then a failed proof, Error 0x03.
         let linking = AtomicBool::new(false);
-        let login = authenticate(login, &mut reader, &mut buf, &out, shared, &linking);
+        let signing_in = authenticate(login, &mut reader, &mut buf, &out, shared, &linking);
         let expired = async {
-            Timer::at(deadline).await;
+            Timer::at(login.deadline).await;
             false
         };
         let stopping = async {
@@ -378,16 +377,16 @@ fn read_loop<'a, R: Inbound + 'a>(
         };
         // Boxed: the login's state is large and short-lived, and an idle
         // session should not carry room for it in its task for good.
-        let logged_in = Box::pin(login.or(expired).or(stopping)).await;
+        let logged_in = Box::pin(signing_in.or(expired).or(stopping)).await;
         if logged_in {
-            forward(id, &mut reader, &mut buf, &out, shared).await;
-        } else if linking.load(Ordering::Relaxed) && Instant::now() >= deadline {
-            log::info!("conn {id}: a server's link handshake timed out");
+            forward(login.id, &mut reader, &mut buf, &out, shared).await;
+        } else if linking.load(Ordering::Relaxed) && Instant::now() >= login.deadline {
+            log::info!("conn {}: a server's link handshake timed out", login.id);
             refuse(&out, ErrorType::Unauthorized);
         } else {
             let _ = out.try_send(Out::Close);
         }
-        to_hub(&shared.hub, Event::Detach { conn: id }).await;
+        to_hub(&shared.hub, Event::Detach { conn: login.id }).await;
         // The writer ends once every sender of its queue is gone, this
         // one too; the socket's read half goes with it.
         drop(out);

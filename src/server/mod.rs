@@ -243,23 +243,25 @@ async fn accept_loop(
         let tls = tls
             .as_ref()
             .and_then(|a| a.read().unwrap_or_else(|e| e.into_inner()).clone());
-        // The task keeps what it captures for good: `live` holds the
-        // peer's address already.
-        smol::spawn(async move {
-            let (shared, ip) = (&live.0, live.1);
-            match tls {
-                None => {
-                    let stream = Arc::new(stream);
+        // A task keeps what it captures for good: `live` holds the peer's
+        // address already, and a plain connection's task carries nothing
+        // of TLS.
+        match tls {
+            None => {
+                let stream = Arc::new(stream);
+                smol::spawn(async move {
                     let tcp = (Tcp(stream.clone()), Tcp(stream));
-                    conn::serve(tcp.0, tcp.1, ip, deadline, shared).await
-                }
-                // Boxed so plain connections do not carry room for TLS state.
-                Some(acceptor) => {
-                    Box::pin(tls::serve(acceptor, stream, ip, deadline, shared)).await
-                }
+                    conn::serve(tcp.0, tcp.1, live.1, deadline, &live.0).await
+                })
+                .detach();
             }
-        })
-        .detach();
+            // Boxed so plain connections do not carry room for TLS state.
+            Some(acceptor) => smol::spawn(async move {
+                let serving = tls::serve(acceptor, stream, live.1, deadline, &live.0);
+                Box::pin(serving).await
+            })
+            .detach(),
+        }
     }
 }
 
