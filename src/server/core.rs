@@ -54,12 +54,75 @@ impl std::hash::Hasher for IdHasher {
 const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// Who is on the other end of a session.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     /// A local user, logged in with their password.
     User,
-    /// A peer server that proved it holds the key of `name`.
-    Peer { name: Arc<str> },
+    /// A peer server that proved it holds the key of its name: the
+    /// session's `user`.
+    Peer,
+}
+
+/// The open sessions of one user or peer. Nearly always one, kept inline,
+/// so an idle session costs its index no allocation of its own.
+#[derive(Debug, Clone, Default)]
+enum Ids {
+    #[default]
+    Empty,
+    One(SessionId),
+    Many(Vec<SessionId>),
+}
+
+impl Ids {
+    fn iter(&self) -> std::slice::Iter<'_, SessionId> {
+        match self {
+            Ids::Empty => [].iter(),
+            Ids::One(id) => std::slice::from_ref(id).iter(),
+            Ids::Many(ids) => ids.iter(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.iter().len()
+    }
+
+    fn push(&mut self, id: SessionId) {
+        *self = match std::mem::take(self) {
+            Ids::Empty => Ids::One(id),
+            Ids::One(first) => Ids::Many(vec![first, id]),
+            Ids::Many(mut ids) => {
+                ids.push(id);
+                Ids::Many(ids)
+            }
+        };
+    }
+
+    /// Takes `id` out; true once none is left.
+    fn remove(&mut self, id: SessionId) -> bool {
+        match self {
+            Ids::Empty => {}
+            Ids::One(only) if *only == id => *self = Ids::Empty,
+            Ids::One(_) => {}
+            Ids::Many(ids) => {
+                ids.retain(|&c| c != id);
+                match ids[..] {
+                    [] => *self = Ids::Empty,
+                    [only] => *self = Ids::One(only),
+                    _ => {}
+                }
+            }
+        }
+        matches!(self, Ids::Empty)
+    }
+}
+
+impl<'a> IntoIterator for &'a Ids {
+    type Item = &'a SessionId;
+    type IntoIter = std::slice::Iter<'a, SessionId>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
 }
 
 /// Optional behaviour a session turned on with a Features request.
@@ -277,10 +340,10 @@ pub struct Core {
     sessions: IdMap<Session>,
     /// Looked up for every push: hashed with foldhash, like the
     /// directory's users.
-    by_user: HashMap<Arc<str>, Vec<SessionId>, foldhash::fast::RandomState>,
+    by_user: HashMap<Arc<str>, Ids, foldhash::fast::RandomState>,
     peers: BTreeMap<String, KnownPeer>,
     /// Proven peer sessions open, per peer name.
-    by_peer: HashMap<Arc<str>, Vec<SessionId>, foldhash::fast::RandomState>,
+    by_peer: HashMap<Arc<str>, Ids, foldhash::fast::RandomState>,
     /// Outboxes and relay numbers, per peer server name.
     relays: HashMap<String, Relay>,
     /// Per proven peer session, the relay number its next Message takes;
@@ -469,7 +532,7 @@ impl Core {
             self.effects.push(Effect::Close { to: session });
             return;
         }
-        let open = self.by_user.get(user.as_str()).map_or(0, Vec::len);
+        let open = self.by_user.get(user.as_str()).map_or(0, Ids::len);
         if open >= self.limits.max_sessions_per_user {
             log::debug!("{user}: refusing session {session}: max_sessions_per_user");
             self.effects.push(Effect::Reply {
@@ -522,7 +585,7 @@ impl Core {
         });
         self.links.insert(session, 0);
         let s = Session {
-            kind: Kind::Peer { name: name.clone() },
+            kind: Kind::Peer,
             user: name.clone(),
             address: name,
             flags: Flags::default(),
@@ -541,11 +604,10 @@ impl Core {
         self.links.remove(&session);
         let index = match s.kind {
             Kind::User => &mut self.by_user,
-            Kind::Peer { .. } => &mut self.by_peer,
+            Kind::Peer => &mut self.by_peer,
         };
         if let Some(list) = index.get_mut(&s.user) {
-            list.retain(|&c| c != session);
-            if list.is_empty() {
+            if list.remove(session) {
                 index.remove(&s.user);
             }
         }
@@ -559,7 +621,8 @@ impl Core {
     }
 
     fn close_user(&mut self, user: &str) {
-        for session in self.by_user.get(user).cloned().unwrap_or_default() {
+        let sessions = self.by_user.get(user).map(|l| l.iter().as_slice().to_vec());
+        for session in sessions.unwrap_or_default() {
             self.close(session);
         }
     }
@@ -694,8 +757,9 @@ impl Core {
         frame: &[u8],
     ) -> Result<Option<Answer>, ErrorType> {
         let s = &self.sessions[&session];
-        let (address, kind) = (s.address.clone(), s.kind.clone());
-        if let Kind::Peer { name } = kind {
+        let address = s.address.clone();
+        if s.kind == Kind::Peer {
+            let name = s.user.clone();
             return self.peer_request(session, &name, pdu, frame).map(|()| None);
         }
         let success = Ok(Some(Answer::Reply(Reply::Success)));
@@ -1044,7 +1108,8 @@ impl Core {
     }
 
     fn close_peer(&mut self, name: &str) {
-        for session in self.by_peer.get(name).cloned().unwrap_or_default() {
+        let sessions = self.by_peer.get(name).map(|l| l.iter().as_slice().to_vec());
+        for session in sessions.unwrap_or_default() {
             self.close(session);
         }
     }

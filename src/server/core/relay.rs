@@ -532,10 +532,10 @@ impl Core {
     /// with, in the batch that stores them, and tells the peer so once
     /// that batch has committed.
     pub(super) fn acknowledge(&mut self, session: SessionId) {
-        let Some(super::Kind::Peer { name }) = self.sessions.get(&session).map(|s| &s.kind) else {
-            return;
+        let peer = match self.sessions.get(&session) {
+            Some(s) if s.kind == super::Kind::Peer => s.user.to_string(),
+            _ => return,
         };
-        let peer = name.to_string();
         let number = self.relays.get(&peer).map_or(0, |r| r.last_in);
         self.effects
             .push(Effect::Store(Change::Received { peer, number }));

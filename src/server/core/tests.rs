@@ -825,3 +825,22 @@ fn passwd_revokes_tokens_and_no_lifetime_issues_none() {
     assert_eq!(replies(&fx, 1), [Reply::Error(ErrorType::Unsupported)]);
     assert!(!fx.iter().any(|e| matches!(e, Effect::Store(_))));
 }
+
+/// A user's sessions: one inline, more in a list, and the last removal
+/// says the entry can go.
+#[test]
+fn session_ids_keep_one_inline_and_say_when_none_is_left() {
+    let mut ids = Ids::default();
+    assert_eq!(ids.len(), 0);
+    ids.push(7);
+    assert!(matches!(ids, Ids::One(7)));
+    ids.push(8);
+    ids.push(9);
+    assert_eq!(ids.iter().copied().collect::<Vec<_>>(), [7, 8, 9]);
+    assert!(!ids.remove(8));
+    assert!(!ids.remove(42), "an id that is not there changes nothing");
+    assert!(!ids.remove(7));
+    assert!(matches!(ids, Ids::One(9)));
+    assert!(ids.remove(9));
+    assert_eq!(ids.len(), 0);
+}
