@@ -757,3 +757,29 @@ fn a_backup_holds_everything_and_passes_the_check() {
         assert_eq!(got, history);
     }
 }
+
+/// A run closes once its PDUs reach `RUN_MAX_BYTES`, however few relays
+/// it holds, and every relay still reads back in order.
+#[test]
+fn a_run_closes_at_its_byte_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("s.redb"), "x", CACHE).unwrap();
+    let text = "x".repeat(runs::RUN_MAX_BYTES / 4);
+    let enqueue = |number: u64| Change::Enqueue {
+        peer: "b.example".into(),
+        number,
+        deadline: u64::MAX,
+        pdu: message(&text, number).into(),
+    };
+    apply(&store, &(1..=10).map(enqueue).collect::<Vec<_>>(), 0);
+    // Each PDU is a little over a quarter of the bound: four close a run.
+    let txn = store.db().begin_read().unwrap();
+    let runs = txn.open_table(OUTBOX_RUNS).unwrap().len().unwrap();
+    assert_eq!(runs, 3);
+    drop(txn);
+    let rows = store
+        .outbox("b.example", 0, usize::MAX, usize::MAX)
+        .unwrap();
+    let numbers: Vec<u64> = rows.iter().map(|r| r.number).collect();
+    assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
+}
