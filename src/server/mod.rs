@@ -255,12 +255,14 @@ async fn accept_loop(
                 })
                 .detach();
             }
-            // Boxed so plain connections do not carry room for TLS state.
-            Some(acceptor) => smol::spawn(async move {
-                let serving = tls::serve(acceptor, stream, live.1, deadline, &live.0);
-                Box::pin(serving).await
-            })
-            .detach(),
+            // A task of its own, so no plain connection carries room for
+            // TLS state.
+            Some(acceptor) => {
+                smol::spawn(
+                    async move { tls::serve(acceptor, stream, live.1, deadline, &live.0).await },
+                )
+                .detach()
+            }
         }
     }
 }
