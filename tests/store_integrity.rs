@@ -388,3 +388,90 @@ fn an_offline_backup_and_check() {
     );
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+/// Every PDU of a History of CH from its start, up to 500.
+fn channel_history(c: &mut Raw) -> Vec<Vec<u8>> {
+    c.send(&history(CH, 0, 500, 0));
+    let mut got = Vec::new();
+    loop {
+        let pdu = c.read_pdu();
+        if pdu == SUCCESS {
+            return got;
+        }
+        got.push(pdu);
+    }
+}
+
+/// A batch of messages is durable once it is in the journal beside the
+/// store, and waits there for redb up to a second. A server killed in
+/// that second takes the messages in at its next start, once; an offline
+/// backup made before that start holds them and leaves the store as it
+/// was; a backup put in the store's place ignores the journal beside it,
+/// which is not its own.
+#[test]
+fn a_killed_servers_journal_is_taken_in_once_and_backed_up() {
+    let mut s = Server::start();
+    s.add_user("alice", "pw");
+    let mut a = s.login("alice", "pw");
+    a.send(&user_mode("alice@localhost", CH, 1));
+    a.expect(&SUCCESS);
+    let sent: Vec<Vec<u8>> = (0..20)
+        .map(|i| message("alice@localhost", CH, T + i, &format!("journal-{i:02}")))
+        .collect();
+    for m in &sent {
+        a.send(m);
+        a.expect(&SUCCESS);
+    }
+    // History sees the journal's messages before they are in redb.
+    assert_eq!(channel_history(&mut a), sent);
+    drop(a);
+    s.kill();
+    let journal = s.dir.join("solec.redb.journal");
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0);
+
+    let store = s.dir.join("solec.redb");
+    let before = std::fs::read(&store).unwrap();
+    let copies = TempDir::new();
+    let backup = copies.join("backup.redb");
+    let out = run(
+        &[
+            "store",
+            "backup",
+            backup.to_str().unwrap(),
+            "--data",
+            s.data(),
+        ],
+        b"",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(": 20 messages"), "{said}");
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        before,
+        "the store is untouched"
+    );
+
+    let taken = |s: &Server| s.log_text().matches("message(s) taken in from").count();
+    s.restart();
+    // One record per message: each was acknowledged before the next.
+    let log = s.log_text();
+    assert!(
+        log.contains("20 record(s) with 20 message(s) taken in from"),
+        "{log}"
+    );
+    assert_eq!(taken(&s), 1);
+    let mut a = s.login("alice", "pw");
+    assert_eq!(channel_history(&mut a), sent);
+    drop(a);
+    // A stopped server leaves nothing in its journal.
+    s.restart();
+    assert_eq!(taken(&s), 1);
+
+    assert!(s.stop().success());
+    std::fs::copy(&backup, &store).unwrap();
+    s.restart();
+    assert_eq!(taken(&s), 1, "{}", s.log_text());
+    let mut a = s.login("alice", "pw");
+    assert_eq!(channel_history(&mut a), sent);
+}

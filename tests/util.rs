@@ -279,6 +279,13 @@ impl Server {
         }
     }
 
+    /// Kills the server with SIGKILL, as a power cut would, and waits.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("server running");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Stops (if running) and starts again on the same data directory
     /// (new port).
     pub fn restart(&mut self) {

@@ -259,7 +259,7 @@ async fn write_history<W: AsyncWrite + Unpin>(
         let store = store.clone();
         let read = smol::unblock(move || {
             let mut chunk = Vec::new();
-            let res = store.reader().and_then(|r| {
+            let res = store.history_reader(&cursor).and_then(|r| {
                 r.history_chunk(&mut cursor, HISTORY_CHUNK, &mut chunk, |pdu, out| {
                     let at = out.len();
                     out.extend_from_slice(pdu);

@@ -1,11 +1,13 @@
 //! The hub: the thread that drives the [`Core`] and does its IO.
 //!
 //! Connections send it [`Event`]s over a bounded channel. It drains what is
-//! waiting (up to [`MAX_BATCH_EVENTS`]), feeds each to the core, applies
-//! every store change the core decided on to one redb write transaction,
-//! commits once, and only then releases the replies and pushes. So a
-//! Success always means "durably stored", and one commit pays for many
-//! messages. A failed commit releases nothing: every reply of the batch
+//! waiting (up to [`MAX_BATCH_EVENTS`]), feeds each to the core, commits
+//! every store change the core decided on at once ([`Store::commit`]: one
+//! journal record for a batch that only stores messages, else one redb
+//! transaction), and only then releases the replies and pushes. So a
+//! Success always means "durably stored", and one flush pays for many
+//! messages. After each batch the journal is moved into redb once that is
+//! due (see [`crate::store::SETTLE_AFTER`]). A failed commit releases nothing: every reply of the batch
 //! becomes Error 0x83, its pushes are dropped, the store is reopened if
 //! redb gave up on it (read-only while the disk stays full), and the core
 //! is reloaded from what is durable.
@@ -237,6 +239,11 @@ impl Hub {
                 break;
             }
         }
+        // What waits in the journal would be taken in at the next start;
+        // a stopped server leaves none.
+        if let Err(e) = self.store.settle() {
+            log::error!("moving the journal into the store failed, the next start retries: {e}");
+        }
         self.store
     }
 
@@ -402,6 +409,7 @@ impl Hub {
             self.outboxes.remove(&conn);
         }
         self.links();
+        self.settle(Instant::now());
     }
 
     /// Tells the link of each peer whose outbox changed what to do now,
@@ -430,22 +438,41 @@ impl Hub {
     }
 
     fn commit(&mut self, effects: &[Effect]) -> Result<(), StoreError> {
-        let mut changes = effects.iter().filter_map(|e| match e {
-            Effect::Store(change) => Some(change),
-            _ => None,
-        });
-        let Some(first) = changes.next() else {
+        let changes: Vec<&Change> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Store(change) => Some(change),
+                _ => None,
+            })
+            .collect();
+        if changes.is_empty() {
             return Ok(());
-        };
+        }
         if !self.store.writable() && self.reopen_due() {
             self.reopen();
         }
-        let mut batch = self.store.batch()?;
-        batch.apply(first)?;
-        for change in changes {
-            batch.apply(change)?;
+        self.store.commit(&changes, self.core.next_seq())
+    }
+
+    /// Moves what waits in the journal into redb once it is due. A failure
+    /// loses nothing (the journal keeps it) and is retried as a failed
+    /// commit is.
+    fn settle(&mut self, now: Instant) {
+        if !self.store.settle_due(now) {
+            return;
         }
-        batch.commit(self.core.next_seq())
+        if !self.store.writable() {
+            if !self.reopen_due() {
+                return;
+            }
+            self.reopen();
+        }
+        if let Err(e) = self.store.settle() {
+            self.log_failure(&e);
+            if self.reopen_due() {
+                self.reopen();
+            }
+        }
     }
 
     fn release(&mut self, effect: Effect) {

@@ -8,6 +8,7 @@
 //! so a half-written backup never carries the name, and an existing file
 //! is never overwritten.
 
+use super::journal::Record;
 use super::readonly::ReadOnly;
 use super::record::checksum;
 use super::schema::*;
@@ -36,8 +37,10 @@ const OFFLINE_CACHE: usize = 16 << 20;
 
 impl Store {
     /// Copies everything committed so far into a new file at `dest`.
+    /// What waits in the journal is moved into redb first.
     pub fn backup(&self, dest: &Path) -> Result<Copied, StoreError> {
-        self.guarded(|| copy(&self.db().begin_read()?, dest))
+        self.settle()?;
+        self.guarded(|| copy(&self.db().begin_read()?, dest, &[]))
     }
 }
 
@@ -53,7 +56,21 @@ pub fn backup_offline(src: &Path, dest: &Path) -> Result<Copied, StoreError> {
                 path: src.to_owned(),
                 source: Box::new(e.into()),
             })?;
-        copy(&db.begin_read()?, dest)
+        let txn = db.begin_read()?;
+        // A server that stopped without settling (it was killed) left
+        // messages in the journal: the copy takes them in, the store stays
+        // as it is.
+        let (nonce, applied) = {
+            let meta = txn.open_table(META)?;
+            let get = |key| meta.get(key).map(|v| v.map(|v| v.value()));
+            (get(JOURNAL_NONCE)?, get(JOURNAL_APPLIED)?.unwrap_or(0))
+        };
+        let records = match nonce {
+            Some(nonce) => super::journal::read(src, nonce, applied)
+                .map_err(|e| StoreError::Io(super::journal_path(src), e))?,
+            None => Vec::new(),
+        };
+        copy(&txn, dest, &records)
     })
     .map_err(|e| e.in_file(src))
 }
@@ -66,7 +83,7 @@ macro_rules! copy_tables {
     }};
 }
 
-fn copy(src: &ReadTransaction, dest: &Path) -> Result<Copied, StoreError> {
+fn copy(src: &ReadTransaction, dest: &Path, records: &[Record]) -> Result<Copied, StoreError> {
     if dest.exists() {
         return Err(StoreError::Exists(dest.to_owned()));
     }
@@ -83,7 +100,7 @@ fn copy(src: &ReadTransaction, dest: &Path) -> Result<Copied, StoreError> {
             std::io::ErrorKind::AlreadyExists => StoreError::Exists(partial.clone()),
             _ => io(e),
         })?;
-    let written = write_copy(src, file.try_clone().map_err(io)?);
+    let written = write_copy(src, file.try_clone().map_err(io)?, records);
     let done = written.and_then(|copied| {
         file.sync_all().map_err(io)?;
         // A hard link fails if `dest` appeared meanwhile; rename would not.
@@ -103,7 +120,7 @@ fn copy(src: &ReadTransaction, dest: &Path) -> Result<Copied, StoreError> {
     Ok(copied)
 }
 
-fn write_copy(src: &ReadTransaction, file: File) -> Result<Copied, StoreError> {
+fn write_copy(src: &ReadTransaction, file: File, records: &[Record]) -> Result<Copied, StoreError> {
     let db = Database::builder().create_file(file)?;
     let dst = db.begin_write()?;
     let mut copied = Copied::default();
@@ -130,6 +147,19 @@ fn write_copy(src: &ReadTransaction, file: File) -> Result<Copied, StoreError> {
             "multimap table {} is unknown to this build's backup",
             handle.name()
         )));
+    }
+    super::write_records(&dst, records)?;
+    copied.messages += records
+        .iter()
+        .flat_map(|r| &r.changes)
+        .filter(|c| matches!(c, super::Change::Append { .. }))
+        .count() as u64;
+    {
+        // The copy holds everything and has no journal: a journal found
+        // beside it once it is restored is not its own.
+        let mut meta = dst.open_table(META)?;
+        meta.remove(JOURNAL_NONCE)?;
+        meta.remove(JOURNAL_APPLIED)?;
     }
     dst.commit()?;
     Ok(copied)

@@ -16,6 +16,7 @@
 //! `count`) and logged, once per chunk, so damage is never served and
 //! never silently missing.
 
+use super::journal::Row;
 use super::record::{checksum, Damaged};
 use super::schema::{MESSAGES, RISES};
 use super::{guard, Reader, StoreError};
@@ -44,7 +45,82 @@ pub struct HistoryCursor {
 /// History slot gives it up between chunks.
 pub const CHUNK_ROWS: u64 = 1024;
 
+/// Journal rows a reader takes at most: what one chunk can look at.
+pub(super) const JOURNAL_ROWS: usize = CHUNK_ROWS as usize;
+
+/// What a chunk has looked at so far.
+struct Seen {
+    /// Where the chunk's bytes start in the output.
+    start: usize,
+    rows: u64,
+    max_bytes: usize,
+}
+
+impl Seen {
+    /// Whether the chunk ends before the next row: the reply is complete,
+    /// or the chunk is at its bytes or its rows, or the reply at its scan
+    /// limit (then it is cut).
+    fn full(&mut self, cursor: &mut HistoryCursor, out: &[u8]) -> bool {
+        if cursor.left == 0 || out.len() - self.start >= self.max_bytes || self.rows == CHUNK_ROWS {
+            return true;
+        }
+        if cursor.scan_left == 0 {
+            cursor.left = 0;
+            cursor.cut = true;
+            return true;
+        }
+        cursor.scan_left -= 1;
+        self.rows += 1;
+        false
+    }
+
+    /// Looks at one whole row: sends it if it is in the reply.
+    fn take(
+        &mut self,
+        cursor: &mut HistoryCursor,
+        seq: u64,
+        send_time: u64,
+        pdu: &[u8],
+        out: &mut Vec<u8>,
+        map: &mut impl FnMut(&[u8], &mut Vec<u8>),
+    ) {
+        cursor.next = Some(seq.saturating_add(1));
+        if send_time < cursor.since {
+            return;
+        }
+        if cursor.skip > 0 {
+            cursor.skip -= 1;
+            return;
+        }
+        map(pdu, out);
+        cursor.left -= 1;
+    }
+}
+
 impl HistoryCursor {
+    /// The conversation key it reads.
+    pub(super) fn conversation(&self) -> &str {
+        &self.conversation
+    }
+
+    /// The rows of its conversation waiting in the journal (rising) that
+    /// its next chunk may read, at most [`JOURNAL_ROWS`]. Before the start
+    /// is sought, they begin at the first row sent at or after `since`:
+    /// that row is where [`RISES`] would point, every row before it was
+    /// sent earlier.
+    pub(super) fn journal_window<'a>(&self, rows: &'a [Row]) -> &'a [Row] {
+        let start = match self.next {
+            Some(next) => rows.partition_point(|r| r.seq < next),
+            None => rows
+                .iter()
+                .position(|r| r.send_time >= self.since)
+                .unwrap_or(rows.len()),
+        };
+        let rows = &rows[start..];
+        let end = rows.partition_point(|r| r.seq < self.below_seq);
+        &rows[..end.min(JOURNAL_ROWS)]
+    }
+
     /// A History request of `conversation` from `since`, skipping `offset`
     /// and taking `count` messages received before sequence `below_seq`.
     pub fn new(conversation: String, since: u64, offset: u64, count: u64, below_seq: u64) -> Self {
@@ -120,15 +196,20 @@ impl Reader {
         mut map: impl FnMut(&[u8], &mut Vec<u8>),
         damaged: &mut (u64, Option<u64>),
     ) -> Result<(), StoreError> {
-        let conv = cursor.conversation.as_bytes();
+        // Owned: the cursor advances as rows are read.
+        let key = cursor.conversation.clone();
+        let conv = key.as_bytes();
         let next = match cursor.next {
             Some(next) => next,
             None => {
                 let rises = self.txn.open_table(RISES)?;
                 let mut start = rises.range((conv, cursor.since)..=(conv, u64::MAX))?;
-                match start.next() {
-                    Some(row) => row?.1.value(),
-                    None => {
+                match (start.next(), self.pending.first()) {
+                    (Some(row), _) => row?.1.value(),
+                    // Every row in redb was sent before `since`; the
+                    // journal's window starts where a rise would.
+                    (None, Some(row)) => row.seq,
+                    (None, None) => {
                         cursor.left = 0;
                         return Ok(());
                     }
@@ -141,38 +222,39 @@ impl Reader {
             return Ok(());
         }
         let messages = self.txn.open_table(MESSAGES)?;
-        let start = out.len();
+        let mut seen = Seen {
+            start: out.len(),
+            rows: 0,
+            max_bytes,
+        };
         let range = messages.range((conv, next)..(conv, cursor.below_seq))?;
-        for (rows, row) in (0u64..).zip(range) {
-            if cursor.left == 0 || out.len() - start >= max_bytes || rows == CHUNK_ROWS {
+        for row in range {
+            if seen.full(cursor, out) {
                 return Ok(());
             }
-            if cursor.scan_left == 0 {
-                cursor.left = 0;
-                cursor.cut = true;
-                return Ok(());
-            }
-            cursor.scan_left -= 1;
             let (key, value) = row?;
             let seq = key.value().1;
-            cursor.next = Some(seq.saturating_add(1));
             let (send_time, sum, pdu) = value.value();
             if checksum(conv, seq, send_time, pdu) != sum {
+                cursor.next = Some(seq.saturating_add(1));
                 damaged.0 += 1;
                 damaged.1.get_or_insert(seq);
                 continue;
             }
-            if send_time < cursor.since {
-                continue;
-            }
-            if cursor.skip > 0 {
-                cursor.skip -= 1;
-                continue;
-            }
-            map(pdu, out);
-            cursor.left -= 1;
+            seen.take(cursor, seq, send_time, pdu, out, &mut map);
         }
-        // The range is exhausted.
+        // Then what waits in the journal, past what redb had.
+        let from = cursor.next.unwrap_or(next);
+        for row in self.pending.iter().filter(|r| r.seq >= from) {
+            if seen.full(cursor, out) {
+                return Ok(());
+            }
+            seen.take(cursor, row.seq, row.send_time, &row.pdu, out, &mut map);
+        }
+        if self.pending.len() == JOURNAL_ROWS {
+            // There may be more than this reader took.
+            return Ok(());
+        }
         cursor.left = 0;
         Ok(())
     }

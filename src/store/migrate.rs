@@ -155,6 +155,13 @@ pub fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Version 4 to 5: nothing moves; the journal's keys (see
+/// [`super::journal`]) are added as the store is opened.
+pub fn v4_to_v5(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(META)?.insert(SCHEMA_VERSION, VERSION)?;
+    Ok(())
+}
+
 /// Version 2 to 3: every message gains its checksum. Rows are moved one
 /// at a time from the old table to the new, so memory does not grow with
 /// the store (beyond what redb keeps of the transaction's dirty pages).

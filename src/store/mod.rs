@@ -2,9 +2,10 @@
 //!
 //! One short function per transaction. [`Store::load`] reads what the
 //! server keeps in memory (users, contacts, channels) at start-up; every
-//! mutation is a [`Change`], applied through [`Batch::apply`], and a batch
-//! of them commits as one write transaction so the server pays one commit
-//! for many requests. [`Store::apply_now`] applies one change on its own,
+//! mutation is a [`Change`], and the server's batch of them commits at once
+//! ([`Store::commit`]): as one record of the [`journal`] when it only
+//! stores messages, else as one write transaction, so the server pays one
+//! flush for many requests. [`Store::apply_now`] applies one change on its own,
 //! for `solec user` when no server runs.
 //!
 //! Every call into redb is [`guard::guarded`]: a damaged file fails the
@@ -16,6 +17,7 @@ pub mod check;
 mod error;
 mod guard;
 mod history;
+mod journal;
 mod migrate;
 mod readonly;
 mod record;
@@ -25,6 +27,7 @@ mod schema;
 
 pub use error::StoreError;
 pub use history::{HistoryCursor, CHUNK_ROWS as HISTORY_CHUNK_ROWS};
+pub use journal::{journal_path, JOURNAL_MAX_BYTES, SETTLE_AFTER, SETTLE_BYTES};
 
 use crate::proto::Mode;
 use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -34,7 +37,8 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::time::Instant;
 
 /// The schema version this build writes; older stores are migrated.
 pub const SCHEMA: u64 = schema::VERSION;
@@ -241,6 +245,10 @@ pub struct Store {
     name: String,
     /// For errors: which file is damaged.
     path: Arc<Path>,
+    /// Message batches durable beside the file, not yet in it (see
+    /// [`journal`]). Held across a write to redb, so what a writer takes
+    /// from it is in redb before anyone sees it gone.
+    journal: Mutex<journal::Journal>,
 }
 
 impl Store {
@@ -269,6 +277,7 @@ impl Store {
             cache_bytes,
             name: name.to_owned(),
             path: path.into(),
+            journal: Mutex::new(journal::Journal::closed(path)),
         };
         let found = store.version()?;
         if found > Some(SCHEMA) {
@@ -281,6 +290,10 @@ impl Store {
         let txn = store.db().begin_write()?;
         match found {
             Some(SCHEMA) => store.check_name(&txn)?,
+            Some(4) => {
+                store.check_name(&txn)?;
+                migrate::v4_to_v5(&txn)?;
+            }
             Some(3) => {
                 store.check_name(&txn)?;
                 migrate::v3_to_v4(&txn)?;
@@ -300,8 +313,114 @@ impl Store {
         }
         migrate::add_usage(&txn, name)?;
         migrate::create_tables(&txn, name)?;
+        let (nonce, applied) = journal_keys(&txn)?;
         txn.commit()?;
+        store.replay(nonce, applied)?;
         Ok(store)
+    }
+
+    /// Opens the journal and applies to redb the records it holds that
+    /// redb does not.
+    fn replay(&self, nonce: u64, applied: u64) -> Result<(), StoreError> {
+        let jpath = journal_path(&self.path);
+        let (journal, records) = journal::Journal::open(&self.path, nonce, applied)
+            .map_err(|e| StoreError::Io(jpath.clone(), e))?;
+        let mut held = self.journal();
+        *held = journal;
+        if let Some(last) = records.last() {
+            let mut batch = self.batch()?;
+            let mut next_seq = batch.next_seq()?;
+            let mut messages = 0;
+            for record in &records {
+                for change in &record.changes {
+                    messages += usize::from(matches!(change, Change::Append { .. }));
+                    batch.apply(change)?;
+                }
+                next_seq = next_seq.max(record.next_seq);
+            }
+            batch.journal_applied = Some(last.id);
+            batch.commit(next_seq)?;
+            log::info!(
+                "{}: {} record(s) with {messages} message(s) taken in from {}",
+                self.path.display(),
+                records.len(),
+                jpath.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// The journal, locked.
+    fn journal(&self) -> MutexGuard<'_, journal::Journal> {
+        self.journal.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Commits a batch of the server's changes, `next_seq` being the
+    /// message counter after it; Ok means durable. A batch that only
+    /// stores messages goes to the journal (see [`journal`]); any other
+    /// commits to redb with everything the journal holds.
+    pub fn commit(&self, changes: &[&Change], next_seq: u64) -> Result<(), StoreError> {
+        let mut j = self.journal();
+        let journaled = !changes.is_empty() && changes.iter().all(|c| journal::journaled(c));
+        if journaled && self.writable() {
+            let io = |e| StoreError::Io(journal_path(&self.path), e);
+            let now = Instant::now();
+            if let journal::Appended::Written = j.append(changes, next_seq, now).map_err(io)? {
+                return Ok(());
+            }
+            self.commit_direct(&mut j, &[], None)?;
+            if let journal::Appended::Written = j.append(changes, next_seq, now).map_err(io)? {
+                return Ok(());
+            }
+        }
+        self.commit_direct(&mut j, changes, Some(next_seq))
+    }
+
+    /// Commits `changes` to redb after what waits in the journal, in one
+    /// transaction; `next_seq` None keeps the message counter.
+    fn commit_direct(
+        &self,
+        j: &mut journal::Journal,
+        changes: &[&Change],
+        next_seq: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let mut batch = self.batch()?;
+        for change in j.pending.changes() {
+            batch.apply(&change)?;
+        }
+        for change in changes {
+            batch.apply(change)?;
+        }
+        let next_seq = match next_seq {
+            Some(n) => n,
+            None => batch.next_seq()?,
+        };
+        if j.last_id() > 0 {
+            batch.journal_applied = Some(j.last_id());
+        }
+        batch.commit(next_seq.max(j.pending.next_seq))?;
+        j.settled();
+        Ok(())
+    }
+
+    /// Moves what waits in the journal into redb.
+    pub fn settle(&self) -> Result<(), StoreError> {
+        let mut j = self.journal();
+        if j.pending.is_empty() {
+            return Ok(());
+        }
+        self.commit_direct(&mut j, &[], None)
+    }
+
+    /// Whether the journal has waited [`SETTLE_AFTER`] or holds
+    /// [`SETTLE_BYTES`].
+    pub fn settle_due(&self, now: Instant) -> bool {
+        let j = self.journal();
+        let old = j
+            .pending
+            .since
+            .is_some_and(|t| now.saturating_duration_since(t) >= SETTLE_AFTER);
+        old || j.used() >= SETTLE_BYTES
     }
 
     /// The database now (see [`Store::recover`]).
@@ -359,10 +478,16 @@ impl Store {
         guard::guarded(path, || recorded_name(&open_db(path, 0)?)).map_err(|e| e.in_file(path))
     }
 
-    /// Reads users, contacts, channels and the message counter.
+    /// Reads users, contacts, channels and the message counter, with the
+    /// journal's messages counted.
     pub fn load(&self) -> Result<Snapshot, StoreError> {
-        self.guarded(|| self.load_unguarded())
-            .map_err(|e| e.in_file(&self.path))
+        let j = self.journal();
+        let mut snap = self
+            .guarded(|| self.load_unguarded())
+            .map_err(|e| e.in_file(&self.path))?;
+        snap.next_seq = snap.next_seq.max(j.pending.next_seq);
+        add_pending_charges(&mut snap.usage, &j.pending);
+        Ok(snap)
     }
 
     /// Runs `f` under [`guard::guarded`] for this store's file.
@@ -437,8 +562,12 @@ impl Store {
     }
 
     /// Bytes of stored messages per local user (see [`schema::USAGE`]).
+    /// The journal's messages count.
     pub fn usage(&self) -> Result<BTreeMap<String, u64>, StoreError> {
-        self.guarded(|| usage(&self.db().begin_read()?))
+        let j = self.journal();
+        let mut usage = self.guarded(|| usage(&self.db().begin_read()?))?;
+        add_pending_charges(&mut usage, &j.pending);
+        Ok(usage)
     }
 
     /// The known peers added with `solec federate add`.
@@ -483,14 +612,11 @@ impl Store {
         self.apply_now_all(std::slice::from_ref(change))
     }
 
-    /// Applies `changes` together in one transaction of their own.
+    /// Applies `changes` together in one transaction of their own (with
+    /// whatever waits in the journal).
     pub fn apply_now_all(&self, changes: &[Change]) -> Result<(), StoreError> {
-        let mut batch = self.batch()?;
-        for change in changes {
-            batch.apply(change)?;
-        }
-        let next_seq = batch.next_seq()?;
-        batch.commit(next_seq)
+        let refs: Vec<&Change> = changes.iter().collect();
+        self.commit_direct(&mut self.journal(), &refs, None)
     }
 
     /// Starts a write transaction; refused while the store is read-only.
@@ -510,16 +636,40 @@ impl Store {
             enqueued: Vec::new(),
             relay_out: HashMap::new(),
             charges: HashMap::new(),
+            journal_applied: None,
         })
     }
 
-    /// A consistent view of everything committed so far, to read from on
-    /// any thread while writers go on.
+    /// A consistent view of everything in redb so far, to read from on
+    /// any thread while writers go on. It lacks what waits in the journal:
+    /// History reads through [`Store::history_reader`].
     pub fn reader(&self) -> Result<Reader, StoreError> {
         let txn = self.guarded(|| Ok(self.db().begin_read()?))?;
         Ok(Reader {
             txn,
             path: self.path.clone(),
+            pending: Vec::new(),
+        })
+    }
+
+    /// A view for the next chunk of `cursor`'s History: redb now, and the
+    /// messages of its conversation waiting in the journal. They are taken
+    /// first: a settle between the two moves rows into redb, where the
+    /// later snapshot sees them (and History skips what it has read).
+    pub fn history_reader(&self, cursor: &HistoryCursor) -> Result<Reader, StoreError> {
+        let pending = {
+            let j = self.journal();
+            j.pending
+                .messages
+                .get(cursor.conversation())
+                .map(|rows| cursor.journal_window(rows).to_vec())
+                .unwrap_or_default()
+        };
+        let txn = self.guarded(|| Ok(self.db().begin_read()?))?;
+        Ok(Reader {
+            txn,
+            path: self.path.clone(),
+            pending,
         })
     }
 }
@@ -542,6 +692,8 @@ fn open_db(path: &Path, cache_bytes: usize) -> Result<Database, StoreError> {
 pub struct Reader {
     txn: redb::ReadTransaction,
     path: Arc<Path>,
+    /// Messages of one conversation waiting in the journal, rising.
+    pending: Vec<journal::Row>,
 }
 
 /// Changes that commit together, or not at all.
@@ -558,6 +710,8 @@ pub struct Batch {
     relay_out: HashMap<Arc<str>, u64>,
     /// Bytes to add to each user's [`USAGE`], written once at commit.
     charges: HashMap<Arc<str>, u64>,
+    /// The last journal record this batch holds, recorded at commit.
+    journal_applied: Option<u64>,
 }
 
 /// A batch's write transaction: taken by [`Batch::commit`], otherwise
@@ -845,9 +999,13 @@ impl Batch {
         let path = self.txn.path.clone();
         let txn = self.txn.txn.take().expect("a batch commits once");
         let relay_out = &self.relay_out;
+        let applied = self.journal_applied;
         guard::guarded(&path, || {
             add_charges(&txn, &self.charges)?;
             insert_enqueued(&txn, &mut self.enqueued)?;
+            if let Some(id) = applied {
+                txn.open_table(META)?.insert(JOURNAL_APPLIED, id)?;
+            }
             commit(txn, &self.appends, relay_out, next_seq)
         })
     }
@@ -952,50 +1110,124 @@ fn commit(
     relay_out: &HashMap<Arc<str>, u64>,
     next_seq: u64,
 ) -> Result<(), StoreError> {
-    {
-        if !appends.is_empty() {
-            let mut messages = txn.open_table(MESSAGES)?;
-            let mut rises = txn.open_table(RISES)?;
-            let mut conversations = txn.open_table(CONVERSATIONS)?;
-            // Each conversation's highest send_time, read once per batch;
-            // a direct conversation is indexed under both its users once
-            // per batch too (the insert is idempotent).
-            let mut highest: HashMap<Arc<str>, Option<u64>, foldhash::fast::RandomState> =
-                HashMap::default();
-            for a in appends {
-                let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
-                let key = conv.as_bytes();
-                let sum = record::checksum(key, *seq, *send_time, &a.pdu);
-                messages.insert((key, *seq), (*send_time, sum, &a.pdu[..]))?;
-                let high = match highest.get_mut(conv) {
-                    Some(high) => high,
-                    None => {
-                        let last = rises.range((key, 0)..=(key, u64::MAX))?.next_back();
-                        let last = last.transpose()?.map(|(k, _)| k.value().1);
-                        // A conversation with rows is indexed already.
-                        if last.is_none() && !conv.starts_with('#') {
-                            for side in conv.split(' ') {
-                                conversations.insert((side, &**conv), ())?;
-                            }
-                        }
-                        highest.entry(conv.clone()).or_insert(last)
-                    }
-                };
-                if high.is_none_or(|h| *send_time > h) {
-                    rises.insert((key, *send_time), *seq)?;
-                    *high = Some(*send_time);
-                }
-            }
+    insert_appends(&txn, appends)?;
+    if !relay_out.is_empty() {
+        let mut table = txn.open_table(RELAY_OUT)?;
+        for (peer, next) in relay_out {
+            table.insert(&**peer, *next)?;
         }
-        if !relay_out.is_empty() {
-            let mut table = txn.open_table(RELAY_OUT)?;
-            for (peer, next) in relay_out {
-                table.insert(&**peer, *next)?;
-            }
-        }
-        txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
     }
+    txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
     txn.commit()?;
+    Ok(())
+}
+
+/// Stores messages, with their [`RISES`] and [`CONVERSATIONS`] rows.
+fn insert_appends(txn: &WriteTransaction, appends: &[Append]) -> Result<(), StoreError> {
+    if appends.is_empty() {
+        return Ok(());
+    }
+    let mut messages = txn.open_table(MESSAGES)?;
+    let mut rises = txn.open_table(RISES)?;
+    let mut conversations = txn.open_table(CONVERSATIONS)?;
+    // Each conversation's highest send_time, read once per batch;
+    // a direct conversation is indexed under both its users once
+    // per batch too (the insert is idempotent).
+    let mut highest: HashMap<Arc<str>, Option<u64>, foldhash::fast::RandomState> =
+        HashMap::default();
+    for a in appends {
+        let (conv, seq, send_time) = (&a.conversation, &a.seq, &a.send_time);
+        let key = conv.as_bytes();
+        let sum = record::checksum(key, *seq, *send_time, &a.pdu);
+        messages.insert((key, *seq), (*send_time, sum, &a.pdu[..]))?;
+        let high = match highest.get_mut(conv) {
+            Some(high) => high,
+            None => {
+                let last = rises.range((key, 0)..=(key, u64::MAX))?.next_back();
+                let last = last.transpose()?.map(|(k, _)| k.value().1);
+                // A conversation with rows is indexed already.
+                if last.is_none() && !conv.starts_with('#') {
+                    for side in conv.split(' ') {
+                        conversations.insert((side, &**conv), ())?;
+                    }
+                }
+                highest.entry(conv.clone()).or_insert(last)
+            }
+        };
+        if high.is_none_or(|h| *send_time > h) {
+            rises.insert((key, *send_time), *seq)?;
+            *high = Some(*send_time);
+        }
+    }
+    Ok(())
+}
+
+/// Adds the journal's charges to stored bytes per user.
+fn add_pending_charges(usage: &mut BTreeMap<String, u64>, pending: &journal::Pending) {
+    for (user, bytes) in &pending.charges {
+        let used = usage.entry(user.to_string()).or_default();
+        *used = used.saturating_add(*bytes);
+    }
+}
+
+/// The store's journal nonce, made if it has none, and the last journal
+/// record it holds.
+fn journal_keys(txn: &WriteTransaction) -> Result<(u64, u64), StoreError> {
+    let mut meta = txn.open_table(META)?;
+    let found = meta.get(JOURNAL_NONCE)?.map(|v| v.value());
+    let nonce = match found {
+        Some(n) => n,
+        None => {
+            let mut bytes = [0u8; 8];
+            getrandom::getrandom(&mut bytes).map_err(|e| {
+                StoreError::Corrupt(format!("no random number for the journal: {e}"))
+            })?;
+            let n = u64::from_le_bytes(bytes);
+            meta.insert(JOURNAL_NONCE, n)?;
+            meta.remove(JOURNAL_APPLIED)?;
+            n
+        }
+    };
+    let applied = meta.get(JOURNAL_APPLIED)?.map_or(0, |v| v.value());
+    Ok((nonce, applied))
+}
+
+/// Writes journal `records` into `txn`, a transaction on a copy of a
+/// store (see [`backup::backup_offline`]): their messages, charges and
+/// the message counter.
+fn write_records(txn: &WriteTransaction, records: &[journal::Record]) -> Result<(), StoreError> {
+    let mut appends = Vec::new();
+    let mut charges: HashMap<Arc<str>, u64> = HashMap::new();
+    let mut next_seq = txn
+        .open_table(META)?
+        .get(NEXT_SEQ)?
+        .map_or(0, |v| v.value());
+    for record in records {
+        next_seq = next_seq.max(record.next_seq);
+        for change in &record.changes {
+            match change {
+                Change::Append {
+                    conversation,
+                    seq,
+                    send_time,
+                    pdu,
+                } => appends.push(Append {
+                    conversation: conversation.clone(),
+                    seq: *seq,
+                    send_time: *send_time,
+                    pdu: pdu.clone(),
+                }),
+                Change::Charge { user, bytes } => {
+                    let c = charges.entry(user.clone()).or_default();
+                    *c = c.saturating_add(*bytes);
+                }
+                _ => {}
+            }
+        }
+    }
+    insert_appends(txn, &appends)?;
+    add_charges(txn, &charges)?;
+    txn.open_table(META)?.insert(NEXT_SEQ, next_seq)?;
     Ok(())
 }
 

@@ -10,8 +10,10 @@ use redb::TableDefinition;
 
 /// The schema this build reads and writes. Version 3 stores a checksum
 /// beside each message (see [`MESSAGES`]); version 4 keeps the outbox in
-/// runs (see [`OUTBOX_RUNS`]).
-pub const VERSION: u64 = 4;
+/// runs (see [`OUTBOX_RUNS`]); version 5 may have messages in a journal
+/// beside the file that redb does not hold yet (see [`JOURNAL_APPLIED`]),
+/// which an older build would not read.
+pub const VERSION: u64 = 5;
 
 /// Local user name → argon2id PHC string.
 pub const USERS: TableDefinition<&str, &str> = TableDefinition::new("users");
@@ -116,7 +118,8 @@ pub const TOKENS: TableDefinition<(&str, &[u8]), (u64, u64)> = TableDefinition::
 /// Bytes of a token's hash in [`TOKENS`]: a SHA-256.
 pub const TOKEN_HASH_LEN: usize = 32;
 
-/// Counters: [`NEXT_SEQ`] and [`SCHEMA_VERSION`].
+/// Counters: [`NEXT_SEQ`], [`SCHEMA_VERSION`], [`JOURNAL_APPLIED`] and
+/// [`JOURNAL_NONCE`].
 pub const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 
 /// Text settings: [`SERVER_NAME`].
@@ -127,6 +130,15 @@ pub const NEXT_SEQ: &str = "next_seq";
 
 /// The schema version; absent in version 1.
 pub const SCHEMA_VERSION: &str = "schema_version";
+
+/// The id of the last journal record redb holds (see
+/// [`super::journal`]); absent: none.
+pub const JOURNAL_APPLIED: &str = "journal_applied";
+
+/// A random number every record of this store's journal carries, so a
+/// journal left beside another file (a restored backup, which has none
+/// and gets a new one) is never replayed into it.
+pub const JOURNAL_NONCE: &str = "journal_nonce";
 
 /// The server name every full address in this store was written for.
 pub const SERVER_NAME: &str = "server_name";

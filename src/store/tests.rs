@@ -783,3 +783,129 @@ fn a_run_closes_at_its_byte_bound() {
     let numbers: Vec<u64> = rows.iter().map(|r| r.number).collect();
     assert_eq!(numbers, (1..=10).collect::<Vec<_>>());
 }
+
+fn charge(user: &str, bytes: u64) -> Change {
+    Change::Charge {
+        user: user.into(),
+        bytes,
+    }
+}
+
+/// A batch of messages and charges waits in the journal: History, the
+/// usage counts and the counter see it before redb holds it, a settle
+/// moves it, and a store reopened without a settle takes it in once.
+#[test]
+fn a_message_batch_waits_in_the_journal_and_is_seen_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    store.apply_now(&user("a")).unwrap();
+    let (first, second) = (append("#c@x", 0, 100, "one"), charge("a", 3));
+    store.commit(&[&first, &second], 1).unwrap();
+    let third = append("#c@x", 1, 90, "two");
+    store.commit(&[&third, &charge("a", 3)], 2).unwrap();
+    let in_redb = |store: &Store| store.reader().unwrap().history("#c@x", 0, 0, 10).unwrap();
+    assert!(in_redb(&store).is_empty(), "redb has nothing yet");
+    let history = |store: &Store, since: u64| {
+        let mut cursor = HistoryCursor::new("#c@x".into(), since, 0, 10, u64::MAX);
+        let mut out = Vec::new();
+        while !cursor.done() {
+            let r = store.history_reader(&cursor).unwrap();
+            r.history_chunk(&mut cursor, usize::MAX, &mut out, |p, o| {
+                o.extend_from_slice(p)
+            })
+            .unwrap();
+        }
+        out
+    };
+    let both = [message("one", 100), message("two", 90)].concat();
+    assert_eq!(history(&store, 0), both);
+    // From the first message sent at or after `since`, as a rise would.
+    assert_eq!(history(&store, 95), message("one", 100));
+    assert_eq!(history(&store, 101), Vec::<u8>::new());
+    assert_eq!(store.usage().unwrap()["a"], 6);
+    assert_eq!(store.load().unwrap().next_seq, 2);
+    assert!(!store.settle_due(Instant::now()));
+    assert!(store.settle_due(Instant::now() + SETTLE_AFTER));
+
+    store.settle().unwrap();
+    assert_eq!(in_redb(&store), both);
+    assert_eq!(history(&store, 0), both);
+    assert_eq!(store.usage().unwrap()["a"], 6);
+
+    // Left in the journal at a drop: the next open takes it in, once.
+    store
+        .commit(&[&append("#c@x", 2, 110, "three"), &charge("a", 5)], 3)
+        .unwrap();
+    drop(store);
+    for _ in 0..2 {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        let all = [
+            message("one", 100),
+            message("two", 90),
+            message("three", 110),
+        ]
+        .concat();
+        assert_eq!(in_redb(&store), all);
+        assert_eq!(store.usage().unwrap()["a"], 11);
+        assert_eq!(store.load().unwrap().next_seq, 3);
+    }
+    let report = check::check(&path).unwrap();
+    assert!(report.clean(), "{report}");
+}
+
+/// A batch that changes anything but messages commits to redb, with what
+/// the journal holds before it in the same transaction.
+#[test]
+fn any_other_batch_takes_the_journal_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    store.commit(&[&append("#c@x", 0, 100, "one")], 1).unwrap();
+    // The channel's deletion deletes the message waiting in the journal too.
+    let delete = Change::DeleteChannel {
+        channel: "#c@x".into(),
+    };
+    store.commit(&[&delete], 1).unwrap();
+    assert!(store
+        .history_reader(&HistoryCursor::new("#c@x".into(), 0, 0, 10, u64::MAX))
+        .unwrap()
+        .history("#c@x", 0, 0, 10)
+        .unwrap()
+        .is_empty());
+    drop(store);
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    assert!(store
+        .reader()
+        .unwrap()
+        .history("#c@x", 0, 0, 10)
+        .unwrap()
+        .is_empty());
+}
+
+/// A version 4 store opens as version 5 with its rows as they were.
+#[test]
+fn a_version_four_store_opens_as_five() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    {
+        let store = Store::open(&path, "x", CACHE).unwrap();
+        apply(&store, &[user("a"), append("#c@x", 0, 100, "one")], 1);
+    }
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        {
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert(SCHEMA_VERSION, 4).unwrap();
+            meta.remove(JOURNAL_NONCE).unwrap();
+        }
+        txn.commit().unwrap();
+    }
+    let store = Store::open(&path, "x", CACHE).unwrap();
+    assert_eq!(store.version().unwrap(), Some(SCHEMA));
+    assert_eq!(SCHEMA, 5);
+    let history = store.reader().unwrap().history("#c@x", 0, 0, 10).unwrap();
+    assert_eq!(history, message("one", 100));
+    assert!(store.has_user("a").unwrap());
+}
