@@ -475,3 +475,31 @@ fn a_killed_servers_journal_is_taken_in_once_and_backed_up() {
     let mut a = s.login("alice", "pw");
     assert_eq!(channel_history(&mut a), sent);
 }
+
+/// With no event after them, a burst's messages are moved from the
+/// journal into redb a second later: a server killed after that has
+/// nothing to take in.
+#[test]
+fn an_idle_server_moves_its_journal_into_the_store() {
+    let mut s = Server::start();
+    s.add_user("alice", "pw");
+    let mut a = s.login("alice", "pw");
+    a.send(&user_mode("alice@localhost", CH, 1));
+    a.expect(&SUCCESS);
+    let sent: Vec<Vec<u8>> = (0..3)
+        .map(|i| message("alice@localhost", CH, T + i, &format!("idle-{i}")))
+        .collect();
+    for m in &sent {
+        a.send(m);
+        a.expect(&SUCCESS);
+    }
+    // The journal waits a second at most (SETTLE_AFTER); the server's
+    // next tick is ten seconds away.
+    std::thread::sleep(Duration::from_millis(2500));
+    s.kill();
+    s.restart();
+    let log = s.log_text();
+    assert!(!log.contains("taken in from"), "{log}");
+    let mut a = s.login("alice", "pw");
+    assert_eq!(channel_history(&mut a), sent);
+}

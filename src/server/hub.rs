@@ -6,8 +6,9 @@
 //! journal record for a batch that only stores messages, else one redb
 //! transaction), and only then releases the replies and pushes. So a
 //! Success always means "durably stored", and one flush pays for many
-//! messages. After each batch the journal is moved into redb once that is
-//! due (see [`crate::store::SETTLE_AFTER`]). A failed commit releases nothing: every reply of the batch
+//! messages. A thread beside it, the settler, moves the journal into redb
+//! once that is due (see [`crate::store::SETTLE_AFTER`]) while the hub
+//! goes on. A failed commit releases nothing: every reply of the batch
 //! becomes Error 0x83, its pushes are dropped, the store is reopened if
 //! redb gave up on it (read-only while the disk stays full), and the core
 //! is reloaded from what is durable.
@@ -25,6 +26,7 @@ pub use super::outbox::{Out, Outbox};
 use crate::proto::{self, ErrorType};
 use crate::store::{Change, Store, StoreError};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -151,6 +153,7 @@ pub struct Hub {
     /// Failed commits since the store last worked, and when it was last
     /// reopened and the failure last logged.
     faults: Faults,
+    settler: Settler,
 }
 
 /// See [`Hub::abandon`].
@@ -159,6 +162,104 @@ struct Faults {
     failed: u64,
     reopened: Option<Instant>,
     logged: Option<Instant>,
+}
+
+/// The thread that moves the journal into redb beside the hub (see
+/// [`Store::settle_aside`]), so the hub goes on journaling meanwhile.
+struct Settler {
+    wake: std::sync::mpsc::SyncSender<()>,
+    /// Set by the hub when it wakes the thread, cleared by the thread
+    /// when the journal is empty and it goes to sleep.
+    armed: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Settler {
+    fn spawn(store: Arc<Store>) -> Settler {
+        let (wake, woken) = std::sync::mpsc::sync_channel(1);
+        let armed = Arc::new(AtomicBool::new(false));
+        let flag = armed.clone();
+        let thread = std::thread::Builder::new()
+            .name("solec-settle".into())
+            .spawn(move || settle_each(&store, &woken, &flag))
+            .expect("spawning the settle thread");
+        Settler {
+            wake,
+            armed,
+            thread: Some(thread),
+        }
+    }
+
+    /// Lets the thread finish what it does, and waits for it.
+    fn stop(self) {
+        let Settler { wake, thread, .. } = self;
+        drop(wake);
+        if let Some(thread) = thread {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The settler's loop: while the journal holds something, a settle each
+/// time one is due ([`Store::settle_wait`]); asleep until woken when it
+/// holds nothing. A failure is logged at most once per
+/// [`REOPEN_INTERVAL`], the store is reopened if redb gave up on it, and
+/// the next try waits as long; nothing is lost, the journal keeps it.
+fn settle_each(store: &Store, woken: &std::sync::mpsc::Receiver<()>, armed: &AtomicBool) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut failed = 0u64;
+    let mut logged: Option<Instant> = None;
+    let mut retry: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        let wait = match store.settle_wait(now) {
+            Some(wait) => wait,
+            None => {
+                armed.store(false, Ordering::Release);
+                // The hub may have journaled before it saw the flag down.
+                if store.settle_wait(now).is_some() {
+                    continue;
+                }
+                match woken.recv() {
+                    Ok(()) => continue,
+                    Err(_) => return,
+                }
+            }
+        };
+        let later = retry.map_or(Duration::ZERO, |at| at.saturating_duration_since(now));
+        match woken.recv_timeout(wait.max(later)) {
+            Ok(()) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let now = Instant::now();
+        if retry.is_some_and(|at| now < at) || !store.settle_due(now) {
+            continue;
+        }
+        match store.settle_aside() {
+            Ok(()) => {
+                if failed > 0 {
+                    log::warn!(
+                        "the journal moves into the store again, after {failed} failed attempt(s)"
+                    );
+                }
+                failed = 0;
+                retry = None;
+            }
+            Err(e) => {
+                failed += 1;
+                retry = Some(now + REOPEN_INTERVAL);
+                if logged.is_none_or(|at| at.elapsed() >= REOPEN_INTERVAL) {
+                    logged = Some(now);
+                    log::error!(
+                        "moving the journal into the store failed ({failed} since it last worked), the journal keeps it: {e}"
+                    );
+                }
+                if let Err(e) = store.recover() {
+                    log::debug!("reopening the store failed: {e}");
+                }
+            }
+        }
+    }
 }
 
 /// What [`Hub::relaying`] needs besides the store.
@@ -172,9 +273,11 @@ impl Hub {
     /// Loads the core from the store.
     pub fn new(store: Store, limits: Limits) -> Result<Hub, StoreError> {
         let snap = store.load()?;
+        let store = Arc::new(store);
         Ok(Hub {
             core: Core::new(store.name(), limits, snap),
-            store: Arc::new(store),
+            settler: Settler::spawn(store.clone()),
+            store,
             limits,
             outboxes: IdMap::default(),
             parked: IdMap::default(),
@@ -241,6 +344,7 @@ impl Hub {
         }
         // What waits in the journal would be taken in at the next start;
         // a stopped server leaves none.
+        self.settler.stop();
         if let Err(e) = self.store.settle() {
             log::error!("moving the journal into the store failed, the next start retries: {e}");
         }
@@ -409,7 +513,7 @@ impl Hub {
             self.outboxes.remove(&conn);
         }
         self.links();
-        self.settle(Instant::now());
+        self.settle();
     }
 
     /// Tells the link of each peer whose outbox changed what to do now,
@@ -454,24 +558,16 @@ impl Hub {
         self.store.commit(&changes, self.core.next_seq())
     }
 
-    /// Moves what waits in the journal into redb once it is due. A failure
-    /// loses nothing (the journal keeps it) and is retried as a failed
-    /// commit is.
-    fn settle(&mut self, now: Instant) {
-        if !self.store.settle_due(now) {
+    /// Tells the settler the journal holds something, once per time it
+    /// starts to (it then keeps time itself), and at once when enough is
+    /// waiting.
+    fn settle(&mut self) {
+        let Some(wait) = self.store.settle_wait(Instant::now()) else {
             return;
-        }
-        if !self.store.writable() {
-            if !self.reopen_due() {
-                return;
-            }
-            self.reopen();
-        }
-        if let Err(e) = self.store.settle() {
-            self.log_failure(&e);
-            if self.reopen_due() {
-                self.reopen();
-            }
+        };
+        let armed = self.settler.armed.swap(true, Ordering::AcqRel);
+        if !armed || wait.is_zero() {
+            let _ = self.settler.wake.try_send(());
         }
     }
 

@@ -4,21 +4,25 @@
 //! A redb commit of one message cost 0.47 ms of wall time and about
 //! 180 µs of CPU here, most of it the kernel writing the commit's scattered
 //! pages; a 4 KiB overwrite of a file's existing block and its `fdatasync`
-//! cost 0.14 ms and about 30 µs. So a batch whose changes are all
-//! [`journaled`] (messages stored, and their charges) is written as one
-//! record at the journal's end and synced, and its Success goes out; the
-//! hub then *settles* (see [`super::Store::settle`]) every
-//! [`SETTLE_AFTER`] or once [`SETTLE_BYTES`] wait, in one redb transaction
-//! that records the last record it holds ([`super::schema::JOURNAL_APPLIED`]).
-//! Any other batch (users, channels, tokens, relays) commits to redb
-//! directly, taking what waits in the journal with it.
+//! cost 0.14 ms and about 30 µs. So a small batch (a record of at most
+//! [`RECORD_MAX`]) whose changes are all [`journaled`] (messages stored,
+//! and their charges) is written as one record and synced, and its Success
+//! goes out. The hub's settle thread then moves what the journal holds into
+//! redb in one transaction ([`super::Store::settle_aside`]) once the oldest
+//! record has waited [`SETTLE_AFTER`] or [`SETTLE_BYTES`] wait, recording
+//! the last record redb holds ([`super::schema::JOURNAL_APPLIED`]); the hub
+//! goes on journaling meanwhile. Any other batch (users, channels, tokens,
+//! relays), and a batch of hundreds of messages under load, commits to redb
+//! directly, with what the journal holds ahead of it in the same
+//! transaction.
 //!
-//! The file, `<store>.journal`, is zero-filled in [`JOURNAL_GROW`] steps up
-//! to [`JOURNAL_MAX_BYTES`], so a record overwrites blocks the file already
-//! has and its sync writes no metadata. After a settle the next record is
-//! written at offset 0 again. Records start at multiples of
-//! [`RECORD_ALIGN`], so a record never shares a block with an acknowledged
-//! one.
+//! The file, `<store>.journal`, is a ring of at most [`JOURNAL_MAX_BYTES`],
+//! zero-filled in [`JOURNAL_GROW`] steps as it first grows, so a record
+//! overwrites blocks the file already has and its sync writes no metadata.
+//! Records start at multiples of [`RECORD_ALIGN`], so a record never shares
+//! a block with an acknowledged one, and the place of a record is free
+//! again once redb holds it. When the ring has no room, the journal is
+//! settled on the hub's thread first.
 //!
 //! # Record
 //!
@@ -39,14 +43,17 @@
 //! length and the bytes: 1 = Append (conversation, seq `u64`, send_time
 //! `u64`, PDU), 2 = Charge (user, bytes `u64`).
 //!
-//! On open, records are read from offset 0 while each is whole, carries
-//! the store's nonce and the next id; those after the last one redb holds
-//! are applied in one transaction. A torn record, a record of another
-//! store (a restored backup gets a new nonce) or one left from before the
-//! last settle (a lower id) ends the replay.
+//! On open, every whole record of the store's nonce is found, at each
+//! multiple of [`RECORD_ALIGN`]; those from the one after the last redb
+//! holds are applied in one transaction, in id order, as long as each id
+//! follows the one before. Records redb holds are left from before; a torn
+//! record ends the chain; a record of another store (a restored backup gets
+//! a new nonce) is never read. After a failed write no record is written
+//! until redb has recorded that record's id, so a record answered with an
+//! error is never replayed.
 
 use super::Change;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _};
@@ -64,6 +71,14 @@ pub const JOURNAL_GROW: u64 = 1 << 20;
 /// Records start at multiples of this: a page, so the sync of a new
 /// record never rewrites the block of one already acknowledged.
 pub const RECORD_ALIGN: u64 = 4096;
+
+/// Largest record a batch is journaled in, unless a settle is in flight:
+/// two pages, a few dozen messages. A larger batch commits to redb
+/// directly, with what the journal holds. Under load a batch holds hundreds of messages and one
+/// redb commit is cheap per message, where journaling it would add a flush
+/// and a second write of each message; the journal is for the trickle,
+/// where a commit per message was the whole cost.
+pub const RECORD_MAX: usize = 2 * RECORD_ALIGN as usize;
 
 /// Longest a journaled batch waits for redb.
 pub const SETTLE_AFTER: Duration = Duration::from_secs(1);
@@ -208,29 +223,32 @@ fn take_bytes<'a>(p: &mut &'a [u8]) -> Option<&'a [u8]> {
     Some(bytes)
 }
 
-/// The records of `bytes` (a journal file) after record `applied`: read
-/// from the start while each is whole, of `nonce` and numbered one past
-/// the one before. Records up to `applied` are skipped; the first record
-/// must be at most `applied + 1`.
+/// The records of `bytes` (a journal file) after record `applied`, in
+/// order: every whole record of `nonce` at a multiple of [`RECORD_ALIGN`]
+/// is found, and those from `applied + 1` on are taken while each id
+/// follows the one before. Records up to `applied` are left from before
+/// (redb has them); a torn record ends the chain, and so does a gap.
 pub(super) fn scan(nonce: u64, applied: u64, bytes: &[u8]) -> Vec<Record> {
-    let mut found = Vec::new();
+    let mut found = std::collections::BTreeMap::new();
     let mut at = 0;
-    let mut expect: Option<u64> = None;
-    while let Some((record, len)) = bytes.get(at..).and_then(|b| decode(nonce, b)) {
-        let next = match expect {
-            None => record.id <= applied.saturating_add(1),
-            Some(id) => record.id == id,
-        };
-        if !next {
-            break;
-        }
-        expect = Some(record.id.saturating_add(1));
-        at += len;
-        if record.id > applied {
-            found.push(record);
+    while at < bytes.len() {
+        match decode(nonce, &bytes[at..]) {
+            Some((record, len)) => {
+                at += len;
+                if record.id > applied {
+                    found.entry(record.id).or_insert(record);
+                }
+            }
+            None => at += RECORD_ALIGN as usize,
         }
     }
-    found
+    let mut chain = Vec::new();
+    let mut next = applied.saturating_add(1);
+    while let Some(record) = found.remove(&next) {
+        chain.push(record);
+        next = next.saturating_add(1);
+    }
+    chain
 }
 
 /// A message waiting in the journal, as History reads it.
@@ -242,7 +260,7 @@ pub(super) struct Row {
 }
 
 /// What the journal holds that redb does not yet.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Pending {
     /// Per conversation, in rising sequence.
     pub messages: HashMap<Arc<str>, Vec<Row>>,
@@ -287,6 +305,22 @@ impl Pending {
         self.since.get_or_insert(now);
     }
 
+    /// Puts back what a failed settle took: `earlier`'s rows come first.
+    pub fn restore(&mut self, earlier: Pending) {
+        for (conversation, mut rows) in earlier.messages {
+            if let Some(later) = self.messages.remove(&conversation) {
+                rows.extend(later);
+            }
+            self.messages.insert(conversation, rows);
+        }
+        for (user, bytes) in earlier.charges {
+            let c = self.charges.entry(user).or_default();
+            *c = c.saturating_add(bytes);
+        }
+        self.next_seq = self.next_seq.max(earlier.next_seq);
+        self.since = earlier.since.or(self.since);
+    }
+
     /// The changes that bring redb up to date.
     pub fn changes(&self) -> impl Iterator<Item = Change> + '_ {
         let appends = self.messages.iter().flat_map(|(conversation, rows)| {
@@ -307,6 +341,10 @@ impl Pending {
 
 /// The journal file and what waits in it. Owned by the store, behind its
 /// lock.
+///
+/// The file is a ring: records go at `tail`, wrapping to the start when
+/// the end is near, and the place of a record is free again once redb
+/// holds it. So a settle on another thread lets the hub go on writing.
 #[derive(Debug)]
 pub(super) struct Journal {
     path: PathBuf,
@@ -314,11 +352,22 @@ pub(super) struct Journal {
     /// Bytes of the file written (records or zeros) and synced.
     allocated: u64,
     /// Where the next record goes.
-    pos: u64,
+    tail: u64,
+    /// The records redb does not hold yet, oldest first: id, offset, length.
+    held: VecDeque<(u64, u64, u64)>,
+    /// Their bytes.
+    held_bytes: u64,
     /// The next record's id.
     next_id: u64,
     nonce: u64,
+    /// A write of this record failed, and it may be on the disk all the
+    /// same: no record is written until redb records an id at least this
+    /// one's as applied, so a replay can never find it.
+    failed: Option<u64>,
+    /// What the records hold, apart from what a settle took.
     pub pending: Pending,
+    /// What a settle in flight took; redb has it once the settle commits.
+    pub settling: Option<Arc<Pending>>,
     /// The last record's bytes, kept for the next.
     buf: Vec<u8>,
 }
@@ -327,8 +376,10 @@ pub(super) struct Journal {
 pub(super) enum Appended {
     /// It is durable in the journal.
     Written,
-    /// It does not fit: settle, then try again or commit it directly.
+    /// It does not fit, or a write failed before: commit it to redb.
     Full,
+    /// Its record is over [`RECORD_MAX`]: commit it directly.
+    Large,
 }
 
 impl Journal {
@@ -338,10 +389,14 @@ impl Journal {
             path: journal_path(store),
             file: None,
             allocated: 0,
-            pos: 0,
+            tail: 0,
+            held: VecDeque::new(),
+            held_bytes: 0,
             next_id: 1,
             nonce: 0,
+            failed: None,
             pending: Pending::default(),
+            settling: None,
             buf: Vec::new(),
         }
     }
@@ -365,14 +420,11 @@ impl Journal {
         let records = scan(nonce, applied, &bytes);
         let last = records.last().map_or(applied, |r| r.id);
         let journal = Journal {
-            path,
             file,
             allocated: bytes.len() as u64,
-            pos: 0,
             next_id: last + 1,
             nonce,
-            pending: Pending::default(),
-            buf: Vec::new(),
+            ..Journal::closed(store)
         };
         Ok((journal, records))
     }
@@ -382,39 +434,75 @@ impl Journal {
         self.next_id - 1
     }
 
-    /// Bytes of records since the last settle.
+    /// Bytes of records redb does not hold yet.
     pub fn used(&self) -> u64 {
-        self.pos
+        self.held_bytes
     }
 
     /// Writes `changes` (all [`journaled`]) as the next record and syncs
-    /// it. On an error nothing counts as written: the next record takes
-    /// the same place and id.
+    /// it. On an error nothing counts as written, and nothing more is
+    /// until redb has recorded the failed record's id (see `failed`).
     pub fn append(
         &mut self,
         changes: &[&Change],
         next_seq: u64,
         now: Instant,
     ) -> io::Result<Appended> {
+        if self.failed.is_some() {
+            return Ok(Appended::Full);
+        }
         let mut buf = std::mem::take(&mut self.buf);
         buf.clear();
         encode(self.nonce, self.next_id, next_seq, changes, &mut buf);
-        let written = self.write(&buf);
-        self.buf = buf;
-        if !written? {
-            return Ok(Appended::Full);
+        // While a settle is in flight a large batch goes in too: sent to
+        // redb, it would wait for the settle, and hold up every batch
+        // behind it.
+        if buf.len() > RECORD_MAX && self.settling.is_none() {
+            self.buf = buf;
+            return Ok(Appended::Large);
         }
+        let Some(at) = self.place(buf.len() as u64) else {
+            self.buf = buf;
+            return Ok(Appended::Full);
+        };
+        let written = self.write(&buf, at);
+        self.buf = buf;
+        let id = self.next_id;
         self.next_id += 1;
+        if let Err(e) = written {
+            self.failed = Some(id);
+            return Err(e);
+        }
+        let len = self.buf.len() as u64;
+        self.held.push_back((id, at, len));
+        self.held_bytes += len;
+        self.tail = at + len;
         self.pending.add(changes, next_seq, now);
         Ok(Appended::Written)
     }
 
-    /// Writes one record at the end; false if it does not fit.
-    fn write(&mut self, record: &[u8]) -> io::Result<bool> {
-        let end = self.pos + record.len() as u64;
-        if end > JOURNAL_MAX_BYTES {
-            return Ok(false);
+    /// Where a record of `len` bytes fits without touching a held one.
+    fn place(&self, len: u64) -> Option<u64> {
+        let Some(&(_, head, _)) = self.held.front() else {
+            return Some(if self.tail + len <= JOURNAL_MAX_BYTES {
+                self.tail
+            } else {
+                0
+            });
+        };
+        if head < self.tail {
+            if self.tail + len <= JOURNAL_MAX_BYTES {
+                return Some(self.tail);
+            }
+            return (len <= head).then_some(0);
         }
+        // Wrapped: the free room is between the tail and the head.
+        (self.tail + len <= head).then_some(self.tail)
+    }
+
+    /// Writes one record at `at`, growing the file first if it must.
+    fn write(&mut self, record: &[u8], at: u64) -> io::Result<()> {
+        let end = at + record.len() as u64;
         let file = match &mut self.file {
             Some(file) => file,
             None => self.file.insert(create(&self.path)?),
@@ -426,17 +514,25 @@ impl Journal {
             file.write_all_at(&zeros, allocated)?;
             allocated = grown;
         }
-        file.write_all_at(record, self.pos)?;
+        file.write_all_at(record, at)?;
         file.sync_data()?;
         self.allocated = allocated;
-        self.pos = end;
-        Ok(true)
+        Ok(())
     }
 
-    /// Everything written is in redb now: the next record goes at the start.
-    pub fn settled(&mut self) {
-        self.pos = 0;
-        self.pending = Pending::default();
+    /// redb holds every record up to `upto`, and so what `pending` had
+    /// when they were written: their places are free.
+    pub fn settled(&mut self, upto: u64) {
+        while let Some(&(id, _, len)) = self.held.front() {
+            if id > upto {
+                break;
+            }
+            self.held.pop_front();
+            self.held_bytes -= len;
+        }
+        if self.failed.is_some_and(|id| id <= upto) {
+            self.failed = None;
+        }
     }
 }
 
@@ -586,25 +682,24 @@ mod tests {
         let (mut j, replay) = Journal::open(&store, 3, 0).unwrap();
         assert!(replay.is_empty());
         let now = Instant::now();
-        let big = vec![1u8; (JOURNAL_MAX_BYTES / 4) as usize];
-        let change = append("#c@x", 1, &big);
-        for _ in 0..3 {
-            assert!(matches!(
-                j.append(&[&change], 2, now).unwrap(),
-                Appended::Written
-            ));
+        // Two pages each.
+        let change = append("#c@x", 1, &[1u8; 5000]);
+        let fit = JOURNAL_MAX_BYTES / RECORD_MAX as u64;
+        for n in 0..fit {
+            let written = j.append(&[&change], 2, now).unwrap();
+            assert!(matches!(written, Appended::Written), "record {n}");
         }
         assert!(matches!(
             j.append(&[&change], 2, now).unwrap(),
             Appended::Full
         ));
-        assert_eq!(j.last_id(), 3);
+        assert_eq!(j.last_id(), fit);
         let len = std::fs::metadata(journal_path(&store)).unwrap().len();
-        assert!(len <= JOURNAL_MAX_BYTES, "{len}");
+        assert_eq!(len, JOURNAL_MAX_BYTES);
         drop(j);
         let (_, replay) = Journal::open(&store, 3, 0).unwrap();
-        assert_eq!(replay.len(), 3);
-        let (_, replay) = Journal::open(&store, 3, 2).unwrap();
+        assert_eq!(replay.len() as u64, fit);
+        let (_, replay) = Journal::open(&store, 3, fit - 1).unwrap();
         assert_eq!(replay.len(), 1);
     }
 
@@ -618,7 +713,8 @@ mod tests {
             let c = append("#c@x", seq, b"old");
             j.append(&[&c], seq + 1, now).unwrap();
         }
-        j.settled();
+        j.settled(j.last_id());
+        j.pending = Pending::default();
         let c = append("#c@x", 5, b"new");
         j.append(&[&c], 6, now).unwrap();
         assert_eq!(j.pending.messages["#c@x"].len(), 1);
@@ -628,5 +724,97 @@ mod tests {
         assert_eq!(replay[0].id, 6);
         assert_eq!(replay[0].changes, [c]);
         assert_eq!(j.last_id(), 6);
+    }
+
+    #[test]
+    fn the_ring_wraps_over_settled_records_and_replays_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.redb");
+        let (mut j, _) = Journal::open(&store, 3, 0).unwrap();
+        let now = Instant::now();
+        let change = append("#c@x", 1, &[1u8; 5000]);
+        let ring = JOURNAL_MAX_BYTES / RECORD_MAX as u64;
+        let mut upto = 0;
+        for n in 0..ring * 3 / 2 {
+            let written = j.append(&[&change], n, now).unwrap();
+            assert!(matches!(written, Appended::Written), "record {n}");
+            // redb holds all but the last hundred.
+            if j.held.len() > 100 {
+                upto = j.last_id() - 100;
+                j.settled(upto);
+            }
+        }
+        let last = j.last_id();
+        let len = std::fs::metadata(journal_path(&store)).unwrap().len();
+        assert_eq!(len, JOURNAL_MAX_BYTES);
+        drop(j);
+        let (j, replay) = Journal::open(&store, 3, upto).unwrap();
+        let ids: Vec<u64> = replay.iter().map(|r| r.id).collect();
+        assert_eq!(ids, (upto + 1..=last).collect::<Vec<_>>());
+        assert_eq!(j.last_id(), last);
+    }
+
+    #[test]
+    fn after_a_failed_write_nothing_is_written_until_redb_records_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.redb");
+        let (mut j, _) = Journal::open(&store, 3, 0).unwrap();
+        let now = Instant::now();
+        let change = append("#c@x", 1, b"m");
+        j.append(&[&change], 1, now).unwrap();
+        // The file cannot be written: a directory stands in its place.
+        j.file = None;
+        std::fs::remove_file(journal_path(&store)).unwrap();
+        std::fs::create_dir(journal_path(&store)).unwrap();
+        assert!(j.append(&[&change], 2, now).is_err());
+        std::fs::remove_dir(journal_path(&store)).unwrap();
+        assert!(matches!(
+            j.append(&[&change], 2, now).unwrap(),
+            Appended::Full
+        ));
+        assert_eq!(j.last_id(), 2, "the failed record's id is used up");
+        j.settled(1);
+        assert!(matches!(
+            j.append(&[&change], 2, now).unwrap(),
+            Appended::Full
+        ));
+        j.settled(2);
+        assert!(matches!(
+            j.append(&[&change], 3, now).unwrap(),
+            Appended::Written
+        ));
+        assert_eq!(j.last_id(), 3);
+    }
+
+    #[test]
+    fn a_large_batch_is_left_to_redb() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("s.redb");
+        let (mut j, _) = Journal::open(&store, 3, 0).unwrap();
+        let change = append("#c@x", 1, &vec![1u8; RECORD_MAX]);
+        let now = Instant::now();
+        assert!(matches!(
+            j.append(&[&change], 2, now).unwrap(),
+            Appended::Large
+        ));
+        assert_eq!(j.last_id(), 0);
+        assert!(j.pending.is_empty());
+        assert!(!journal_path(&store).exists());
+        // While a settle is in flight, it goes in too.
+        let small = append("#c@x", 1, b"m");
+        assert!(matches!(
+            j.append(&[&small], 2, now).unwrap(),
+            Appended::Written
+        ));
+        assert!(matches!(
+            j.append(&[&change], 3, now).unwrap(),
+            Appended::Large
+        ));
+        j.settling = Some(Arc::new(std::mem::take(&mut j.pending)));
+        assert!(matches!(
+            j.append(&[&change], 3, now).unwrap(),
+            Appended::Written
+        ));
+        assert_eq!(j.last_id(), 2);
     }
 }

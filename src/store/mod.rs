@@ -27,7 +27,7 @@ mod schema;
 
 pub use error::StoreError;
 pub use history::{HistoryCursor, CHUNK_ROWS as HISTORY_CHUNK_ROWS};
-pub use journal::{journal_path, JOURNAL_MAX_BYTES, SETTLE_AFTER, SETTLE_BYTES};
+pub use journal::{journal_path, JOURNAL_MAX_BYTES, RECORD_MAX, SETTLE_AFTER, SETTLE_BYTES};
 
 use crate::proto::Mode;
 use redb::{Database, ReadableTable, ReadableTableMetadata, WriteTransaction};
@@ -37,7 +37,7 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
 use std::time::Instant;
 
 /// The schema version this build writes; older stores are migrated.
@@ -249,6 +249,8 @@ pub struct Store {
     /// [`journal`]). Held across a write to redb, so what a writer takes
     /// from it is in redb before anyone sees it gone.
     journal: Mutex<journal::Journal>,
+    /// Signalled when a settle in flight ends.
+    settled: Condvar,
 }
 
 impl Store {
@@ -278,6 +280,7 @@ impl Store {
             name: name.to_owned(),
             path: path.into(),
             journal: Mutex::new(journal::Journal::closed(path)),
+            settled: Condvar::new(),
         };
         let found = store.version()?;
         if found > Some(SCHEMA) {
@@ -355,29 +358,47 @@ impl Store {
         self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Commits a batch of the server's changes, `next_seq` being the
-    /// message counter after it; Ok means durable. A batch that only
-    /// stores messages goes to the journal (see [`journal`]); any other
-    /// commits to redb with everything the journal holds.
-    pub fn commit(&self, changes: &[&Change], next_seq: u64) -> Result<(), StoreError> {
+    /// The journal, locked, once no settle is in flight: what commits to
+    /// redb from here comes after it.
+    fn journal_idle(&self) -> MutexGuard<'_, journal::Journal> {
         let mut j = self.journal();
+        while j.settling.is_some() {
+            j = self.settled.wait(j).unwrap_or_else(|e| e.into_inner());
+        }
+        j
+    }
+
+    /// Commits a batch of the server's changes, `next_seq` being the
+    /// message counter after it; Ok means durable. A small batch that
+    /// only stores messages goes to the journal (see [`journal`]); any
+    /// other commits to redb with everything the journal holds.
+    pub fn commit(&self, changes: &[&Change], next_seq: u64) -> Result<(), StoreError> {
         let journaled = !changes.is_empty() && changes.iter().all(|c| journal::journaled(c));
+        let io = |e| StoreError::Io(journal_path(&self.path), e);
+        let now = Instant::now();
         if journaled && self.writable() {
-            let io = |e| StoreError::Io(journal_path(&self.path), e);
-            let now = Instant::now();
-            if let journal::Appended::Written = j.append(changes, next_seq, now).map_err(io)? {
-                return Ok(());
-            }
-            self.commit_direct(&mut j, &[], None)?;
-            if let journal::Appended::Written = j.append(changes, next_seq, now).map_err(io)? {
-                return Ok(());
+            // Bound first: the guard must be gone before the arms lock again.
+            let appended = self.journal().append(changes, next_seq, now);
+            match appended.map_err(io)? {
+                journal::Appended::Written => return Ok(()),
+                journal::Appended::Large => {}
+                journal::Appended::Full => {
+                    let mut j = self.journal_idle();
+                    self.commit_direct(&mut j, &[], None)?;
+                    if let journal::Appended::Written =
+                        j.append(changes, next_seq, now).map_err(io)?
+                    {
+                        return Ok(());
+                    }
+                }
             }
         }
-        self.commit_direct(&mut j, changes, Some(next_seq))
+        self.commit_direct(&mut self.journal_idle(), changes, Some(next_seq))
     }
 
     /// Commits `changes` to redb after what waits in the journal, in one
-    /// transaction; `next_seq` None keeps the message counter.
+    /// transaction; `next_seq` None keeps the message counter. `j` has no
+    /// settle in flight (see [`Store::journal_idle`]).
     fn commit_direct(
         &self,
         j: &mut journal::Journal,
@@ -395,32 +416,73 @@ impl Store {
             Some(n) => n,
             None => batch.next_seq()?,
         };
-        if j.last_id() > 0 {
-            batch.journal_applied = Some(j.last_id());
+        let last = j.last_id();
+        if last > 0 {
+            batch.journal_applied = Some(last);
         }
         batch.commit(next_seq.max(j.pending.next_seq))?;
-        j.settled();
+        j.pending = journal::Pending::default();
+        j.settled(last);
         Ok(())
     }
 
-    /// Moves what waits in the journal into redb.
+    /// Moves what waits in the journal into redb, after a settle in flight.
     pub fn settle(&self) -> Result<(), StoreError> {
-        let mut j = self.journal();
-        if j.pending.is_empty() {
+        let mut j = self.journal_idle();
+        if j.pending.is_empty() && j.used() == 0 {
             return Ok(());
         }
         self.commit_direct(&mut j, &[], None)
     }
 
+    /// Moves what waits in the journal into redb without holding the
+    /// journal meanwhile, so batches go on being journaled: for a thread
+    /// of its own. Does nothing while another settle is in flight. A
+    /// failure puts back what it took.
+    pub fn settle_aside(&self) -> Result<(), StoreError> {
+        let (taken, last) = {
+            let mut j = self.journal();
+            if j.settling.is_some() || j.pending.is_empty() {
+                return Ok(());
+            }
+            let taken = Arc::new(std::mem::take(&mut j.pending));
+            j.settling = Some(taken.clone());
+            (taken, j.last_id())
+        };
+        let committed = self.batch().and_then(|mut batch| {
+            for change in taken.changes() {
+                batch.apply(&change)?;
+            }
+            let next_seq = batch.next_seq()?.max(taken.next_seq);
+            batch.journal_applied = Some(last);
+            batch.commit(next_seq)
+        });
+        let mut j = self.journal();
+        j.settling = None;
+        match &committed {
+            Ok(()) => j.settled(last),
+            Err(_) => j.pending.restore(Arc::unwrap_or_clone(taken)),
+        }
+        drop(j);
+        self.settled.notify_all();
+        committed
+    }
+
+    /// How long until the journal is due to settle: zero once it holds
+    /// [`SETTLE_BYTES`]; None if it holds nothing to settle.
+    pub fn settle_wait(&self, now: Instant) -> Option<std::time::Duration> {
+        let j = self.journal();
+        let since = j.pending.since?;
+        if j.used() >= SETTLE_BYTES {
+            return Some(std::time::Duration::ZERO);
+        }
+        Some(SETTLE_AFTER.saturating_sub(now.saturating_duration_since(since)))
+    }
+
     /// Whether the journal has waited [`SETTLE_AFTER`] or holds
     /// [`SETTLE_BYTES`].
     pub fn settle_due(&self, now: Instant) -> bool {
-        let j = self.journal();
-        let old = j
-            .pending
-            .since
-            .is_some_and(|t| now.saturating_duration_since(t) >= SETTLE_AFTER);
-        old || j.used() >= SETTLE_BYTES
+        self.settle_wait(now).is_some_and(|wait| wait.is_zero())
     }
 
     /// The database now (see [`Store::recover`]).
@@ -485,8 +547,10 @@ impl Store {
         let mut snap = self
             .guarded(|| self.load_unguarded())
             .map_err(|e| e.in_file(&self.path))?;
-        snap.next_seq = snap.next_seq.max(j.pending.next_seq);
-        add_pending_charges(&mut snap.usage, &j.pending);
+        for p in j.settling.as_deref().into_iter().chain([&j.pending]) {
+            snap.next_seq = snap.next_seq.max(p.next_seq);
+            add_pending_charges(&mut snap.usage, p);
+        }
         Ok(snap)
     }
 
@@ -566,7 +630,9 @@ impl Store {
     pub fn usage(&self) -> Result<BTreeMap<String, u64>, StoreError> {
         let j = self.journal();
         let mut usage = self.guarded(|| usage(&self.db().begin_read()?))?;
-        add_pending_charges(&mut usage, &j.pending);
+        for p in j.settling.as_deref().into_iter().chain([&j.pending]) {
+            add_pending_charges(&mut usage, p);
+        }
         Ok(usage)
     }
 
@@ -616,7 +682,7 @@ impl Store {
     /// whatever waits in the journal).
     pub fn apply_now_all(&self, changes: &[Change]) -> Result<(), StoreError> {
         let refs: Vec<&Change> = changes.iter().collect();
-        self.commit_direct(&mut self.journal(), &refs, None)
+        self.commit_direct(&mut self.journal_idle(), &refs, None)
     }
 
     /// Starts a write transaction; refused while the store is read-only.
@@ -659,11 +725,15 @@ impl Store {
     pub fn history_reader(&self, cursor: &HistoryCursor) -> Result<Reader, StoreError> {
         let pending = {
             let j = self.journal();
-            j.pending
-                .messages
-                .get(cursor.conversation())
-                .map(|rows| cursor.journal_window(rows).to_vec())
-                .unwrap_or_default()
+            // What a settle in flight took is older than what is left.
+            let mut rows = Vec::new();
+            for p in j.settling.as_deref().into_iter().chain([&j.pending]) {
+                if let Some(r) = p.messages.get(cursor.conversation()) {
+                    rows.extend_from_slice(cursor.journal_window(r));
+                }
+            }
+            rows.truncate(history::JOURNAL_ROWS);
+            rows
         };
         let txn = self.guarded(|| Ok(self.db().begin_read()?))?;
         Ok(Reader {

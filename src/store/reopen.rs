@@ -111,6 +111,8 @@ impl Store {
     /// Costs a walk of the file when it reopens: call it after a failure,
     /// not per request.
     pub fn recover(&self) -> Result<bool, StoreError> {
+        // No settle may be writing through the database being replaced.
+        let _idle = self.journal_idle();
         if self.writable() && !self.failed() {
             return Ok(true);
         }
